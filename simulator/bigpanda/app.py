@@ -1,0 +1,67 @@
+"""The BigPanda simulator as an ASGI app: both hosts' paths (api and integrations) on one port."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from simulator.common.admin import admin_router
+from simulator.common.middleware import JournalMiddleware
+
+from .backend import BigPandaBackend
+from .errors import ERROR_RESPONSES, BpError
+from .routes_admin import build_admin_router
+from .routes_alerts import build_alerts_router
+from .routes_incidents import build_incidents_router
+from .routes_sharing import build_sharing_router
+
+DESCRIPTION = """
+A BigPanda organisation for tests: alerts in, correlation into incidents, sharing to
+ServiceNow, the incidents API. Errors come as `{"status": N, "errors": ["..."]}`.
+
+Choices we made where BigPanda publishes nothing, all configurable (`BPSN_BP_*`):
+* share retrieval (`GET /integrations/v3/servicenow/shares`) and callbacks
+  (`POST /integrations/v3/servicenow/callbacks`): our contract; shares are leased for
+  120 s and delivered again if no callback arrives, at most 6 times, then dead-lettered;
+* the `/data/v2/alerts` success body (201 with alert and incident ids; 204 for an exact
+  duplicate);
+* correlation: alerts sharing a host (else service, application, device) within 3600 s of
+  the incident's start join it; a non-ok event within 4 h of resolution reopens the incident,
+  later ones open a new incident;
+* flapping: 4 ok/not-ok flips within 1800 s;
+* an `acknowledged` event on a new alert is stored as `unknown`, flagged acknowledged.
+
+Admin routes under `/_sim` are the simulator's own.
+"""
+
+
+def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
+    backend = backend or BigPandaBackend()
+    app = FastAPI(title="bpsn BigPanda simulator", version="0.1.0", description=DESCRIPTION,
+                  responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name)
+    app.state.backend = backend
+
+    @app.exception_handler(BpError)
+    async def bp_error(request: Request, exc: BpError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse(BpError(400, *problems).body(), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = f"Route {request.url.path} is not found" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse(BpError(exc.status_code, message).body(), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    app.include_router(build_alerts_router())
+    app.include_router(build_incidents_router())
+    app.include_router(build_sharing_router())
+    app.include_router(admin_router(backend))
+    app.include_router(build_admin_router())
+    app.add_middleware(JournalMiddleware, journal=backend.journal, clock=backend.clock)
+    return app

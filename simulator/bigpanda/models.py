@@ -1,0 +1,138 @@
+"""BigPanda state as plain dataclasses: alerts, incidents, environments, shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# worst first; "ok" ends an alert
+STATUS_RANK = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
+ALERT_STATUSES = ("ok", "critical", "warning", "unknown", "acknowledged")
+
+
+def worst(statuses: list[str]) -> str:
+    return max(statuses, key=lambda s: STATUS_RANK.get(s, 0), default="ok")
+
+
+@dataclass
+class AlertEvent:
+    """One normalised event, as the alerts API accepted it."""
+
+    status: str
+    timestamp: float
+    primary_property: str
+    primary_value: str
+    secondary_property: str | None
+    secondary_value: str | None
+    incident_key: str
+    description: str
+    tags: dict[str, str]
+    source_system: str
+    acknowledged: bool = False
+
+
+@dataclass
+class Alert:
+    id: str
+    incident_key: str
+    incident_id: str
+    status: str
+    primary_property: str
+    secondary_property: str | None
+    source_system: str
+    description: str
+    tags: dict[str, str]
+    start: float
+    changed_at: float
+    updated_at: float
+    last_event_at: float
+    end: float | None = None
+    acknowledged: bool = False
+    maintenance_plans: list[str] = field(default_factory=list)
+    fingerprint: tuple[Any, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status != "ok"
+
+
+@dataclass
+class Snooze:
+    snoozed: bool = False
+    end_time: float | None = None
+    cancel_on_incident_updates: bool = False
+
+
+@dataclass
+class Ticket:
+    system: str
+    number: str
+    sys_id: str
+    url: str
+    updated_at: float
+
+
+@dataclass
+class Activity:
+    id: str
+    type: str
+    timestamp: float
+    created_by: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Incident:
+    id: str
+    organization: str
+    alert_ids: list[str]
+    status: str
+    severity: str
+    active: bool
+    start: float
+    changed_at: float
+    updated_at: float
+    end: float | None = None
+    flapping: bool = False
+    flips: list[float] = field(default_factory=list)
+    snooze: Snooze = field(default_factory=Snooze)
+    environments: list[str] = field(default_factory=list)
+    incident_tags: dict[str, str] = field(default_factory=dict)
+    correlation_keys: list[tuple[str, ...]] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+    version: int = 1
+
+
+@dataclass
+class Environment:
+    id: str
+    name: str
+    filter: dict[str, str] = field(default_factory=dict)  # tag -> value; empty = every incident
+    autoshare_targets: list[str] = field(default_factory=list)
+    description: str = ""
+
+    def matches(self, incident: Incident, alerts: list[Alert]) -> bool:
+        if not self.filter:
+            return True
+        return any(all(a.tags.get(k) == v for k, v in self.filter.items()) for a in alerts)
+
+
+@dataclass
+class CorrelationPattern:
+    """Alerts with equal values of every tag in `tags`, within `window` seconds of the
+    incident's start, join one incident. `filter` (tag -> value) limits the alerts it applies to."""
+
+    id: str
+    tags: list[str]
+    window: float
+    filter: dict[str, str] = field(default_factory=dict)
+    active: bool = True
+
+    def key(self, tags: dict[str, str]) -> tuple[str, ...] | None:
+        if not self.active or any(tags.get(k) != v for k, v in self.filter.items()):
+            return None
+        values = [tags.get(t) for t in self.tags]
+        if any(not v for v in values):
+            return None
+        return (self.id, *[str(v) for v in values])

@@ -1,0 +1,205 @@
+"""One BigPanda organisation: its alerts, incidents, environments and share queue.
+
+Alert events come in; correlation puts each new alert into an incident; the incident's
+lifecycle (status, severity, resolve, reopen, flapping) follows its alerts; every change
+that BigPanda shares enqueues a share for each environment that autoshares the incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bpsn.rng import SeededRandom
+
+from .models import (STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment,
+                     Incident, worst)
+from .settings import BigPandaSettings
+from .sharing import ShareQueue
+
+SYSTEM = "system"
+
+
+@dataclass
+class IngestResult:
+    alert_id: str
+    incident_id: str
+    created: bool
+    changed: bool
+
+
+@dataclass
+class Organization:
+    name: str
+    org_token: str
+    user_api_keys: dict[str, str]  # key -> user email
+    app_keys: dict[str, str]  # kind (alerts, incidents, changes, oim) -> key
+    integrations: dict[str, str]  # alert app key -> source system
+    settings: BigPandaSettings
+    rng: SeededRandom
+    environments: dict[str, Environment] = field(default_factory=dict)
+    patterns: list[CorrelationPattern] = field(default_factory=list)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    alerts_by_key: dict[str, str] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    correlation_index: dict[tuple[str, ...], str] = field(default_factory=dict)
+    shares: ShareQueue = field(init=False)
+    on_change: Callable[[], None] = lambda: None
+
+    def __post_init__(self) -> None:
+        self.shares = ShareQueue(self.settings.share_lease_seconds, self.settings.share_max_deliveries)
+
+    # --- ingest ------------------------------------------------------------------------------
+    def ingest(self, event: AlertEvent, now: float) -> IngestResult:
+        alert_id = self.alerts_by_key.get(event.incident_key)
+        if alert_id is None:
+            return self._new_alert(event, now)
+        alert = self.alerts[alert_id]
+        if event.timestamp < alert.last_event_at:
+            # an older event arriving late changes nothing (batches may come out of order)
+            return IngestResult(alert.id, alert.incident_id, created=False, changed=False)
+        incident = self.incidents[alert.incident_id]
+        if not incident.active and event.status != "ok":
+            if now - (incident.end or now) > self.settings.reopen_window_seconds:
+                return self._new_alert(event, now)  # too long ago: a new incident
+            return self._update_alert(alert, event, now, reopen=True)
+        return self._update_alert(alert, event, now, reopen=False)
+
+    def _new_alert(self, event: AlertEvent, now: float) -> IngestResult:
+        alert = Alert(
+            id=self.rng.object_id(), incident_key=event.incident_key, incident_id="",
+            status=event.status, primary_property=event.primary_property,
+            secondary_property=event.secondary_property, source_system=event.source_system,
+            description=event.description, tags=dict(event.tags), start=event.timestamp,
+            changed_at=now, updated_at=now, last_event_at=event.timestamp,
+            end=event.timestamp if event.status == "ok" else None, acknowledged=event.acknowledged)
+        alert.fingerprint = self._fingerprint(event)
+        incident, keys = self._correlate(alert, now)
+        self.alerts[alert.id] = alert
+        self.alerts_by_key[alert.incident_key] = alert.id
+        if incident is None:
+            incident = Incident(id=self.rng.object_id(), organization=self.name, alert_ids=[],
+                                status=alert.status, severity=alert.status, active=alert.active,
+                                start=event.timestamp, changed_at=now, updated_at=now,
+                                correlation_keys=keys)
+            self.incidents[incident.id] = incident
+            self._activity(incident, "incident_created", now)
+            created = True
+        else:
+            created = False
+        for key in keys:
+            self.correlation_index[key] = incident.id
+        alert.incident_id = incident.id
+        incident.alert_ids.append(alert.id)
+        self._recompute(incident, now, "incident#new" if created else "incident#alert-added",
+                        new_alert=not created)
+        return IngestResult(alert.id, incident.id, created=True, changed=True)
+
+    def _correlate(self, alert: Alert, now: float) -> tuple[Incident | None, list[tuple[str, ...]]]:
+        keys = [k for p in self.patterns if (k := p.key(alert.tags)) is not None]
+        windows = {p.id: p.window for p in self.patterns}
+        for key in keys:
+            incident_id = self.correlation_index.get(key)
+            if incident_id is None:
+                continue
+            incident = self.incidents[incident_id]
+            if incident.active and alert.start - incident.start <= windows[key[0]]:
+                return incident, keys
+        return None, keys
+
+    def _update_alert(self, alert: Alert, event: AlertEvent, now: float, *, reopen: bool) -> IngestResult:
+        fingerprint = self._fingerprint(event)
+        if fingerprint == alert.fingerprint and not reopen:
+            return IngestResult(alert.id, alert.incident_id, created=False, changed=False)
+        incident = self.incidents[alert.incident_id]
+        flipped = (alert.status == "ok") != (event.status == "ok")
+        alert.fingerprint = fingerprint
+        alert.last_event_at = event.timestamp
+        alert.updated_at = now
+        alert.tags.update(event.tags)
+        alert.description = event.description or alert.description
+        alert.acknowledged = event.acknowledged
+        if event.status != alert.status:
+            alert.status = event.status
+            alert.changed_at = now
+        alert.end = event.timestamp if event.status == "ok" else None
+        if flipped:
+            incident.flips.append(now)
+        if reopen:
+            incident.active, incident.end = True, None
+            self._activity(incident, "incident_reopen", now)
+            self._cancel_snooze(incident, now, "reopen")
+        self._recompute(incident, now, "incident#reopen" if reopen else "incident#alerts-updated")
+        return IngestResult(alert.id, incident.id, created=False, changed=True)
+
+    @staticmethod
+    def _fingerprint(event: AlertEvent) -> tuple[object, ...]:
+        return (event.status, event.acknowledged, event.description, tuple(sorted(event.tags.items())))
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def _recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False) -> None:
+        alerts = [self.alerts[a] for a in incident.alert_ids]
+        active = [a.status for a in alerts if a.active]
+        before = (incident.status, incident.severity, incident.active, incident.flapping)
+        incident.status = worst(active) if active else "ok"
+        if STATUS_RANK[incident.status] > STATUS_RANK[incident.severity]:
+            incident.severity = incident.status
+            self._cancel_snooze(incident, now, "severity increase")
+        if new_alert:
+            self._cancel_snooze(incident, now, "new alert")
+        if not active and incident.active:
+            incident.active, incident.end = False, now
+            self._activity(incident, "incident_resolved_by_alerts", now)
+            trigger = "incident#resolved"
+        self._update_flapping(incident, now)
+        incident.updated_at = now
+        after = (incident.status, incident.severity, incident.active, incident.flapping)
+        if after != before or trigger != "incident#alerts-updated":
+            incident.changed_at = now
+            incident.version += 1
+            if incident.flapping and not before[3]:
+                trigger = "incident#become-flapping"
+            self.share(incident, trigger, now)
+        self.on_change()
+
+    def _update_flapping(self, incident: Incident, now: float) -> None:
+        window = self.settings.flapping_window_seconds
+        incident.flips = [t for t in incident.flips if now - t <= window]
+        flapping = len(incident.flips) >= self.settings.flapping_threshold
+        if flapping and not incident.flapping:
+            self._activity(incident, "incident_become_flapping", now)
+        incident.flapping = flapping
+
+    def _cancel_snooze(self, incident: Incident, now: float, reason: str) -> None:
+        if incident.snooze.snoozed and incident.snooze.cancel_on_incident_updates:
+            incident.snooze.snoozed = False
+            incident.snooze.end_time = None
+            self._activity(incident, "incident_unsnoozed", now, reason=reason)
+
+    def tick(self, now: float) -> None:
+        """Timers: leases that ran out, flapping that calmed down."""
+        self.shares.expire_leases(now)
+        for incident in self.incidents.values():
+            if incident.flapping:
+                self._update_flapping(incident, now)
+                if not incident.flapping:
+                    incident.changed_at = now
+                    self.share(incident, "incident#stopped-flapping", now)
+
+    def _activity(self, incident: Incident, kind: str, now: float, **params: object) -> None:
+        incident.activities.append(Activity(self.rng.object_id(), kind, now, SYSTEM, dict(params)))
+
+    # --- sharing ------------------------------------------------------------------------------------
+    def share(self, incident: Incident, trigger: str, now: float) -> None:
+        alerts = [self.alerts[a] for a in incident.alert_ids]
+        for env in self.environments.values():
+            if not env.matches(incident, alerts):
+                continue
+            if env.id not in incident.environments:
+                incident.environments.append(env.id)
+            for target in env.autoshare_targets:
+                self.shares.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
+                if not any(a.type == "incident_shared" and a.params.get("share_target") == target
+                           for a in incident.activities):
+                    self._activity(incident, "incident_shared", now, share_target=target, share_auto=True,
+                                   firstTime=True)

@@ -1,0 +1,35 @@
+"""BigPanda simulator settings: the demo organisation, overridable by environment (BPSN_BP_*)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BigPandaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BPSN_BP_")
+
+    base_url: str = "http://127.0.0.1:8001"
+    console_url: str = "https://a.bigpanda.io"
+    seed: int = 1
+    journal_max_entries: int = 10_000
+
+    organization: str = "demo"
+    org_token: str = "demo-org-token"
+    user_api_key: str = "BPUdemo-user-key"
+    user_email: str = "integration@demo.example.com"
+    alerts_app_key: str = "demo-alerts-app-key"
+    incidents_app_key: str = "demo-incidents-app-key"
+    changes_app_key: str = "demo-changes-app-key"
+    oim_app_key: str = "demo-oim-app-key"
+    environment: str = "production"
+    accept_unknown_app_keys: bool = False
+
+    # Our choices where BigPanda publishes nothing (see the OpenAPI description).
+    share_lease_seconds: float = 120.0
+    share_max_deliveries: int = 6
+    retrieval_default_limit: int = 30
+    retrieval_max_limit: int = 100
+    correlation_window_seconds: float = 3600.0
+    reopen_window_seconds: float = 4 * 3600.0
+    flapping_threshold: int = 4
+    flapping_window_seconds: float = 1800.0

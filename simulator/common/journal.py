@@ -1,0 +1,84 @@
+"""A bounded request journal: what came in, who sent it, what went out.
+
+Bounded by default (peers' unbounded journals run out of memory under load); the
+counters keep counting after old entries fall off.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+from itertools import count
+from typing import Any
+
+
+@dataclass
+class JournalEntry:
+    id: int
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    user: str = ""
+    table: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: deque[JournalEntry] = deque(maxlen=max_entries or None)
+        self._ids = count(1)
+        self.totals: Counter[str] = Counter()
+        self.enabled = max_entries > 0
+
+    def record(self, **kwargs: Any) -> JournalEntry:
+        entry = JournalEntry(id=next(self._ids), **kwargs)
+        self.totals["requests"] += 1
+        self.totals[f"status:{entry.status}"] += 1
+        for note in entry.notes:
+            self.totals[f"note:{note}"] += 1
+        if self.enabled:
+            self._entries.append(entry)
+        return entry
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.totals.clear()
+
+    def find(self, *, method: str | None = None, path: str | None = None, table: str | None = None,
+             user: str | None = None, status: int | None = None, note: str | None = None,
+             since_id: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        out = []
+        for e in self._entries:
+            if e.id <= since_id:
+                continue
+            if method and e.method != method.upper():
+                continue
+            if path and not e.path.startswith(path):
+                continue
+            if table and e.table != table:
+                continue
+            if user and e.user != user:
+                continue
+            if status is not None and e.status != status:
+                continue
+            if note and note not in e.notes:
+                continue
+            out.append(e)
+        return out[-limit:] if limit else out
+
+    def counts(self, entries: list[JournalEntry]) -> dict[str, int]:
+        c: Counter[str] = Counter()
+        for e in entries:
+            c[f"{e.method} {e.table or e.path}"] += 1
+        return dict(c)
+
+    @property
+    def last_id(self) -> int:
+        return self._entries[-1].id if self._entries else 0

@@ -1,0 +1,61 @@
+"""The ServiceNow simulator as an ASGI app: routes, error envelopes, journal."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from simulator.common.admin import admin_router
+from simulator.common.middleware import JournalMiddleware
+
+from .backend import ServiceNowBackend
+from .errors import ERROR_RESPONSES, SnError
+from .routes_admin import build_admin_router
+from .routes_table import build_table_router
+
+DESCRIPTION = """
+A ServiceNow instance for tests: the Table API over a real data dictionary and SQLite store,
+with ServiceNow's envelopes, headers and error bodies.
+
+Choices we made where the real behaviour is not public, all configurable:
+* unknown fields in a request body are ignored, as are unknown `sysparm_fields` and invalid
+  query parts (ServiceNow's default, `glide.invalid_query.returns_no_rows=false`);
+* with no ORDERBY, records come back in insertion order;
+* the `Link` header's `prev` may carry a negative offset, as captured from real instances.
+
+Admin routes under `/_sim` are the simulator's own: health, reset, clock, journal, wait,
+snapshots.
+"""
+
+
+def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
+    backend = backend or ServiceNowBackend()
+    app = FastAPI(title="bpsn ServiceNow simulator", version="0.1.0", description=DESCRIPTION,
+                  responses=ERROR_RESPONSES,
+                  generate_unique_id_function=lambda route: route.name)
+    app.state.backend = backend
+
+    @app.exception_handler(SnError)
+    async def sn_error(request: Request, exc: SnError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(SnError(400, "Invalid request", problems).body(), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            err = SnError(400, "Requested URI does not represent any resource", None)
+        else:
+            err = SnError(exc.status_code, str(exc.detail), None)
+        return JSONResponse(err.body(), status_code=err.status_code, headers=getattr(exc, "headers", None))
+
+    app.include_router(build_table_router())
+    app.include_router(admin_router(backend))
+    app.include_router(build_admin_router())
+    app.add_middleware(JournalMiddleware, journal=backend.journal, clock=backend.clock)
+    return app

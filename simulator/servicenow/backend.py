@@ -1,0 +1,293 @@
+"""The ServiceNow instance: every piece of state, and the operations routes call.
+
+Routes stay thin: they parse HTTP, call these methods and render what comes back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bpsn.clock import SimClock, glide
+from bpsn.rng import SeededRandom
+from simulator.common.journal import Journal
+from simulator.common.notifier import ChangeNotifier
+
+from .business_rules import Actor, BusinessRules, NumberCounters
+from .dictionary import Dictionary, FieldDef
+from .errors import SnError, bad_request, invalid_table, no_record
+from .query_sql import QueryContext, compile_text
+from .render import RenderOptions, Renderer
+from .secrets import Password2
+from .seed import seed_demo_instance
+from .settings import ServiceNowSettings
+from .store import Order, Store, Where
+
+SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+SYSTEM = Actor(user_name="system", sys_id="")
+WRITABLE_SYS_FIELDS = {"sys_id"}  # a caller may choose the sys_id of a new record
+
+
+def to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):  # a reference or display_value=all object sent back
+        return to_text(value.get("value", ""))
+    if isinstance(value, list):
+        return ",".join(to_text(v) for v in value)
+    return str(value)
+
+
+class ServiceNowBackend:
+    name = "servicenow"
+
+    def __init__(self, settings: ServiceNowSettings | None = None, clock: SimClock | None = None,
+                 dictionary: Dictionary | None = None) -> None:
+        self.settings = settings or ServiceNowSettings()
+        self.clock = clock or SimClock()
+        self.dictionary = dictionary or Dictionary.default()
+        self.store = Store(self.dictionary, self.settings.state_file or ":memory:")
+        self.journal = Journal(self.settings.journal_max_entries)
+        self.notifier = ChangeNotifier()
+        self.secrets = Password2(self.settings.encryption_key)
+        self.renderer = Renderer(self.dictionary, self)
+        self.ready = False
+        self._user_cache: dict[str, tuple[Actor, frozenset[str], str]] = {}
+        self.rng = SeededRandom(self.settings.seed)
+        self.numbers = NumberCounters()
+        self.rules = BusinessRules(self.dictionary, self.numbers)
+        if self.store.count("sys_user") == 0:
+            self.reset()
+        else:  # a state file from an earlier run
+            self._resync_counters()
+            self.ready = True
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.ready = False
+        self.store.clear()
+        self.rng = SeededRandom(self.settings.seed)
+        self.numbers = NumberCounters()
+        self.rules = BusinessRules(self.dictionary, self.numbers)
+        self._user_cache.clear()
+        self.journal.clear()
+        seed_demo_instance(self)
+        self.ready = True
+        self.notifier.notify()
+
+    def tick(self) -> None:
+        """Nothing on the instance is timer-driven yet; kept for the admin clock route."""
+
+    def _resync_counters(self) -> None:
+        for table in self.dictionary.tables:
+            prefix = self.dictionary.number_prefix(table)
+            if prefix:
+                for row in self.store.execute(
+                        f'SELECT number FROM "{self.dictionary.root(table)}" WHERE number LIKE ?',
+                        [prefix + "%"]):
+                    self.numbers.observe(row["number"], str(prefix))
+
+    # --- auth --------------------------------------------------------------------------------
+    def authenticate(self, user_name: str, password: str) -> tuple[Actor, frozenset[str]] | None:
+        cached = self._user_cache.get(user_name)
+        if cached is None:
+            rows = self.store.select("sys_user", Where("user_name = ?", [user_name]), limit=1)
+            if not rows or rows[0]["active"] != "true" or rows[0]["locked_out"] == "true":
+                return None
+            row = rows[0]
+            cached = (Actor(row["user_name"], row["sys_id"]), self.roles_of(row["sys_id"]),
+                      self.secrets.decrypt(row["user_password"]))
+            self._user_cache[user_name] = cached
+        actor, roles, clear = cached
+        if not clear or clear != password:
+            return None
+        return actor, roles
+
+    def roles_of(self, user_sys_id: str) -> frozenset[str]:
+        rows = self.store.execute(
+            'SELECT r.name AS name, r.contains_roles AS contains FROM "sys_user_has_role" h '
+            'JOIN "sys_user_role" r ON r.sys_id = h.role WHERE h.user = ? AND h.state = ?',
+            [user_sys_id, "active"])
+        roles = set()
+        for r in rows:
+            roles.add(r["name"])
+            roles.update(x for x in r["contains"].split(",") if x)
+        return frozenset(roles)
+
+    # --- reads ---------------------------------------------------------------------------------
+    def check_table(self, table: str) -> None:
+        if not self.dictionary.exists(table):
+            raise invalid_table(table)
+
+    def lookup(self, table: str, sys_id: str) -> dict[str, str] | None:
+        return self.store.get(table, sys_id) if sys_id else None
+
+    def get(self, table: str, sys_id: str) -> dict[str, str]:
+        self.check_table(table)
+        row = self.store.get(table, sys_id)
+        if row is None:
+            raise no_record()
+        return row
+
+    def query(self, table: str, encoded: str, *, limit: int, offset: int, actor: Actor = SYSTEM,
+              filters: dict[str, str] | None = None, count: bool = True) -> tuple[list[dict[str, str]], int | None]:
+        self.check_table(table)
+        where, order = self.compile(table, encoded, actor, filters or {})
+        rows = self.store.select(table, where, order, limit=limit, offset=offset)
+        total = self.store.count(table, where) if count else None
+        return rows, total
+
+    def compile(self, table: str, encoded: str, actor: Actor,
+                filters: dict[str, str]) -> tuple[Where, list[Order]]:
+        ctx = QueryContext(now=self.clock.now(), user_sys_id=actor.sys_id)
+        try:
+            where, order = compile_text(encoded or "", table, self.dictionary, ctx)
+        except ValueError as exc:  # EncodedQueryError
+            raise bad_request("Invalid query", str(exc)) from None
+        parts, params = ([where.sql] if where.sql else []), list(where.params)
+        for name, raw in filters.items():
+            fdef = self.dictionary.field(table, name)
+            if fdef is None:
+                continue  # unknown name=value filters are ignored, like unknown query fields
+            parts.append(f'"{name}" = ?')
+            params.append(self.input_value(fdef, raw, display=True))
+        return Where(" AND ".join(f"({p})" for p in parts), params), order
+
+    def journal_entries(self, table: str, sys_id: str, element: str) -> list[dict[str, str]]:
+        oldest_first = self.store.select(
+            "sys_journal_field", Where("element_id = ? AND element = ?", [sys_id, element]),
+            [Order("sys_created_on")])
+        return oldest_first[::-1]  # newest first, insertion order breaking ties within a second
+
+    def user_display(self, user_name: str) -> str:
+        rows = self.store.select("sys_user", Where("user_name = ?", [user_name]), limit=1,
+                                 columns=["name"])
+        return rows[0]["name"] if rows and rows[0]["name"] else user_name
+
+    # --- writes -------------------------------------------------------------------------------------
+    def input_value(self, fdef: FieldDef, value: Any, *, display: bool) -> str:
+        text = to_text(value)
+        if not display or not text:
+            return text
+        if fdef.choices and text not in fdef.choices:
+            for key, label in fdef.choices.items():
+                if label == text:
+                    return key
+        if fdef.type == "reference" and fdef.reference and not SYS_ID.match(text):
+            shown = self.dictionary.display_field(fdef.reference)
+            rows = self.store.select(fdef.reference, Where(f'"{shown}" = ?', [text]), limit=1,
+                                     columns=["sys_id"])
+            if rows:
+                return rows[0]["sys_id"]
+        return text
+
+    def _writable(self, table: str, body: dict[str, Any], *, inserting: bool,
+                  display: bool) -> tuple[dict[str, str], dict[str, str]]:
+        """Split a request body into column values and journal entries; unknown fields dropped."""
+        if not isinstance(body, dict):
+            raise bad_request("Exception while reading request", "The payload is not a JSON object")
+        fields = self.dictionary.fields(table)
+        values, journals = {}, {}
+        for name, raw in body.items():
+            fdef = fields.get(name)
+            if fdef is None or (fdef.read_only and not (inserting and name in WRITABLE_SYS_FIELDS)):
+                continue
+            text = self.input_value(fdef, raw, display=display)
+            if fdef.type == "journal":
+                if text:
+                    journals[name] = text
+            elif fdef.type == "password2":
+                values[name] = self.secrets.encrypt(text)
+            else:
+                values[name] = text
+        if inserting and "sys_id" in values and not SYS_ID.match(values["sys_id"]):
+            raise bad_request("Invalid sys_id", "sys_id must be 32 lowercase hexadecimal characters")
+        return values, journals
+
+    def insert(self, table: str, body: dict[str, Any], actor: Actor, *, display: bool = False) -> dict[str, str]:
+        self.check_table(table)
+        values, journals = self._writable(table, body, inserting=True, display=display)
+        now = glide(self.clock.now())
+        record = {name: "" for name in self.dictionary.fields(table)}
+        record.update(values)
+        record["sys_id"] = values.get("sys_id") or self.rng.hex32()
+        if self.store.get(self.dictionary.root(table), record["sys_id"]) is not None:
+            raise SnError(403, "Operation Failed", "Error during insert of " + table +
+                          f" (a record with sys_id {record['sys_id']} already exists)")
+        self.rules.before_insert(table, record, actor, now)
+        record.update(sys_class_name=table, sys_created_on=now, sys_created_by=actor.user_name,
+                      sys_updated_on=now, sys_updated_by=actor.user_name, sys_mod_count="0")
+        row = self.store.insert(table, record)
+        self._add_journals(table, row["sys_id"], journals, actor, now)
+        self._changed(table)
+        return row
+
+    def insert_system(self, table: str, body: dict[str, Any]) -> dict[str, str]:
+        return self.insert(table, body, SYSTEM)
+
+    def update(self, table: str, sys_id: str, body: dict[str, Any], actor: Actor, *,
+               display: bool = False) -> dict[str, str]:
+        old = self.get(table, sys_id)
+        cls = old["sys_class_name"] or table
+        values, journals = self._writable(cls, body, inserting=False, display=display)
+        now = glide(self.clock.now())
+        record = dict(old)
+        record.update(values)
+        self.rules.before_update(cls, old, record, actor, now)
+        changed = {k: v for k, v in record.items() if old.get(k) != v}
+        if changed or journals:
+            changed.update(sys_updated_on=now, sys_updated_by=actor.user_name,
+                           sys_mod_count=str(int(old["sys_mod_count"] or 0) + 1))
+            self._audit(cls, old, changed, actor, now)
+            self.store.update(cls, sys_id, changed)
+            self._add_journals(cls, sys_id, journals, actor, now)
+            self._changed(cls)
+        return self.get(cls, sys_id)
+
+    def delete(self, table: str, sys_id: str, actor: Actor) -> None:
+        row = self.get(table, sys_id)
+        self.store.delete(table, sys_id)
+        self._audit(row["sys_class_name"] or table, row, {"sys_id": "DELETED"}, actor, glide(self.clock.now()))
+        self._changed(table)
+
+    def _add_journals(self, table: str, sys_id: str, journals: dict[str, str], actor: Actor, now: str) -> None:
+        for element, text in journals.items():
+            self.store.insert("sys_journal_field", {
+                "sys_id": self.rng.hex32(), "sys_class_name": "sys_journal_field",
+                "element_id": sys_id, "element": element, "name": table, "value": text,
+                "sys_created_on": now, "sys_created_by": actor.user_name,
+                "sys_updated_on": now, "sys_updated_by": actor.user_name, "sys_mod_count": "0"})
+
+    def _audit(self, table: str, old: dict[str, str], changed: dict[str, str], actor: Actor, now: str) -> None:
+        if table in ("sys_audit", "sys_journal_field"):
+            return
+        for fieldname, new in changed.items():
+            if fieldname.startswith("sys_") and fieldname != "sys_id":
+                continue
+            self.store.insert("sys_audit", {
+                "sys_id": self.rng.hex32(), "sys_class_name": "sys_audit", "tablename": table,
+                "documentkey": old["sys_id"], "fieldname": fieldname, "oldvalue": old.get(fieldname, ""),
+                "newvalue": new, "user": actor.user_name, "record_checkpoint": changed.get("sys_mod_count", ""),
+                "sys_created_on": now, "sys_created_by": actor.user_name, "sys_updated_on": now,
+                "sys_updated_by": actor.user_name, "sys_mod_count": "0"})
+
+    def _changed(self, table: str) -> None:
+        if table in ("sys_user", "sys_user_has_role", "sys_user_role"):
+            self._user_cache.clear()
+        self.notifier.notify()
+
+    # --- snapshots ----------------------------------------------------------------------------------
+    def save_snapshot(self, path: str) -> None:
+        self.store.backup_to(path)
+
+    def load_snapshot(self, path: str) -> None:
+        self.store.restore_from(path)
+        self._user_cache.clear()
+        self.numbers.next.clear()
+        self._resync_counters()
+        self.notifier.notify()
+
+    def render(self, table: str, row: dict[str, str], **opts: Any) -> dict[str, Any]:
+        return self.renderer.record(table, row, RenderOptions(base_url=self.settings.instance_url, **opts))

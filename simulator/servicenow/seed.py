@@ -1,0 +1,61 @@
+"""The demo instance: users and roles, a few groups, configuration items."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .backend import ServiceNowBackend
+
+ROLES = {
+    "admin": ("Administrator: every role", ""),
+    "itil": ("Fulfiller: create and update ITSM records", ""),
+    "itil_admin": ("ITIL administrator", "itil"),
+    "x_bip_panda_user": ("BigPanda User: read-only access to BigPanda tables", ""),
+    "x_bip_panda.admin": ("BigPanda Admin: full access to BigPanda tables (no read implied)", ""),
+}
+
+GROUPS = [
+    ("Network Operations", "netops@example.com"),
+    ("Database Administration", "dba@example.com"),
+    ("Service Desk", "servicedesk@example.com"),
+    ("Application Support", "appsupport@example.com"),
+    ("Linux Platform", "linux@example.com"),
+]
+
+CIS = [
+    ("cmdb_ci_linux_server", "web-prod-01", "10.0.1.11"),
+    ("cmdb_ci_linux_server", "web-prod-02", "10.0.1.12"),
+    ("cmdb_ci_linux_server", "db-prod-01", "10.0.2.21"),
+    ("cmdb_ci_win_server", "ad-prod-01", "10.0.3.31"),
+    ("cmdb_ci_appl", "checkout-service", ""),
+    ("cmdb_ci_service", "Online Store", ""),
+]
+
+
+def seed_demo_instance(backend: ServiceNowBackend) -> None:
+    s = backend.settings
+    role_ids = {name: backend.insert_system("sys_user_role", {"name": name, "description": desc,
+                                                              "contains_roles": contains})["sys_id"]
+                for name, (desc, contains) in ROLES.items()}
+    users = [
+        ("admin", "System Administrator", "admin@example.com", s.admin_password, ["admin"]),
+        (s.integration_user, "BigPanda Integration", "bigpanda.integration@example.com",
+         s.integration_password, ["itil", "x_bip_panda_user"]),
+        (s.analyst_user, "NOC Analyst", "noc.analyst@example.com", s.analyst_password, ["x_bip_panda_user"]),
+        ("alice.ops", "Alice Ops", "alice.ops@example.com", "", ["itil"]),
+        ("bob.dba", "Bob Dba", "bob.dba@example.com", "", ["itil"]),
+    ]
+    for user_name, name, email, password, roles in users:
+        first, _, last = name.partition(" ")
+        user = backend.insert_system("sys_user", {
+            "user_name": user_name, "name": name, "first_name": first, "last_name": last,
+            "email": email, "user_password": password, "active": "true"})
+        for role in roles:
+            backend.insert_system("sys_user_has_role", {"user": user["sys_id"], "role": role_ids[role]})
+    group_ids = {}
+    for name, email in GROUPS:
+        group_ids[name] = backend.insert_system("sys_user_group", {"name": name, "email": email})["sys_id"]
+    for table, name, ip in CIS:
+        backend.insert_system(table, {"name": name, "ip_address": ip, "host_name": name,
+                                      "support_group": group_ids["Linux Platform"]})

@@ -1,0 +1,192 @@
+"""Records in SQLite: one SQL table per table hierarchy, every value a string.
+
+A hierarchy (task, incident, change_request, ...) shares one SQL table named after its root,
+told apart by sys_class_name, so a query on `task` sees incidents too. In memory by default,
+or a file that survives a restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .dictionary import Dictionary, FieldDef
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass
+class Where:
+    """A SQL condition with its parameters; the empty Where matches everything."""
+
+    sql: str = ""
+    params: list[object] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Order:
+    column: str
+    descending: bool = False
+    numeric: bool = False
+
+
+class Store:
+    def __init__(self, dictionary: Dictionary, path: str = ":memory:") -> None:
+        self.dictionary = dictionary
+        self.path = path
+        self.lock = threading.RLock()
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._columns: dict[str, set[str]] = {}
+        self.ensure_schema()
+        dictionary.on_change(self._on_field_added)
+
+    # --- schema -----------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        with self.lock:
+            roots = {self.dictionary.root(t) for t in self.dictionary.tables}
+            for root in sorted(roots):
+                self._ensure_root(root)
+
+    def _ensure_root(self, root: str) -> None:
+        cols = self.dictionary.hierarchy_fields(root)
+        existing = {r["name"] for r in self.conn.execute(f"PRAGMA table_info({quote(root)})")}
+        if not existing:
+            defs = ", ".join(
+                f"{quote(c)} TEXT NOT NULL DEFAULT ''" + (" PRIMARY KEY" if c == "sys_id" else "")
+                for c in cols)
+            self.conn.execute(f"CREATE TABLE {quote(root)} ({defs})")
+            existing = set(cols)
+        for c in cols:
+            if c not in existing:
+                self.conn.execute(f"ALTER TABLE {quote(root)} ADD COLUMN {quote(c)} TEXT NOT NULL DEFAULT ''")
+                existing.add(c)
+        for c, fdef in cols.items():
+            if fdef.index and c != "sys_id":
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(f'ix_{root}_{c}')} "
+                                  f"ON {quote(root)} ({quote(c)})")
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(f'ix_{root}_class')} "
+                          f"ON {quote(root)} (sys_class_name)")
+        self._columns[root] = existing
+
+    def _on_field_added(self, table: str, fdef: FieldDef) -> None:
+        with self.lock:
+            self._ensure_root(self.dictionary.root(table))
+
+    def columns(self, table: str) -> set[str]:
+        return self._columns[self.dictionary.root(table)]
+
+    # --- class restriction ----------------------------------------------------------------------
+    def class_filter(self, table: str) -> Where:
+        root = self.dictionary.root(table)
+        classes = self.dictionary.descendants(table)
+        if table == root and len(classes) == len(self.dictionary.descendants(root)):
+            return Where()
+        marks = ",".join("?" * len(classes))
+        return Where(f"sys_class_name IN ({marks})", list(classes))
+
+    # --- records ----------------------------------------------------------------------------------
+    def insert(self, table: str, values: dict[str, str]) -> dict[str, str]:
+        root = self.dictionary.root(table)
+        cols = [c for c in values if c in self._columns[root]]
+        sql = (f"INSERT INTO {quote(root)} ({', '.join(quote(c) for c in cols)}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        with self.lock:
+            self.conn.execute(sql, [values[c] for c in cols])
+        return self.get(table, values["sys_id"]) or {}
+
+    def get(self, table: str, sys_id: str) -> dict[str, str] | None:
+        rows = self.select(table, Where("sys_id = ?", [sys_id]), limit=1)
+        return rows[0] if rows else None
+
+    def update(self, table: str, sys_id: str, values: dict[str, str]) -> dict[str, str] | None:
+        root = self.dictionary.root(table)
+        cols = [c for c in values if c in self._columns[root] and c != "sys_id"]
+        if cols:
+            assignments = ", ".join(f"{quote(c)} = ?" for c in cols)
+            with self.lock:
+                self.conn.execute(f"UPDATE {quote(root)} SET {assignments} WHERE sys_id = ?",
+                                  [values[c] for c in cols] + [sys_id])
+        return self.get(table, sys_id)
+
+    def delete(self, table: str, sys_id: str) -> bool:
+        root = self.dictionary.root(table)
+        with self.lock:
+            cur = self.conn.execute(f"DELETE FROM {quote(root)} WHERE sys_id = ?", [sys_id])
+        return cur.rowcount > 0
+
+    def _where(self, table: str, where: Where) -> Where:
+        parts, params = [], []
+        for w in (self.class_filter(table), where):
+            if w.sql:
+                parts.append(f"({w.sql})")
+                params.extend(w.params)
+        return Where(" AND ".join(parts), params)
+
+    def select(self, table: str, where: Where | None = None, order: Sequence[Order] = (),
+               limit: int | None = None, offset: int = 0,
+               columns: Iterable[str] | None = None) -> list[dict[str, str]]:
+        root = self.dictionary.root(table)
+        w = self._where(table, where or Where())
+        cols = "*" if columns is None else ", ".join(quote(c) for c in columns)
+        sql = f"SELECT {cols} FROM {quote(root)}"
+        if w.sql:
+            sql += f" WHERE {w.sql}"
+        order_terms = [self._order_sql(o) for o in order]
+        order_terms.append("rowid")  # insertion order: stable paging when nothing else decides
+        sql += " ORDER BY " + ", ".join(order_terms)
+        params = list(w.params)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
+        with self.lock:
+            return [dict(r) for r in self.conn.execute(sql, params)]
+
+    @staticmethod
+    def _order_sql(o: Order) -> str:
+        col = quote(o.column)
+        expr = f"CAST(NULLIF({col}, '') AS REAL)" if o.numeric else col
+        return f"{expr} {'DESC' if o.descending else 'ASC'}"
+
+    def count(self, table: str, where: Where | None = None) -> int:
+        root = self.dictionary.root(table)
+        w = self._where(table, where or Where())
+        sql = f"SELECT COUNT(*) FROM {quote(root)}" + (f" WHERE {w.sql}" if w.sql else "")
+        with self.lock:
+            return int(self.conn.execute(sql, w.params).fetchone()[0])
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return list(self.conn.execute(sql, params))
+
+    # --- whole-store operations --------------------------------------------------------------------
+    def clear(self) -> None:
+        with self.lock:
+            for root in self._columns:
+                self.conn.execute(f"DELETE FROM {quote(root)}")
+
+    def backup_to(self, path: str) -> None:
+        with self.lock:
+            dest = sqlite3.connect(path)
+            try:
+                self.conn.backup(dest)
+            finally:
+                dest.close()
+
+    def restore_from(self, path: str) -> None:
+        with self.lock:
+            src = sqlite3.connect(path)
+            try:
+                src.backup(self.conn)
+            finally:
+                src.close()
+            self.ensure_schema()
+
+    def close(self) -> None:
+        self.conn.close()
