@@ -24,8 +24,6 @@ _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CALL = re.compile(r"\s*gs\.(\w+)\s*\((.*)\)\s*;?\s*", re.S)
 _ARG = re.compile(r"\s*(?:'([^']*)'|\"([^\"]*)\"|([+-]?\d+))\s*")
 _JS_PREFIXES = ("javascript:", "javascript&colon;")
-_FALSE = Where("0")
-_TRUE = Where("1")
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def _condition(c: Condition, table: str, dictionary: Dictionary,
     if fdef is None:
         return None
     if c.operator == "ANYTHING":
-        return _TRUE  # even through an empty reference
+        return Where("1")  # even through an empty reference
     if c.operator in ("SAMEAS", "NSAMEAS"):
         other = dictionary.fields(table).get(c.value)
         if hops or other is None:  # both sides must be plain columns of the same row
@@ -167,7 +165,7 @@ def _compare(fdef: FieldDef, op: str, values: list[str]) -> Where:
     rhs = "? AND ?" if op == "BETWEEN" else "?"
     if fdef.numeric:
         if not all(_NUMBER.fullmatch(v) for v in values):
-            return _FALSE  # a non-numeric bound on a number field matches nothing
+            return Where("0")  # a non-numeric bound on a number field matches nothing
         return Where(f"CAST(NULLIF({col}, '') AS REAL) {op} {rhs}", [float(v) for v in values])
     # An empty value is NULL on a real instance: it is neither before nor after anything.
     return Where(f"{col} != '' AND {col} {op} {rhs}", list(values))
@@ -196,7 +194,7 @@ def _call(script: str, ctx: QueryContext) -> str:
         now = datetime.fromtimestamp(ctx.now, UTC).replace(microsecond=0)
         return fn(now, args, ctx)
     except (OverflowError, ValueError, OSError, IndexError) as e:
-        raise EncodedQueryError(f"gs.{name}({arg_text[:100]}): {e or 'bad arguments'}") from None
+        raise EncodedQueryError(f"gs.{name}({arg_text[:100]}): {str(e) or 'bad arguments'}") from None
 
 
 def _args(text: str, name: str) -> list[str]:

@@ -1,0 +1,29 @@
+"""Where the core connects and with what: from the environment (BPSN_*), defaults for the demo.
+
+Pointing the core at a real BigPanda organisation or ServiceNow instance is a change here,
+never of code.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConnectionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BPSN_")
+
+    bigpanda_url: str = "http://127.0.0.1:8001"
+    bigpanda_console_url: str = "https://a.bigpanda.io"
+    bigpanda_bearer_token: SecretStr = SecretStr("BPUdemo-user-key")
+    bigpanda_api_key: SecretStr = SecretStr("demo-org-token")
+    incidents_app_key: SecretStr = SecretStr("demo-incidents-app-key")
+    servicenow_url: str = "http://127.0.0.1:8002"
+    servicenow_user: str = "bigpanda.integration"
+    servicenow_password: SecretStr = SecretStr("bigpanda")
+
+    poll_interval: float = Field(15.0, gt=0, description="Seconds between polls when the queue is drained")
+    retrieval_count: int = Field(30, ge=1, le=100, description="Shares retrieved per poll")
+    bigpanda_requests_per_second: float = Field(4.5, gt=0, description="Pacing, under BigPanda's 5 rps")
+    http_timeout: float = Field(10.0, gt=0)
+    max_attempts: int = Field(6, ge=1)

@@ -1,0 +1,46 @@
+"""Builds a core from connection settings; tests pass transports to run it in-process."""
+
+from __future__ import annotations
+
+import httpx
+
+from bpsn.clock import Clock, SimClock
+from bpsn.rng import SeededRandom
+
+from .clients.bigpanda import BigPandaClient
+from .clients.http import ApiClient, Pacer, RetryPolicy
+from .clients.servicenow import ServiceNowClient
+from .config.settings import ConnectionSettings
+from .engine.incidents import IncidentEngine
+from .engine.mapping import IncidentSettings
+from .runner import IntegrationRunner
+
+
+def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
+                 bigpanda_transport: httpx.AsyncBaseTransport | None = None,
+                 servicenow_transport: httpx.AsyncBaseTransport | None = None,
+                 incident_settings: IncidentSettings | None = None, seed: int = 0,
+                 pace: bool = True) -> IntegrationRunner:
+    timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
+    policy = RetryPolicy(max_attempts=settings.max_attempts)
+    rng = SeededRandom(seed)
+    bp_http = httpx.AsyncClient(
+        base_url=settings.bigpanda_url, transport=bigpanda_transport, timeout=timeout,
+        headers={"Authorization": f"Bearer {settings.bigpanda_bearer_token.get_secret_value()}",
+                 "Accept": "application/json"})
+    sn_http = httpx.AsyncClient(
+        base_url=settings.servicenow_url, transport=servicenow_transport, timeout=timeout,
+        auth=(settings.servicenow_user, settings.servicenow_password.get_secret_value()),
+        headers={"Accept": "application/json"})
+    pacer = Pacer(settings.bigpanda_requests_per_second) if pace else None
+    bigpanda = BigPandaClient(ApiClient(bp_http, policy=policy, pacer=pacer, rng=rng),
+                              settings.incidents_app_key.get_secret_value())
+    servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng))
+    return IntegrationRunner(bigpanda, servicenow, IncidentEngine(incident_settings), clock or SimClock(),
+                             instance_url=settings.servicenow_url, retrieval_count=settings.retrieval_count,
+                             poll_interval=settings.poll_interval)
+
+
+async def close_runner(runner: IntegrationRunner) -> None:
+    await runner.bigpanda.api.aclose()
+    await runner.servicenow.api.aclose()
