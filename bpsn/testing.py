@@ -1,0 +1,97 @@
+"""An in-process bench for tests: both simulators and the core on one virtual clock.
+
+Nothing listens on a port: the core's HTTP clients talk to the simulators' ASGI apps
+directly, so a scenario is fast, isolated and deterministic. Call from synchronous code
+(pytest-bdd steps) through `bench.run(coroutine)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import httpx
+
+from bpsn.clock import SimClock
+from integration.config.settings import ConnectionSettings
+from integration.engine.mapping import IncidentSettings
+from integration.factory import build_runner, close_runner
+from integration.runner import IntegrationRunner, PollReport
+from simulator.bigpanda.app import create_app as create_bigpanda_app
+from simulator.bigpanda.backend import BigPandaBackend
+from simulator.bigpanda.settings import BigPandaSettings
+from simulator.servicenow.app import create_app as create_servicenow_app
+from simulator.servicenow.backend import ServiceNowBackend
+from simulator.servicenow.settings import ServiceNowSettings
+
+T = TypeVar("T")
+BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
+
+
+class InProcessBench:
+    def __init__(self, *, seed: int = 1, incident_settings: IncidentSettings | None = None) -> None:
+        self.clock = SimClock.virtual()
+        self.bigpanda = BigPandaBackend(BigPandaSettings(base_url=BP_URL, seed=seed), clock=self.clock)
+        self.servicenow = ServiceNowBackend(ServiceNowSettings(instance_url=SN_URL, seed=seed), clock=self.clock)
+        self.bigpanda_app = create_bigpanda_app(self.bigpanda)
+        self.servicenow_app = create_servicenow_app(self.servicenow)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="bench-loop", daemon=True)
+        self._thread.start()
+        self.settings = ConnectionSettings(bigpanda_url=BP_URL, servicenow_url=SN_URL)
+        self.incident_settings = incident_settings
+        self.runner = self.new_core()
+        self.source = self.run(self._client(self.bigpanda_app, BP_URL,
+                                            headers={"Authorization": f"Bearer {self.bigpanda.settings.org_token}"}))
+        self.admin = self.run(self._client(self.servicenow_app, SN_URL, auth=("admin", "admin")))
+
+    @staticmethod
+    async def _client(app: Any, base_url: str, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, **kwargs)
+
+    def new_core(self) -> IntegrationRunner:
+        """A fresh core (as after a restart): no memory but what the two systems hold."""
+        async def build() -> IntegrationRunner:
+            return build_runner(self.settings, clock=self.clock, pace=False,
+                                incident_settings=self.incident_settings,
+                                bigpanda_transport=httpx.ASGITransport(app=self.bigpanda_app),
+                                servicenow_transport=httpx.ASGITransport(app=self.servicenow_app))
+        return self.run(build())
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
+
+    # --- actions ------------------------------------------------------------------------------
+    def send_alerts(self, *alerts: dict[str, Any]) -> httpx.Response:
+        body = {"app_key": self.bigpanda.settings.alerts_app_key, "alerts": list(alerts)}
+        return self.run(self.source.post("/data/v2/alerts", json=body))
+
+    def poll(self) -> PollReport:
+        return self.run(self.runner.poll_once())
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.bigpanda.tick()
+        self.servicenow.tick()
+
+    def tickets(self, query: str = "correlation_display=BigPanda") -> list[dict[str, Any]]:
+        r = self.run(self.admin.get("/api/now/table/incident", params={
+            "sysparm_query": query, "sysparm_exclude_reference_link": "true"}))
+        r.raise_for_status()
+        return list(r.json()["result"])
+
+    def incident(self, incident_id: str) -> Any:
+        return self.bigpanda.orgs[self.bigpanda.settings.organization].incidents[incident_id]
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            await close_runner(self.runner)
+            await self.source.aclose()
+            await self.admin.aclose()
+        self.run(shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+        self.servicenow.store.close()

@@ -1,0 +1,5 @@
+"""Binds features/alert_to_ticket.feature (steps in features/conftest.py)."""
+
+from pytest_bdd import scenarios
+
+scenarios("alert_to_ticket.feature")
