@@ -35,6 +35,10 @@ class JournalMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                extra = info.get("headers")
+                if extra:  # e.g. rate-limit headers a route's dependency decided on
+                    message = {**message, "headers": [*message.get("headers", []),
+                                                      *((k.lower().encode(), v.encode()) for k, v in extra.items())]}
             await send(message)
 
         try:

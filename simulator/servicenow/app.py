@@ -13,6 +13,7 @@ from simulator.common.middleware import JournalMiddleware
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, SnError
 from .routes_admin import build_admin_router
+from .routes_oauth import build_oauth_router
 from .routes_table import build_table_router
 
 DESCRIPTION = """
@@ -55,6 +56,7 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
         return JSONResponse(err.body(), status_code=err.status_code, headers=getattr(exc, "headers", None))
 
     app.include_router(build_table_router())
+    app.include_router(build_oauth_router())
     app.include_router(admin_router(backend))
     app.include_router(build_admin_router())
     app.add_middleware(JournalMiddleware, journal=backend.journal, clock=backend.clock)

@@ -1,10 +1,9 @@
-"""Who is calling: basic auth against sys_user (OAuth bearer tokens join in later)."""
+"""Who is calling: basic auth or an OAuth bearer token; then the REST rate-limit rules."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -12,16 +11,10 @@ from simulator.common.middleware import journal_info
 
 from .backend import ServiceNowBackend
 from .business_rules import Actor
-from .errors import not_authenticated
+from .errors import SnError, not_authenticated
 
-
-@dataclass(frozen=True)
-class Caller:
-    actor: Actor
-    roles: frozenset[str]
-
-    def has_role(self, role: str) -> bool:
-        return "admin" in self.roles or role in self.roles
+RESOURCES = (("/api/now/import/", "import_set_api"), ("/api/now/stats/", "aggregate_api"),
+             ("/api/now/v1/batch", "batch_api"), ("/api/now/", "table_api"))
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -35,12 +28,42 @@ def _basic(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def caller(request: Request) -> Caller:
+def _identify(backend: ServiceNowBackend, header: str) -> Actor | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        user_name = backend.oauth.user_for(token.strip(), backend.clock.now())
+        return backend.actor_for(user_name) if user_name else None
+    creds = _basic(header)
+    return backend.authenticate(*creds) if creds else None
+
+
+def _resource(path: str) -> tuple[str, str]:
+    """(REST resource, table) of a request path, for rate-limit rules."""
+    for prefix, resource in RESOURCES:
+        if path.startswith(prefix):
+            parts = path.split("/")
+            table = parts[parts.index("table") + 1] if "table" in parts[:-1] else ""
+            if resource == "import_set_api" and len(parts) > 4:
+                table = parts[4]
+            return resource, table
+    return "all", ""
+
+
+def caller(request: Request) -> Actor:
     backend: ServiceNowBackend = request.app.state.backend
-    creds = _basic(request.headers.get("authorization", ""))
-    found = backend.authenticate(*creds) if creds else None
-    if found is None:
+    actor = _identify(backend, request.headers.get("authorization", ""))
+    if actor is None:
         raise not_authenticated()
-    actor, roles = found
-    journal_info(request)["user"] = actor.user_name
-    return Caller(actor, roles)
+    info = journal_info(request)
+    info["user"] = actor.user_name
+    resource, table = _resource(request.url.path)
+    decision = backend.rate_limits.check(resource, table, actor.sys_id, actor.user_name, actor.roles,
+                                         backend.clock.now())
+    if decision is not None:
+        headers = decision.headers()
+        if not decision.allowed:
+            info["notes"].append("rate_limited")
+            retry = max(1, decision.reset - int(backend.clock.now()))
+            raise SnError(429, "Rate limit exceeded", decision.detail, headers={**headers, "Retry-After": str(retry)})
+        info.setdefault("headers", {}).update(headers)
+    return actor

@@ -13,10 +13,13 @@ from bpsn.rng import SeededRandom
 from simulator.common.journal import Journal
 from simulator.common.notifier import ChangeNotifier
 
+from .acl import Acls, Operation
 from .business_rules import Actor, BusinessRules, NumberCounters
 from .dictionary import Dictionary, FieldDef
-from .errors import SnError, bad_request, invalid_table, no_record
+from .errors import SnError, acl_denied, bad_request, invalid_table, no_record, query_denied
+from .oauth import OAuthClient, OAuthServer
 from .query_sql import QueryContext, compile_text
+from .rate_limits import RateLimiter
 from .render import RenderOptions, Renderer
 from .secrets import Password2
 from .seed import seed_demo_instance
@@ -24,7 +27,7 @@ from .settings import ServiceNowSettings
 from .store import Order, Store, Where
 
 SYS_ID = re.compile(r"^[0-9a-f]{32}$")
-SYSTEM = Actor(user_name="system", sys_id="")
+SYSTEM = Actor(user_name="system", sys_id="", roles=frozenset({"admin"}))
 WRITABLE_SYS_FIELDS = {"sys_id"}  # a caller may choose the sys_id of a new record
 
 
@@ -53,9 +56,12 @@ class ServiceNowBackend:
         self.notifier = ChangeNotifier()
         self.secrets = Password2(self.settings.encryption_key)
         self.renderer = Renderer(self.dictionary, self)
+        self.acls = Acls.default(self.dictionary)
+        self.rate_limits = RateLimiter()
         self.ready = False
-        self._user_cache: dict[str, tuple[Actor, frozenset[str], str]] = {}
+        self._user_cache: dict[str, tuple[Actor, str]] = {}
         self.rng = SeededRandom(self.settings.seed)
+        self.oauth = OAuthServer(self.rng)
         self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
         if self.store.count("sys_user") == 0:
@@ -73,6 +79,9 @@ class ServiceNowBackend:
         self.rules = BusinessRules(self.dictionary, self.numbers)
         self._user_cache.clear()
         self.journal.clear()
+        self.rate_limits.clear()
+        self.oauth = OAuthServer(self.rng)
+        self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         seed_demo_instance(self)
         self.ready = True
         self.notifier.notify()
@@ -90,20 +99,32 @@ class ServiceNowBackend:
                     self.numbers.observe(row["number"], str(prefix))
 
     # --- auth --------------------------------------------------------------------------------
-    def authenticate(self, user_name: str, password: str) -> tuple[Actor, frozenset[str]] | None:
+    def actor_for(self, user_name: str) -> Actor | None:
+        """The active user of that name, with their roles (contained roles included)."""
         cached = self._user_cache.get(user_name)
         if cached is None:
             rows = self.store.select("sys_user", Where("user_name = ?", [user_name]), limit=1)
             if not rows or rows[0]["active"] != "true" or rows[0]["locked_out"] == "true":
                 return None
             row = rows[0]
-            cached = (Actor(row["user_name"], row["sys_id"]), self.roles_of(row["sys_id"]),
+            cached = (Actor(row["user_name"], row["sys_id"], self.roles_of(row["sys_id"])),
                       self.secrets.decrypt(row["user_password"]))
             self._user_cache[user_name] = cached
-        actor, roles, clear = cached
-        if not clear or clear != password:
+        return cached[0]
+
+    def authenticate(self, user_name: str, password: str) -> Actor | None:
+        actor = self.actor_for(user_name)
+        if actor is None:
             return None
-        return actor, roles
+        clear = self._user_cache[user_name][1]
+        return actor if clear and clear == password else None
+
+    def require(self, table: str, operation: Operation, actor: Actor) -> None:
+        if self.acls.allowed(table, operation, actor.roles):
+            return
+        if operation == "read":
+            raise query_denied()
+        raise acl_denied({"create": "Insert", "write": "Update", "delete": "Delete"}[operation])
 
     def roles_of(self, user_sys_id: str) -> frozenset[str]:
         rows = self.store.execute(
@@ -124,16 +145,17 @@ class ServiceNowBackend:
     def lookup(self, table: str, sys_id: str) -> dict[str, str] | None:
         return self.store.get(table, sys_id) if sys_id else None
 
-    def get(self, table: str, sys_id: str) -> dict[str, str]:
+    def get(self, table: str, sys_id: str, actor: Actor = SYSTEM) -> dict[str, str]:
         self.check_table(table)
         row = self.store.get(table, sys_id)
-        if row is None:
-            raise no_record()
+        if row is None or not self.acls.allowed(row["sys_class_name"] or table, "read", actor.roles):
+            raise no_record()  # a read ACL denial looks like a missing record, as on an instance
         return row
 
     def query(self, table: str, encoded: str, *, limit: int, offset: int, actor: Actor = SYSTEM,
               filters: dict[str, str] | None = None, count: bool = True) -> tuple[list[dict[str, str]], int | None]:
         self.check_table(table)
+        self.require(table, "read", actor)
         where, order = self.compile(table, encoded, actor, filters or {})
         rows = self.store.select(table, where, order, limit=limit, offset=offset)
         total = self.store.count(table, where) if count else None
@@ -208,6 +230,7 @@ class ServiceNowBackend:
 
     def insert(self, table: str, body: dict[str, Any], actor: Actor, *, display: bool = False) -> dict[str, str]:
         self.check_table(table)
+        self.require(table, "create", actor)
         values, journals = self._writable(table, body, inserting=True, display=display)
         now = glide(self.clock.now())
         record = {name: "" for name in self.dictionary.fields(table)}
@@ -229,8 +252,9 @@ class ServiceNowBackend:
 
     def update(self, table: str, sys_id: str, body: dict[str, Any], actor: Actor, *,
                display: bool = False) -> dict[str, str]:
-        old = self.get(table, sys_id)
+        old = self.get(table, sys_id, actor)
         cls = old["sys_class_name"] or table
+        self.require(cls, "write", actor)
         values, journals = self._writable(cls, body, inserting=False, display=display)
         now = glide(self.clock.now())
         record = dict(old)
@@ -247,7 +271,8 @@ class ServiceNowBackend:
         return self.get(cls, sys_id)
 
     def delete(self, table: str, sys_id: str, actor: Actor) -> None:
-        row = self.get(table, sys_id)
+        row = self.get(table, sys_id, actor)
+        self.require(row["sys_class_name"] or table, "delete", actor)
         self.store.delete(table, sys_id)
         self._audit(row["sys_class_name"] or table, row, {"sys_id": "DELETED"}, actor, glide(self.clock.now()))
         self._changed(table)
@@ -276,7 +301,29 @@ class ServiceNowBackend:
     def _changed(self, table: str) -> None:
         if table in ("sys_user", "sys_user_has_role", "sys_user_role"):
             self._user_cache.clear()
+        if table == "sys_rate_limit_rules":
+            self.rate_limits.load(self.store.select("sys_rate_limit_rules"))
         self.notifier.notify()
+
+    # --- fixtures -------------------------------------------------------------------------------
+    def load_fixtures(self, data: dict[str, Any]) -> int:
+        """Insert `{"tables": {table: [record, ...]}}` as the system user; returns how many.
+
+        Every table and record is checked before anything is written, so a bad file changes nothing.
+        """
+        tables = data.get("tables")
+        if not isinstance(tables, dict):
+            raise bad_request("Invalid fixtures", "expected a mapping 'tables: {table: [records]}'")
+        for table, records in tables.items():
+            self.check_table(table)
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise bad_request("Invalid fixtures", f"{table}: expected a list of records")
+        count = 0
+        for table, records in tables.items():
+            for record in records:
+                self.insert_system(table, record)
+                count += 1
+        return count
 
     # --- snapshots ----------------------------------------------------------------------------------
     def save_snapshot(self, path: str) -> None:
@@ -285,6 +332,7 @@ class ServiceNowBackend:
     def load_snapshot(self, path: str) -> None:
         self.store.restore_from(path)
         self._user_cache.clear()
+        self.rate_limits.load(self.store.select("sys_rate_limit_rules"))
         self.numbers.next.clear()
         self._resync_counters()
         self.notifier.notify()

@@ -24,10 +24,14 @@ INACTIVE_STATES = {CLOSED, CANCELED}
 NUMBER_BASE = 10_000  # the first record of a table gets base + 1, as on a fresh instance
 
 
-@dataclass
+@dataclass(frozen=True)
 class Actor:
     user_name: str
     sys_id: str
+    roles: frozenset[str] = frozenset()
+
+    def has_role(self, role: str) -> bool:
+        return "admin" in self.roles or role in self.roles
 
 
 class NumberCounters:

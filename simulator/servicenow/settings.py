@@ -18,5 +18,7 @@ class ServiceNowSettings(BaseSettings):
     integration_password: str = "bigpanda"
     analyst_user: str = "noc.analyst"
     analyst_password: str = "analyst"
+    oauth_client_id: str = "bpsn-demo-client"
+    oauth_client_secret: str = "bpsn-demo-secret"
     default_limit: int = 10_000
     wait_timeout_max: float = 120.0

@@ -9,7 +9,7 @@ from simulator.servicenow.backend import ServiceNowBackend
 from simulator.servicenow.business_rules import Actor
 from simulator.servicenow.errors import SnError
 
-ADMIN = Actor("admin", "")
+ADMIN = Actor("admin", "", frozenset({"admin"}))
 
 
 @pytest.fixture

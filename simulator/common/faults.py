@@ -1,0 +1,84 @@
+"""Fault rules as data: match a request, roll the seeded dice, then misbehave.
+
+First matching rule wins. An action is an error status (answered with the simulator's own
+error body), added latency, or a dropped connection; latency combines with either of the
+others. `times` bounds how often a rule fires, so "the next callback fails once" is one rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from itertools import count
+from typing import Any
+
+from bpsn.rng import SeededRandom
+
+
+@dataclass
+class FaultRule:
+    id: int
+    method: str | None = None
+    path: str | None = None  # a prefix, or a regular expression when it starts with ^
+    table: str | None = None  # a /table/{name} or /import/{name} path segment
+    probability: float = 1.0
+    status: int | None = None
+    message: str | None = None
+    latency_ms: float = 0.0
+    drop_connection: bool = False
+    times: int | None = None
+    fired: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.method and self.method.upper() != method.upper():
+            return False
+        if self.path:
+            if self.path.startswith("^"):
+                if not re.search(self.path, path):
+                    return False
+            elif not path.startswith(self.path):
+                return False
+        if self.table:
+            parts = path.split("/")
+            if not any(parts[i] in ("table", "import", "stats") and parts[i + 1] == self.table
+                       for i in range(len(parts) - 1)):
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultInjector:
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.rng = SeededRandom(seed)
+        self.rules: list[FaultRule] = []
+        self._ids = count(1)
+
+    def add(self, **spec: Any) -> FaultRule:
+        if spec.get("path", "") and str(spec["path"]).startswith("^"):
+            re.compile(spec["path"])  # a bad expression is refused when the rule is made
+        rule = FaultRule(id=next(self._ids), **spec)
+        self.rules.append(rule)
+        return rule
+
+    def remove(self, rule_id: int) -> bool:
+        before = len(self.rules)
+        self.rules = [r for r in self.rules if r.id != rule_id]
+        return len(self.rules) != before
+
+    def clear(self) -> None:
+        self.rules.clear()
+        self.rng = SeededRandom(self.seed)
+
+    def pick(self, method: str, path: str) -> FaultRule | None:
+        for rule in self.rules:
+            if rule.matches(method, path):
+                if rule.probability >= 1.0 or self.rng.random() < rule.probability:
+                    rule.fired += 1
+                    return rule
+                return None  # the first matching rule decides, even when its dice say no
+        return None

@@ -1,0 +1,28 @@
+"""Seed fixtures from a YAML or JSON file given on the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class FixtureError(ValueError):
+    pass
+
+
+def read_fixture_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise FixtureError(f"cannot read fixtures {p}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise FixtureError(f"fixtures {p} are not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise FixtureError(f"fixtures {p}: the top level must be a mapping")
+    return data
