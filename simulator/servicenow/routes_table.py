@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from simulator.common.middleware import journal_info
 
-from .auth import Caller, caller
+from .auth import caller
+from .business_rules import Actor
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, ErrorEnvelope, SnError, bad_request, no_records_v1
 
@@ -30,6 +31,9 @@ def _sys_id() -> Any:
 
 
 DisplayValue = Literal["true", "false", "all"]
+# ServiceNow reads sysparm_limit / sysparm_offset as Java ints; larger values are refused
+# here (400) instead of overflowing the SQLite LIMIT / OFFSET (a 500).
+MAX_INT = 2**31 - 1
 
 
 class RecordList(BaseModel):
@@ -103,11 +107,11 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
     @r.get(prefix + "/{table}", response_model=RecordList, name=f"table_list{suffix}",
            responses={200: {"headers": PAGING_HEADERS}, **NOT_FOUND, **FORBIDDEN},
            summary="Query records (sysparm_query, paging, fields, display values)")
-    async def list_records(request: Request, table: str = _table(), who: Caller = Depends(caller),
+    async def list_records(request: Request, table: str = _table(), who: Actor = Depends(caller),
                            sysparm_query: str | None = Query(None, max_length=32_000),
                            sysparm_fields: str | None = Query(None, max_length=4_000),
-                           sysparm_limit: int | None = Query(None, ge=1),
-                           sysparm_offset: int = Query(0, ge=0),
+                           sysparm_limit: int | None = Query(None, ge=1, le=MAX_INT),
+                           sysparm_offset: int = Query(0, ge=0, le=MAX_INT),
                            sysparm_display_value: DisplayValue = "false",
                            sysparm_exclude_reference_link: str | None = None,
                            sysparm_suppress_pagination_header: str | None = None,
@@ -122,7 +126,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
         if filters and sysparm_query:
             filters = {}  # name=value pairs do not combine with sysparm_query
         rows, total = b.query(table, sysparm_query or "", limit=limit, offset=sysparm_offset,
-                              actor=who.actor, filters=filters, count=not _flag(sysparm_no_count))
+                              actor=who, filters=filters, count=not _flag(sysparm_no_count))
         if not rows and version == "v1":
             raise no_records_v1()
         opts = _render_opts(sysparm_display_value, sysparm_exclude_reference_link, sysparm_fields)
@@ -137,21 +141,21 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
     @r.get(prefix + "/{table}/{sys_id}", response_model=RecordOne, name=f"table_get{suffix}",
            responses=NOT_FOUND, summary="Read one record")
     async def get_record(request: Request, table: str = _table(), sys_id: str = _sys_id(),
-                         who: Caller = Depends(caller),
+                         who: Actor = Depends(caller),
                          sysparm_fields: str | None = Query(None, max_length=4_000),
                          sysparm_display_value: DisplayValue = "false",
                          sysparm_exclude_reference_link: str | None = None,
                          sysparm_view: str | None = None) -> Response:
         b = _backend(request)
         journal_info(request)["table"] = table
-        row = b.get(table, sys_id)
+        row = b.get(table, sys_id, who)
         opts = _render_opts(sysparm_display_value, sysparm_exclude_reference_link, sysparm_fields)
         return _json({"result": b.render(table, row, **opts)})
 
     @r.post(prefix + "/{table}", response_model=RecordOne, status_code=201, name=f"table_create{suffix}",
             responses={**FORBIDDEN, **NOT_FOUND}, summary="Create a record")
     async def create_record(request: Request, body: dict[str, Any], table: str = _table(),
-                            who: Caller = Depends(caller),
+                            who: Actor = Depends(caller),
                             sysparm_fields: str | None = Query(None, max_length=4_000),
                             sysparm_display_value: DisplayValue = "false",
                             sysparm_exclude_reference_link: str | None = None,
@@ -159,7 +163,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
                             sysparm_view: str | None = None) -> Response:
         b = _backend(request)
         journal_info(request)["table"] = table
-        row = b.insert(table, body, who.actor, display=_flag(sysparm_input_display_value))
+        row = b.insert(table, body, who, display=_flag(sysparm_input_display_value))
         location = f"{b.settings.instance_url}/api/now/table/{table}/{row['sys_id']}"
         if _flag(request.headers.get("x-no-response-body")):
             return Response(status_code=201, headers={"Location": location})
@@ -171,7 +175,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
                             name=f"table_{method}{suffix}", responses={**NOT_FOUND, **FORBIDDEN},
                             summary=f"Update a record ({method.upper()}: only the fields sent change)")
         async def update_record(request: Request, body: dict[str, Any], table: str = _table(),
-                                sys_id: str = _sys_id(), who: Caller = Depends(caller),
+                                sys_id: str = _sys_id(), who: Actor = Depends(caller),
                                 sysparm_fields: str | None = Query(None, max_length=4_000),
                                 sysparm_display_value: DisplayValue = "false",
                                 sysparm_exclude_reference_link: str | None = None,
@@ -179,7 +183,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
                                 sysparm_view: str | None = None) -> Response:
             b = _backend(request)
             journal_info(request)["table"] = table
-            row = b.update(table, sys_id, body, who.actor, display=_flag(sysparm_input_display_value))
+            row = b.update(table, sys_id, body, who, display=_flag(sysparm_input_display_value))
             if _flag(request.headers.get("x-no-response-body")):
                 return Response(status_code=200)
             opts = _render_opts(sysparm_display_value, sysparm_exclude_reference_link, sysparm_fields)
@@ -188,9 +192,9 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
     @r.delete(prefix + "/{table}/{sys_id}", status_code=204, name=f"table_delete{suffix}",
               responses={**NOT_FOUND, **FORBIDDEN}, summary="Delete a record")
     async def delete_record(request: Request, table: str = _table(), sys_id: str = _sys_id(),
-                            who: Caller = Depends(caller)) -> Response:
+                            who: Actor = Depends(caller)) -> Response:
         b = _backend(request)
         journal_info(request)["table"] = table
-        b.delete(table, sys_id, who.actor)
+        b.delete(table, sys_id, who)
         return Response(status_code=204)
 
