@@ -41,6 +41,7 @@ class InProcessBench:
         self._thread = threading.Thread(target=self._loop.run_forever, name="bench-loop", daemon=True)
         self._thread.start()
         self.settings = ConnectionSettings(bigpanda_url=BP_URL, servicenow_url=SN_URL)
+        self.slept = 0.0
         self.incident_settings = incident_settings
         self.runner = self.new_core()
         self.source = self.run(self._client(self.bigpanda_app, BP_URL,
@@ -54,11 +55,16 @@ class InProcessBench:
     def new_core(self) -> IntegrationRunner:
         """A fresh core (as after a restart): no memory but what the two systems hold."""
         async def build() -> IntegrationRunner:
-            return build_runner(self.settings, clock=self.clock, pace=False,
+            return build_runner(self.settings, clock=self.clock, pace=False, sleep=self._virtual_sleep,
                                 incident_settings=self.incident_settings,
                                 bigpanda_transport=httpx.ASGITransport(app=self.bigpanda_app),
                                 servicenow_transport=httpx.ASGITransport(app=self.servicenow_app))
         return self.run(build())
+
+    async def _virtual_sleep(self, seconds: float) -> None:
+        """The core's waits (retry backoff) pass on the virtual clock, not the wall clock."""
+        self.advance(seconds)
+        self.slept += seconds
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)

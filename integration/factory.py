@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import httpx
 
 from bpsn.clock import Clock, SimClock
@@ -20,7 +23,9 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
                  bigpanda_transport: httpx.AsyncBaseTransport | None = None,
                  servicenow_transport: httpx.AsyncBaseTransport | None = None,
                  incident_settings: IncidentSettings | None = None, seed: int = 0,
-                 pace: bool = True) -> IntegrationRunner:
+                 pace: bool = True,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> IntegrationRunner:
+    """`sleep` is how the clients wait between retries: a test passes one that moves virtual time."""
     timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
     policy = RetryPolicy(max_attempts=settings.max_attempts)
     rng = SeededRandom(seed)
@@ -33,9 +38,9 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
         auth=(settings.servicenow_user, settings.servicenow_password.get_secret_value()),
         headers={"Accept": "application/json"})
     pacer = Pacer(settings.bigpanda_requests_per_second) if pace else None
-    bigpanda = BigPandaClient(ApiClient(bp_http, policy=policy, pacer=pacer, rng=rng),
+    bigpanda = BigPandaClient(ApiClient(bp_http, policy=policy, pacer=pacer, rng=rng, sleep=sleep),
                               settings.incidents_app_key.get_secret_value())
-    servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng))
+    servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng, sleep=sleep))
     return IntegrationRunner(bigpanda, servicenow, IncidentEngine(incident_settings), clock or SimClock(),
                              instance_url=settings.servicenow_url, retrieval_count=settings.retrieval_count,
                              poll_interval=settings.poll_interval)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from bpsn.clock import SimClock
 from bpsn.rng import SeededRandom
+from simulator.common.faults import FaultInjector
 from simulator.common.journal import Journal
 from simulator.common.notifier import ChangeNotifier
 
@@ -45,6 +46,7 @@ class BigPandaBackend:
         self.settings = settings or BigPandaSettings()
         self.clock = clock or SimClock()
         self.journal = Journal(self.settings.journal_max_entries)
+        self.faults = FaultInjector(self.settings.seed)
         self.notifier = ChangeNotifier()
         self.ready = False
         self.orgs: dict[str, Organization] = {}
@@ -57,6 +59,7 @@ class BigPandaBackend:
             self.rng = SeededRandom(self.settings.seed)
             self.orgs.clear()
             self.journal.clear()
+            self.faults.clear()
             self.add_demo_organization()
             self.ready = True
         elif organization in self.orgs:

@@ -6,6 +6,7 @@ next to these. Nothing here touches the emulated paths.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Query
@@ -14,12 +15,14 @@ from pydantic import BaseModel, Field
 
 from bpsn.clock import SimClock, iso
 
+from .faults import FaultInjector
 from .journal import Journal
 
 
 class SimBackend(Protocol):
     clock: SimClock
     journal: Journal
+    faults: FaultInjector
     ready: bool
     name: str
 
@@ -40,7 +43,8 @@ class ClockState(BaseModel):
 
 
 class ClockAdvance(BaseModel):
-    seconds: float = Field(ge=0, le=10 * 365 * 86400, description="How far to move the clock forward")
+    seconds: float = Field(ge=0, le=10 * 365 * 86400, strict=True,  # a number: not true, not "5"
+                           description="How far to move the clock forward")
 
 
 class JournalEntryOut(BaseModel):
@@ -65,6 +69,26 @@ class JournalOut(BaseModel):
 
 class Done(BaseModel):
     status: str = "ok"
+
+
+class FaultSpec(BaseModel):
+    """Match (method, path prefix or ^regex, table), roll the seeded dice, then misbehave."""
+
+    method: str | None = Field(None, max_length=10, examples=["POST"])
+    path: str | None = Field(None, max_length=500, examples=["/api/now/table/incident"])
+    table: str | None = Field(None, max_length=100)
+    probability: float = Field(1.0, ge=0, le=1)
+    status: int | None = Field(None, ge=400, le=599, description="Answer this status with the API's error body")
+    message: str | None = Field(None, max_length=500)
+    latency_ms: float = Field(0, ge=0, le=120_000)
+    drop_connection: bool = False
+    after_handling: bool = Field(False, description="Serve the request first, then lose or replace its answer")
+    times: int | None = Field(None, ge=1, description="Fire at most this many times")
+
+
+class FaultOut(FaultSpec):
+    id: int
+    fired: int
 
 
 def admin_router(backend: SimBackend) -> APIRouter:
@@ -121,6 +145,32 @@ def admin_router(backend: SimBackend) -> APIRouter:
         return JournalOut(total=len(found), counts=backend.journal.counts(found),
                           totals=dict(backend.journal.totals),
                           entries=[JournalEntryOut(**e.to_dict()) for e in found[-limit:]])
+
+    @r.get("/faults", response_model=list[FaultOut], summary="Fault rules, in the order they are tried")
+    async def list_faults() -> list[FaultOut]:
+        return [FaultOut(**rule.to_dict()) for rule in backend.faults.rules]
+
+    @r.post("/faults", response_model=FaultOut, status_code=201,
+            responses={400: {"description": "A rule that cannot work (e.g. a bad regular expression)"}},
+            summary="Add a fault rule; the first matching rule wins")
+    async def add_fault(spec: FaultSpec) -> Any:
+        try:
+            rule = backend.faults.add(**spec.model_dump())
+        except re.error as exc:
+            return JSONResponse({"detail": f"path is not a valid regular expression: {exc}"}, status_code=400)
+        return FaultOut(**rule.to_dict())
+
+    @r.delete("/faults/{rule_id}", response_model=Done, responses={404: {"description": "No such rule"}},
+              summary="Remove one fault rule")
+    async def remove_fault(rule_id: int) -> Any:
+        if not backend.faults.remove(rule_id):
+            return JSONResponse({"detail": f"no fault rule {rule_id}"}, status_code=404)
+        return Done()
+
+    @r.delete("/faults", response_model=Done, summary="Remove every fault rule")
+    async def clear_faults() -> Done:
+        backend.faults.clear()
+        return Done()
 
     @r.delete("/journal", response_model=Done, summary="Empty the journal")
     async def clear_journal() -> Done:

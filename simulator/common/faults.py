@@ -26,6 +26,7 @@ class FaultRule:
     message: str | None = None
     latency_ms: float = 0.0
     drop_connection: bool = False
+    after_handling: bool = False  # serve the request, then lose or replace the answer
     times: int | None = None
     fired: int = 0
 

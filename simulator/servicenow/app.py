@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulator.common.admin import admin_router
-from simulator.common.middleware import JournalMiddleware
+from simulator.common.middleware import SimulatorMiddleware
 
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, SnError
@@ -59,5 +59,6 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     app.include_router(build_oauth_router())
     app.include_router(admin_router(backend))
     app.include_router(build_admin_router())
-    app.add_middleware(JournalMiddleware, journal=backend.journal, clock=backend.clock)
+    app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,
+                       error_body=lambda status, message: SnError(status, message, "Injected by a fault rule").body())
     return app

@@ -10,6 +10,7 @@ from typing import Any
 
 from bpsn.clock import SimClock, glide
 from bpsn.rng import SeededRandom
+from simulator.common.faults import FaultInjector
 from simulator.common.journal import Journal
 from simulator.common.notifier import ChangeNotifier
 
@@ -53,6 +54,7 @@ class ServiceNowBackend:
         self.dictionary = dictionary or Dictionary.default()
         self.store = Store(self.dictionary, self.settings.state_file or ":memory:")
         self.journal = Journal(self.settings.journal_max_entries)
+        self.faults = FaultInjector(self.settings.seed)
         self.notifier = ChangeNotifier()
         self.secrets = Password2(self.settings.encryption_key)
         self.renderer = Renderer(self.dictionary, self)
@@ -79,6 +81,7 @@ class ServiceNowBackend:
         self.rules = BusinessRules(self.dictionary, self.numbers)
         self._user_cache.clear()
         self.journal.clear()
+        self.faults.clear()
         self.rate_limits.clear()
         self.oauth = OAuthServer(self.rng)
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
