@@ -5,12 +5,12 @@ Thin on purpose: parse the sysparm_* parameters, call the backend, render, add h
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from simulator.common.middleware import journal_info
 
@@ -30,7 +30,9 @@ def _sys_id() -> Any:
     return Path(max_length=64, description="The record's 32-hex sys_id")
 
 
-DisplayValue = Literal["true", "false", "all"]
+# ServiceNow reads these flags in any case: clients such as pysnow send "True" / "False".
+DisplayValue = Annotated[Literal["true", "false", "all"],
+                         BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
 # ServiceNow reads sysparm_limit / sysparm_offset as Java ints; larger values are refused
 # here (400) instead of overflowing the SQLite LIMIT / OFFSET (a 500).
 MAX_INT = 2**31 - 1
