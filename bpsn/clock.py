@@ -25,8 +25,8 @@ class SimClock:
         self._offset = 0.0 if start is None else start - source()
         self._frozen_at: float | None = None
         self._listeners: list[Callable[[float], None]] = []
-        if frozen:
-            self.freeze()
+        if frozen:  # exactly at `start`: no float error from going through the offset
+            self._frozen_at = start if start is not None else source()
 
     @classmethod
     def virtual(cls, start: float = 1_767_225_600.0) -> SimClock:

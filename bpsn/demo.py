@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bpsn.alertgen import AlertGenerator
 from bpsn.stack import Stack, run_stack
+from integration.clients.http import Pacer
 
 
 @dataclass
@@ -78,11 +79,13 @@ async def run_demo(*, hosts: int = 40, batch_size: int = 10, seed: int = 7, poll
                 httpx.AsyncClient(base_url=stack.servicenow_url, limits=limits,
                                   auth=("admin", stack.servicenow.settings.admin_password)) as sn:
             waiters: list[asyncio.Task[None]] = []
+            pacer = Pacer(4.5)  # a well-behaved source stays under BigPanda's 5 requests per second
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console, transient=False) as progress:
                 sending = progress.add_task("sending alerts", total=len(alerts))
                 for i in range(0, len(alerts), batch_size):
                     chunk = alerts[i:i + batch_size]
+                    await pacer.wait()
                     t0 = time.perf_counter()
                     r = await bp.post("/data/v2/alerts", json=gen.batch(chunk))
                     r.raise_for_status()

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from simulator.common.admin import admin_router
 from simulator.common.middleware import SimulatorMiddleware
@@ -14,12 +15,25 @@ from .backend import BigPandaBackend
 from .errors import ERROR_RESPONSES, BpError
 from .routes_admin import build_admin_router
 from .routes_alerts import build_alerts_router
+from .routes_changes import build_changes_router
+from .routes_enrichment import build_enrichment_router
+from .routes_environments import build_environments_router
+from .routes_incident_actions import build_incident_actions_router
 from .routes_incidents import build_incidents_router
+from .routes_maintenance import build_maintenance_router
+from .routes_oim import build_oim_router
 from .routes_sharing import build_sharing_router
 
 DESCRIPTION = """
 A BigPanda organisation for tests: alerts in, correlation into incidents, sharing to
 ServiceNow, the incidents API. Errors come as `{"status": N, "errors": ["..."]}`.
+
+Rate limits (documented by BigPanda): 5 requests per second per token, Incidents V1 150 per
+minute, changes 400 per minute and 50,000 per week, answered with 429. Our choices: a
+`Retry-After` header (seconds), alert ingestion (`/data/v2/alerts`, `/oim/api/alerts`) counted
+in its own per-token bucket, windows on the simulator clock, and a journal note
+`early_retry` for a request that comes back before its Retry-After. Per organisation through
+`PUT /_sim/organizations/{name}/rate-limits`, or `BPSN_BP_RATE_LIMIT_ENABLED=false`.
 
 Choices we made where BigPanda publishes nothing, all configurable (`BPSN_BP_*`):
 * share retrieval (`GET /integrations/v3/servicenow/shares`) and callbacks
@@ -35,6 +49,16 @@ Choices we made where BigPanda publishes nothing, all configurable (`BPSN_BP_*`)
 
 Admin routes under `/_sim` are the simulator's own.
 """
+
+
+def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+    """A 405's Allow header lists every method of the path, not just one route's (RFC 9110)."""
+    headers = getattr(exc, "headers", None)
+    if exc.status_code != 405:
+        return headers
+    methods = [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+               if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in request.app.router.routes)]
+    return {**(headers or {}), "Allow": ", ".join(methods)}
 
 
 def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
@@ -56,11 +80,17 @@ def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = f"Route {request.url.path} is not found" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse(BpError(exc.status_code, message).body(), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=allow_all(request, exc))
 
     app.include_router(build_alerts_router())
     app.include_router(build_incidents_router())
+    app.include_router(build_incident_actions_router())
+    app.include_router(build_environments_router())
     app.include_router(build_sharing_router())
+    app.include_router(build_changes_router())
+    app.include_router(build_maintenance_router())
+    app.include_router(build_enrichment_router())
+    app.include_router(build_oim_router())
     app.include_router(admin_router(backend))
     app.include_router(build_admin_router())
     app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,

@@ -7,6 +7,7 @@ from fastapi import Request
 from simulator.common.middleware import journal_info
 
 from .backend import BigPandaBackend, Principal
+from .errors import BpError
 
 
 def token_of(request: Request) -> str | None:
@@ -20,7 +21,15 @@ def token_of(request: Request) -> str | None:
 def principal(request: Request) -> Principal:
     backend: BigPandaBackend = request.app.state.backend
     p = backend.resolve_token(token_of(request))
-    journal_info(request)["user"] = f"{p.org.name}:{p.kind}:{p.token[-6:]}"
+    info = journal_info(request)
+    info["user"] = f"{p.org.name}:{p.kind}:{p.token[-6:]}"
+    verdict = backend.limiter.check(p.token, request.url.path, p.org.rate_limits, backend.clock.now())
+    if verdict.early_retry:
+        info["notes"].append("early_retry")  # came back before the Retry-After it was given
+    if not verdict.allowed:
+        info["notes"].append("rate_limited")
+        raise BpError(429, f"Too many requests: limit '{verdict.limit}' reached; retry after {verdict.retry_after} s",
+                      headers={"Retry-After": str(verdict.retry_after)})
     return p
 
 

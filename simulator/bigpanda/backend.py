@@ -18,6 +18,7 @@ from .alerts import normalize, split_batch
 from .errors import BpError, bad_request, forbidden, not_found, unauthorized
 from .models import CorrelationPattern, Environment, Incident, Ticket
 from .organization import IngestResult, Organization
+from .rate_limit import RateLimiter, RateLimitSettings
 from .render import incident_share
 from .settings import BigPandaSettings
 
@@ -50,6 +51,7 @@ class BigPandaBackend:
         self.notifier = ChangeNotifier()
         self.ready = False
         self.orgs: dict[str, Organization] = {}
+        self.limiter = RateLimiter()
         self.reset()
 
     # --- tenants -------------------------------------------------------------------------------
@@ -60,6 +62,7 @@ class BigPandaBackend:
             self.orgs.clear()
             self.journal.clear()
             self.faults.clear()
+            self.limiter.reset()
             self.add_demo_organization()
             self.ready = True
         elif organization in self.orgs:
@@ -84,7 +87,8 @@ class BigPandaBackend:
                          seed_environment: bool = False) -> Organization:
         org = Organization(name=name, org_token=org_token, user_api_keys=dict(user_api_keys),
                            app_keys=dict(app_keys), integrations=dict(integrations),
-                           settings=self.settings, rng=self.rng, on_change=self.notifier.notify)
+                           settings=self.settings, rng=self.rng, on_change=self.notifier.notify,
+                           rate_limits=self.default_rate_limits())
         window = self.settings.correlation_window_seconds
         org.patterns = [CorrelationPattern(f"by_{tag}", [tag], window)
                         for tag in ("host", "service", "application", "device")]
@@ -95,6 +99,13 @@ class BigPandaBackend:
             org.environments[env.id] = env
         self.orgs[name] = org
         return org
+
+    def default_rate_limits(self) -> RateLimitSettings:
+        s = self.settings
+        return RateLimitSettings(enabled=s.rate_limit_enabled, per_second=s.rate_limit_per_second,
+                                 alerts_per_second=s.alerts_per_second,
+                                 incidents_v1_per_minute=s.incidents_v1_per_minute,
+                                 changes_per_minute=s.changes_per_minute)
 
     def resolve_token(self, token: str | None) -> Principal:
         if not token:

@@ -102,20 +102,20 @@ class Incident:
     tickets: list[Ticket] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)
     version: int = 1
+    assignee: str | None = None
+    tag_meta: dict[str, tuple[str, float]] = field(default_factory=dict)  # tag id -> (set by, when)
+    merged_into: str | None = None
 
 
 @dataclass
 class Environment:
     id: str
     name: str
-    filter: dict[str, str] = field(default_factory=dict)  # tag -> value; empty = every incident
+    filter: str = ""  # BPQL; empty = every incident
     autoshare_targets: list[str] = field(default_factory=list)
     description: str = ""
-
-    def matches(self, incident: Incident, alerts: list[Alert]) -> bool:
-        if not self.filter:
-            return True
-        return any(all(a.tags.get(k) == v for k, v in self.filter.items()) for a in alerts)
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass

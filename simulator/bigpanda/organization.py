@@ -8,12 +8,19 @@ that BigPanda shares enqueues a share for each environment that autoshares the i
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from bpsn.rng import SeededRandom
 
+from .changes import ChangeStore
+from .enrichment import EnrichmentStore
+from .maintenance import MaintenanceStore
+from .bpql import evaluate, parse
 from .models import (STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment,
                      Incident, worst)
+from .oim import OimStore
+from .rate_limit import RateLimitSettings
 from .settings import BigPandaSettings
 from .sharing import ShareQueue
 
@@ -44,6 +51,12 @@ class Organization:
     incidents: dict[str, Incident] = field(default_factory=dict)
     correlation_index: dict[tuple[str, ...], str] = field(default_factory=dict)
     shares: ShareQueue = field(init=False)
+    changes: ChangeStore = field(default_factory=ChangeStore)
+    maintenance: MaintenanceStore = field(default_factory=MaintenanceStore)
+    enrichment: EnrichmentStore = field(default_factory=EnrichmentStore)
+    oim: OimStore = field(default_factory=OimStore)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    tag_definitions: dict[str, Any] = field(default_factory=dict)  # id -> incident_actions.TagDefinition
     on_change: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
@@ -74,26 +87,37 @@ class Organization:
             changed_at=now, updated_at=now, last_event_at=event.timestamp,
             end=event.timestamp if event.status == "ok" else None, acknowledged=event.acknowledged)
         alert.fingerprint = self._fingerprint(event)
+        # maintenance is matched at alert events only, not re-evaluated as plans start or end
+        alert.maintenance_plans = self.maintenance.matching_plans(alert.tags, now)
         incident, keys = self._correlate(alert, now)
         self.alerts[alert.id] = alert
         self.alerts_by_key[alert.incident_key] = alert.id
+        created = incident is None
         if incident is None:
-            incident = Incident(id=self.rng.object_id(), organization=self.name, alert_ids=[],
-                                status=alert.status, severity=alert.status, active=alert.active,
-                                start=event.timestamp, changed_at=now, updated_at=now,
-                                correlation_keys=keys)
-            self.incidents[incident.id] = incident
-            self._activity(incident, "incident_created", now)
-            created = True
+            incident = self.new_incident([alert], now, start=event.timestamp, keys=keys)
         else:
-            created = False
+            alert.incident_id = incident.id
+            incident.alert_ids.append(alert.id)
         for key in keys:
             self.correlation_index[key] = incident.id
-        alert.incident_id = incident.id
-        incident.alert_ids.append(alert.id)
-        self._recompute(incident, now, "incident#new" if created else "incident#alert-added",
-                        new_alert=not created)
+        self.recompute(incident, now, "incident#new" if created else "incident#alert-added",
+                       new_alert=not created)
         return IngestResult(alert.id, incident.id, created=True, changed=True)
+
+    def new_incident(self, alerts: list[Alert], now: float, *, start: float | None = None,
+                     keys: list[tuple[str, ...]] | None = None) -> Incident:
+        """An incident holding `alerts` (moved from wherever they were); the caller recomputes it."""
+        statuses = [a.status for a in alerts]
+        incident = Incident(id=self.rng.object_id(), organization=self.name, alert_ids=[a.id for a in alerts],
+                            status=worst(statuses), severity=worst(statuses),
+                            active=any(a.active for a in alerts),
+                            start=start if start is not None else min((a.start for a in alerts), default=now),
+                            changed_at=now, updated_at=now, correlation_keys=keys or [])
+        for a in alerts:
+            a.incident_id = incident.id
+        self.incidents[incident.id] = incident
+        self._activity(incident, "incident_created", now)
+        return incident
 
     def _correlate(self, alert: Alert, now: float) -> tuple[Incident | None, list[tuple[str, ...]]]:
         keys = [k for p in self.patterns if (k := p.key(alert.tags)) is not None]
@@ -117,6 +141,7 @@ class Organization:
         alert.last_event_at = event.timestamp
         alert.updated_at = now
         alert.tags.update(event.tags)
+        alert.maintenance_plans = self.maintenance.matching_plans(alert.tags, now)  # at alert events only
         alert.description = event.description or alert.description
         alert.acknowledged = event.acknowledged
         if event.status != alert.status:
@@ -129,7 +154,7 @@ class Organization:
             incident.active, incident.end = True, None
             self._activity(incident, "incident_reopen", now)
             self._cancel_snooze(incident, now, "reopen")
-        self._recompute(incident, now, "incident#reopen" if reopen else "incident#alerts-updated")
+        self.recompute(incident, now, "incident#reopen" if reopen else "incident#alerts-updated")
         return IngestResult(alert.id, incident.id, created=False, changed=True)
 
     @staticmethod
@@ -137,7 +162,7 @@ class Organization:
         return (event.status, event.acknowledged, event.description, tuple(sorted(event.tags.items())))
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def _recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False) -> None:
+    def recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False) -> None:
         alerts = [self.alerts[a] for a in incident.alert_ids]
         active = [a.status for a in alerts if a.active]
         before = (incident.status, incident.severity, incident.active, incident.flapping)
@@ -172,14 +197,22 @@ class Organization:
 
     def _cancel_snooze(self, incident: Incident, now: float, reason: str) -> None:
         if incident.snooze.snoozed and incident.snooze.cancel_on_incident_updates:
-            incident.snooze.snoozed = False
-            incident.snooze.end_time = None
-            self._activity(incident, "incident_unsnoozed", now, reason=reason)
+            self.end_snooze(incident, now, reason)
+
+    def end_snooze(self, incident: Incident, now: float, reason: str) -> None:
+        """Cancelled by an update, woken at end_time, or unsnoozed through the API."""
+        incident.snooze.snoozed = False
+        incident.snooze.end_time = None
+        incident.changed_at = now
+        self._activity(incident, "incident_unsnoozed", now, reason=reason)
+        self.share(incident, "incident#unsnoozed", now)
 
     def tick(self, now: float) -> None:
-        """Timers: leases that ran out, flapping that calmed down."""
+        """Timers: leases that ran out, snoozes that end, flapping that calmed down."""
         self.shares.expire_leases(now)
         for incident in self.incidents.values():
+            if incident.snooze.snoozed and incident.snooze.end_time is not None and incident.snooze.end_time <= now:
+                self.end_snooze(incident, now, "end_time reached")
             if incident.flapping:
                 self._update_flapping(incident, now)
                 if not incident.flapping:
@@ -189,11 +222,16 @@ class Organization:
     def _activity(self, incident: Incident, kind: str, now: float, **params: object) -> None:
         incident.activities.append(Activity(self.rng.object_id(), kind, now, SYSTEM, dict(params)))
 
+    def in_environment(self, env: Environment, incident: Incident) -> bool:
+        if not env.filter:
+            return True
+        from .search import incident_lookup  # search renders folders, which needs this module
+        return evaluate(parse(env.filter), incident_lookup(self, incident))
+
     # --- sharing ------------------------------------------------------------------------------------
     def share(self, incident: Incident, trigger: str, now: float) -> None:
-        alerts = [self.alerts[a] for a in incident.alert_ids]
         for env in self.environments.values():
-            if not env.matches(incident, alerts):
+            if not self.in_environment(env, incident):
                 continue
             if env.id not in incident.environments:
                 incident.environments.append(env.id)

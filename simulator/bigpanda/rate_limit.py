@@ -19,15 +19,21 @@ class Limit:
     period: float
 
 
+INGEST_PREFIXES = ("/data/v2/alerts", "/oim/api/alerts")
+
+
 @dataclass
 class RateLimitSettings:
     enabled: bool = True
     per_second: int = 5
+    alerts_per_second: int = 5  # ingestion has its own bucket, so a load test can raise it alone
     incidents_v1_per_minute: int = 150
     changes_per_minute: int = 400
     changes_per_week: int = 50_000
 
     def limits_for(self, path: str) -> list[Limit]:
+        if path.startswith(INGEST_PREFIXES):
+            return [Limit("alerts", self.alerts_per_second, 1.0)]
         limits = [Limit("per_token", self.per_second, 1.0)]
         if path.startswith("/resources/v1.0/incidents"):
             limits.append(Limit("incidents_v1", self.incidents_v1_per_minute, 60.0))

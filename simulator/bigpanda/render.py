@@ -51,13 +51,13 @@ def _matcher(org: Organization, key: tuple[str, ...]) -> dict[str, Any]:
 def incident_v2(org: Organization, i: Incident, *, expand_alerts: bool = False) -> dict[str, Any]:
     alerts = [org.alerts[a] for a in i.alert_ids]
     return {
-        "id": i.id, "status": i.status, "severity": i.severity, "active": i.active,
+        "id": i.id, "status": i.status, "severity": i.severity, "active": i.active, "assignee": i.assignee,
         "flapping": i.flapping, "shared": bool(i.tickets) or any(a.type == "incident_shared" for a in i.activities),
-        "snooze": _snooze_v2(i), "maintenance": None,
+        "snooze": _snooze_v2(i), "maintenance": maintenance(alerts),
         "start": int(i.start), "changed_at": int(i.changed_at), "updated_at": int(i.updated_at),
         "end": int(i.end) if i.end else None,
         "alerts": [alert_v2(a) for a in alerts] if expand_alerts else [{"alert_id": a.id} for a in alerts],
-        "environments": list(i.environments), "folders": folders(i),
+        "environments": list(i.environments), "folders": folders(i, maintenance(alerts)),
         "incident_tags": [{"tag_id": k, "value": v} for k, v in i.incident_tags.items()],
         "correlation_matchers_log": [[_matcher(org, k) for k in i.correlation_keys]],
         "external_tickets": _tickets(i),
@@ -86,7 +86,7 @@ def incident_share(org: Organization, i: Incident, console_url: str, environment
                 "autoCancel": i.snooze.cancel_on_incident_updates},
         alerts=[alert_v1(a) for a in alerts],
         incident_tags=[{"tag_id": k, "value": v} for k, v in i.incident_tags.items()],
-        environments=list(i.environments), version=i.version, maintenance=None,
+        environments=list(i.environments), version=i.version, maintenance=maintenance(alerts),
         links={
             "incident": f"{console_url}/#/app/overview/{environment_id}/active/incidents/{i.id}",
             "timeline": f"{console_url}/#/app/overview/{environment_id}/active/incidents/{i.id}/timeline",
@@ -97,8 +97,21 @@ def incident_share(org: Organization, i: Incident, console_url: str, environment
     return body
 
 
-def folders(i: Incident) -> list[str]:
+def maintenance(alerts: list[Alert]) -> str | None:
+    """The incident's maintenance: "active" when every active alert is in a plan, "partial" when
+    some are, else None.
+    Alerts' plans are matched at alert events (Organization), not re-evaluated as plans end."""
+    active = [a for a in alerts if a.active]
+    held = sum(1 for a in active if a.maintenance_plans)
+    if not held:
+        return None
+    return "active" if held == len(active) else "partial"
+
+
+def folders(i: Incident, maintenance: str | None = None) -> list[str]:
     out = ["active"] if i.active else ["resolved"]
+    if maintenance is not None:
+        out.append("maintenance")
     if i.tickets:
         out.append("shared")
     if i.snooze.snoozed:

@@ -12,6 +12,7 @@ from simulator.common.admin import Done
 
 from .backend import BigPandaBackend
 from .errors import doc
+from .rate_limit import RateLimitSettings
 from .render import incident_v2
 
 Condition = Literal["exists", "ticketed", "resolved", "active"]
@@ -29,6 +30,15 @@ class ShareView(BaseModel):
     triggers: list[str]
     deliveries: int
     errors: list[str]
+
+
+class RateLimitsIn(BaseModel):
+    enabled: bool = True
+    per_second: int = Field(5, ge=1, le=1_000_000, description="Per token, every API but ingestion")
+    alerts_per_second: int = Field(5, ge=1, le=1_000_000, description="Per token, alerts and OIM ingestion")
+    incidents_v1_per_minute: int = Field(150, ge=1, le=1_000_000)
+    changes_per_minute: int = Field(400, ge=1, le=1_000_000)
+    changes_per_week: int = Field(50_000, ge=1, le=100_000_000)
 
 
 class QueueView(BaseModel):
@@ -77,6 +87,20 @@ def build_admin_router() -> APIRouter:
 
         return QueueView(pending=view(q.pending()), leased=view(q.leased()), dead_letters=view(q.dead_letters),
                          acknowledged=q.acknowledged)
+
+    @r.get("/organizations/{name}/rate-limits", response_model=RateLimitsIn,
+           responses={404: doc(404, "No such organization")}, summary="The organization's rate limits")
+    async def get_rate_limits(request: Request, name: str = Path(max_length=100)) -> RateLimitsIn:
+        org = request.app.state.backend.org_named(name)
+        return RateLimitsIn(**vars(org.rate_limits))
+
+    @r.put("/organizations/{name}/rate-limits", response_model=RateLimitsIn,
+           responses={404: doc(404, "No such organization")},
+           summary="Change or switch off the organization's rate limits")
+    async def put_rate_limits(request: Request, body: RateLimitsIn, name: str = Path(max_length=100)) -> RateLimitsIn:
+        org = request.app.state.backend.org_named(name)
+        org.rate_limits = RateLimitSettings(**body.model_dump())
+        return body
 
     @r.post("/organizations/{name}/reset", response_model=Done, responses={404: doc(404, "No such organization")},
             summary="Reset one organization, leaving the others as they are")

@@ -24,6 +24,13 @@ class BigPandaSettings(BaseSettings):
     environment: str = "production"
     accept_unknown_app_keys: bool = False
 
+    # BigPanda's documented limits (answered with 429); Retry-After is our choice.
+    rate_limit_enabled: bool = True
+    rate_limit_per_second: int = 5
+    alerts_per_second: int = 5
+    incidents_v1_per_minute: int = 150
+    changes_per_minute: int = 400
+
     # Our choices where BigPanda publishes nothing (see the OpenAPI description).
     share_lease_seconds: float = 120.0
     share_max_deliveries: int = 6

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from simulator.common.admin import admin_router
 from simulator.common.middleware import SimulatorMiddleware
@@ -13,7 +14,10 @@ from simulator.common.middleware import SimulatorMiddleware
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, SnError
 from .routes_admin import build_admin_router
+from .routes_batch import build_batch_router
+from .routes_import import build_import_router
 from .routes_oauth import build_oauth_router
+from .routes_stats import build_stats_router
 from .routes_table import build_table_router
 
 DESCRIPTION = """
@@ -29,6 +33,16 @@ Choices we made where the real behaviour is not public, all configurable:
 Admin routes under `/_sim` are the simulator's own: health, reset, clock, journal, wait,
 snapshots.
 """
+
+
+def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+    """A 405's Allow header lists every method of the path, not just one route's (RFC 9110)."""
+    headers = getattr(exc, "headers", None)
+    if exc.status_code != 405:
+        return headers
+    methods = [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+               if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in request.app.router.routes)]
+    return {**(headers or {}), "Allow": ", ".join(methods)}
 
 
 def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
@@ -53,9 +67,12 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
             err = SnError(400, "Requested URI does not represent any resource", None)
         else:
             err = SnError(exc.status_code, str(exc.detail), None)
-        return JSONResponse(err.body(), status_code=err.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(err.body(), status_code=err.status_code, headers=allow_all(request, exc))
 
     app.include_router(build_table_router())
+    app.include_router(build_import_router())
+    app.include_router(build_stats_router())
+    app.include_router(build_batch_router())
     app.include_router(build_oauth_router())
     app.include_router(admin_router(backend))
     app.include_router(build_admin_router())

@@ -26,6 +26,7 @@ from .secrets import Password2
 from .seed import seed_demo_instance
 from .settings import ServiceNowSettings
 from .store import Order, Store, Where
+from .transform_maps import TransformMaps
 
 SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 SYSTEM = Actor(user_name="system", sys_id="", roles=frozenset({"admin"}))
@@ -59,6 +60,7 @@ class ServiceNowBackend:
         self.secrets = Password2(self.settings.encryption_key)
         self.renderer = Renderer(self.dictionary, self)
         self.acls = Acls.default(self.dictionary)
+        self.transform_maps = TransformMaps.default(self.dictionary)  # Import Set API; kept by reset()
         self.rate_limits = RateLimiter()
         self.ready = False
         self._user_cache: dict[str, tuple[Actor, str]] = {}

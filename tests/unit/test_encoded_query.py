@@ -228,8 +228,10 @@ def test_operator_soup_parses(text: str) -> None:
 _fields = st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=8),
                    min_size=1, max_size=3).map(".".join)
 _values = st.text(st.characters(exclude_characters="^", exclude_categories=("Cs",)), max_size=12)
+# The syntax itself cannot tell `a<` + `=b` from `a<=` + `b` (nor on a real instance), so
+# values that start with '=' after < or > have no round trip.
 _conditions = st.builds(Condition, _fields, st.sampled_from(sorted(set(SUPPORTED.values()))),
-                        _values)
+                        _values).filter(lambda c: not (c.operator in ("<", ">") and c.value.startswith("=")))
 _queries = st.builds(
     EncodedQuery,
     st.lists(st.lists(st.lists(_conditions, min_size=1, max_size=3).map(tuple),

@@ -1,0 +1,28 @@
+"""Every measurement, in order, with the facts needed to read and reproduce them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from . import bigpanda, servicenow
+from .common import Sizes, machine_facts
+from .serve import ROOT
+
+
+def run_all(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    flag = " --quick" if sizes.quick else ""
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": sizes.quick, "sizes": sizes.as_dict(), "machine": machine_facts(),
+        "command": {"make": "make bench" if not flag else f".venv/bin/python -m bpsn.bench{flag}",
+                    "direct": f"PYTHONPATH={ROOT} {sys.executable} -m bpsn.bench{flag}"},
+    }
+    t = time.perf_counter()
+    results["servicenow"] = servicenow.run(sizes, progress)
+    results["bigpanda"] = bigpanda.run(sizes, progress)
+    results["runtime_s"] = round(time.perf_counter() - t, 1)
+    return results

@@ -1,0 +1,149 @@
+"""The servers under test: a bare FastAPI app (the baseline) and the two simulators.
+
+`server(kind, fill)` runs one on a free loopback port, in a subprocess (its own core and GIL:
+the numbers are the server's, not the client's) or, for --quick and tests, in a thread.
+`python -m bpsn.bench.serve KIND PORT [FILL]` is the subprocess side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import uvicorn
+from fastapi import Body, FastAPI
+
+from bpsn.stack import free_port
+
+from .data import fill_incidents
+
+Kind = Literal["bare", "servicenow", "bigpanda"]
+HOST = "127.0.0.1"
+READY_PATH = {"bare": "/bare/item/ready", "servicenow": "/_sim/health", "bigpanda": "/_sim/health"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bare_app() -> FastAPI:
+    """The baseline: the same framework and server, no work behind the routes."""
+    app = FastAPI()
+
+    @app.get("/bare/item/{item_id}")
+    async def get_item(item_id: str) -> dict[str, Any]:
+        return {"result": {"sys_id": item_id, "number": "INC0010001", "active": "true"}}
+
+    @app.post("/bare/item", status_code=201)
+    async def post_item(body: dict[str, Any]) -> dict[str, Any]:
+        return {"result": {"sys_id": "0" * 32, "fields": len(body)}}
+
+    @app.post("/data/v2/alerts", status_code=201)
+    async def post_alerts(body: Any = Body(...)) -> dict[str, Any]:
+        return {"status": "created", "alerts": len(body.get("alerts", [])) if isinstance(body, dict) else 1}
+
+    return app
+
+
+def build_app(kind: Kind, fill: int = 0) -> FastAPI:
+    if kind == "bare":
+        return bare_app()
+    if kind == "servicenow":
+        from simulator.servicenow.app import create_app
+        from simulator.servicenow.backend import ServiceNowBackend
+        from simulator.servicenow.settings import ServiceNowSettings
+        sn = ServiceNowBackend(ServiceNowSettings(journal_max_entries=1_000))
+        fill_incidents(sn, fill)
+        return create_app(sn)
+    from simulator.bigpanda.app import create_app as create_bp
+    from simulator.bigpanda.backend import BigPandaBackend
+    from simulator.bigpanda.settings import BigPandaSettings
+    bp = BigPandaBackend(BigPandaSettings(journal_max_entries=1_000))
+    disable_rate_limits(bp)
+    return create_bp(bp)
+
+
+def disable_rate_limits(backend: Any) -> None:
+    """The 5 requests/s per token limit would measure the limiter, not the simulator."""
+    for org in backend.orgs.values():
+        limits = getattr(org, "rate_limits", None)
+        if limits is not None and hasattr(limits, "enabled"):
+            limits.enabled = False
+
+
+def _config(app: FastAPI, port: int) -> uvicorn.Config:
+    return uvicorn.Config(app, host=HOST, port=port, log_level="warning", access_log=False, lifespan="off")
+
+
+def _wait_ready(url: str, alive: Any, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"the server for {url} stopped during start-up")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int | None = None  # the server's own process, when it has one (its CPU time is read)
+
+
+@contextlib.contextmanager
+def threaded(app: FastAPI, ready_path: str = "/_sim/health") -> Iterator[str]:
+    """Serve an app from a thread of this process (shares the GIL with the client)."""
+    port = free_port(HOST)
+    base = f"http://{HOST}:{port}"
+    srv = uvicorn.Server(_config(app, port))
+    thread = threading.Thread(target=srv.run, daemon=True, name=f"bench-{port}")
+    thread.start()
+    try:
+        _wait_ready(base + ready_path, thread.is_alive)
+        yield base
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def server(kind: Kind, fill: int = 0, *, inproc: bool = False) -> Iterator[Served]:
+    """A running server of that kind (with `fill` incidents for servicenow)."""
+    if inproc:
+        with threaded(build_app(kind, fill), READY_PATH[kind]) as base:
+            yield Served(base)
+        return
+    port = free_port(HOST)
+    base = f"http://{HOST}:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "bpsn.bench.serve", kind, str(port), str(fill)], env=env)
+    try:
+        _wait_ready(base + READY_PATH[kind], lambda: proc.poll() is None)
+        yield Served(base, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: list[str]) -> None:
+    kind, port, fill = argv[0], int(argv[1]), int(argv[2]) if len(argv) > 2 else 0
+    if kind not in READY_PATH:
+        raise SystemExit(f"unknown server kind {kind!r}")
+    uvicorn.Server(_config(build_app(kind, fill), port)).run()  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

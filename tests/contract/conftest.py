@@ -1,0 +1,59 @@
+"""Shared pieces of the schemathesis contract tests (both simulators, in-process)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+# /_sim/wait long-polls until its timeout when nothing matches: a fuzzed timeout of up to
+# 120 s would stall the run, so valid timeouts are cut to this (invalid ones are left alone,
+# they must still be rejected with 400).
+WAIT_TIMEOUT = 0.01
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/contract/" in item.nodeid:
+            item.add_marker(pytest.mark.contract)
+
+
+def shorten_wait(case: Any) -> None:
+    """Cap the `timeout` of a /_sim/wait case (see WAIT_TIMEOUT); add one if the case has none."""
+    if case.operation.path != "/_sim/wait":
+        return
+    if case.query is None:
+        case.query = {}
+    if not isinstance(case.query, dict):
+        return
+    value = case.query.get("timeout", WAIT_TIMEOUT)  # absent means the 10 s default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return
+    try:
+        seconds = float(value)  # the coverage phase sends query values as strings
+    except ValueError:
+        return
+    if 0 <= seconds <= 120:  # the documented range; anything else must still be rejected
+        case.query["timeout"] = min(seconds, WAIT_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def wait_shortener() -> Callable[[Any], None]:
+    return shorten_wait
+
+
+@pytest.fixture(scope="session")
+def asgi_request() -> Callable[..., httpx.Response]:
+    """A plain request against an ASGI app, outside schemathesis (httpx.ASGITransport)."""
+
+    def send(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                return await client.request(method, url, **kwargs)
+
+        return asyncio.run(go())
+
+    return send
