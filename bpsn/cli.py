@@ -41,14 +41,21 @@ def sim_servicenow(host: Host = "127.0.0.1",
                    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8002,
                    seed: Seed = 1,
                    state_file: Annotated[str | None, typer.Option(
-                       help="SQLite file that keeps the instance across restarts (default: in memory).")] = None) -> None:
-    """Run the ServiceNow simulator (Table API) until Ctrl-C."""
+                       help="SQLite file that keeps the instance across restarts (default: in memory).")] = None,
+                   fixtures: Annotated[str | None, typer.Option(
+                       help="YAML or JSON file of records to load at start: {tables: {table: [record, ...]}}.")] = None,
+                   ) -> None:
+    """Run the ServiceNow simulator (Table API, Import Set, Batch, Aggregate, OAuth) until Ctrl-C."""
+    from simulator.common.fixtures import read_fixture_file
     from simulator.servicenow.app import create_app
     from simulator.servicenow.backend import ServiceNowBackend
     from simulator.servicenow.settings import ServiceNowSettings
 
     backend = ServiceNowBackend(ServiceNowSettings(instance_url=f"http://{host}:{port}", seed=seed,
                                                    state_file=state_file))
+    if fixtures:
+        count = backend.load_fixtures(read_fixture_file(fixtures))
+        console.print(f"loaded {count} records from {fixtures}")
     console.print(f"ServiceNow simulator on http://{host}:{port}  (docs: /docs)")
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
 

@@ -20,6 +20,7 @@ BPSN_LOAD_TICKET_TIMEOUT (seconds to wait for each ticket, default 30).
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 import time
@@ -33,6 +34,8 @@ SERVICENOW_URL = os.environ.get("BPSN_LOAD_SERVICENOW_URL", "http://127.0.0.1:80
 SEED = int(os.environ.get("BPSN_LOAD_SEED", "7"))
 TICKET_TIMEOUT = float(os.environ.get("BPSN_LOAD_TICKET_TIMEOUT", "30"))
 ORG_TOKEN = "demo-org-token"
+SERVICENOW_ADMIN_AUTH = "Basic " + base64.b64encode(
+    os.environ.get("BPSN_LOAD_SERVICENOW_ADMIN", "admin:admin").encode()).decode()
 ALERTS_APP_KEY = "demo-alerts-app-key"
 HOSTS_PER_USER = 8
 
@@ -78,9 +81,9 @@ class AlertToTicketUser(FastHttpUser):
         """Long-poll ServiceNow until the ticket exists; None when it does, else the reason."""
         query = urlencode({"table": "incident", "sysparm_query": f"correlation_id={incident_id}",
                            "timeout": TICKET_TIMEOUT})
-        # The simulator's /_sim routes take no credentials.
+        # The ServiceNow simulator's admin routes take an admin's basic auth.
         with self.client.get(f"{SERVICENOW_URL}/_sim/wait?{query}", name="GET /_sim/wait",
-                             catch_response=True) as r:
+                             headers={"Authorization": SERVICENOW_ADMIN_AUTH}, catch_response=True) as r:
             # Messages carry no ids, so Locust's error report groups them.
             if r.status_code != 200:
                 r.failure(f"expected 200, got {r.status_code}" + (f" ({r.error!r})" if r.error else ""))

@@ -25,7 +25,7 @@ K = TypeVar("K", bound=Hashable)
 class Sizes:
     quick: bool = False
     repeats: int = 3  # every figure is the median of this many runs (HTTP) or of many calls
-    http_requests: int = 600
+    http_requests: int = 500
     concurrency: int = 12
     bp_batches: int = 120  # batches of 100 alerts per repetition
     small: int = 1_000
@@ -33,7 +33,7 @@ class Sizes:
     lookup_reps: int = 400  # in-process calls per operation, fewer once `budget` s are spent
     page_reps: int = 15
     http_query_reps: int = 25
-    budget: float = 3.0  # seconds per operation and table size, at most (after >= 1 call a round)
+    budget: float = 2.5  # seconds per operation and table size, at most (after >= 1 call a round)
     bp_new: int = 2_000
     bp_updates: int = 2_000
     bp_shared_large: int = 10_000  # the correlated-incident case grows quadratically to fill

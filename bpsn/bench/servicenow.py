@@ -75,7 +75,8 @@ def _operations(b: ServiceNowBackend, n: int, reps: int) -> dict[str, Callable[[
 
     def query(text: str, limit: int = 1, offset: int = 0) -> object:
         rows, _ = b.query("incident", text, limit=limit, offset=offset, count=False)
-        assert rows, text
+        if not rows:
+            raise RuntimeError(f"no incident matched {text!r}: the benchmark data is not what it expects")
         return rows
 
     return {

@@ -7,9 +7,10 @@ next to these. Nothing here touches the emulated paths.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -91,14 +92,16 @@ class FaultOut(FaultSpec):
     fired: int
 
 
-def admin_router(backend: SimBackend) -> APIRouter:
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"])
+def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -> APIRouter:
+    """Health answers anyone; with a `guard` dependency, every other admin route needs it."""
+    public = APIRouter(prefix="/_sim", tags=["simulator admin"])
+    r = APIRouter(prefix="/_sim", tags=["simulator admin"], dependencies=[Depends(guard)] if guard else [])
 
     def clock_state() -> ClockState:
         now = backend.clock.now()
         return ClockState(now=now, iso=iso(now), frozen=backend.clock.frozen)
 
-    @r.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not seeded yet"}},
+    @public.get("/health", response_model=Health, responses={503: {"model": Health, "description": "Not seeded yet"}},
            summary="Ready only once the seed data is loaded")
     async def health() -> Any:
         body = Health(status="ready" if backend.ready else "starting", simulator=backend.name,
@@ -177,4 +180,7 @@ def admin_router(backend: SimBackend) -> APIRouter:
         backend.journal.clear()
         return Done()
 
-    return r
+    combined = APIRouter()
+    combined.include_router(public)
+    combined.include_router(r)
+    return combined

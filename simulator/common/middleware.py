@@ -32,6 +32,8 @@ class SimulatorMiddleware:
         self.error_body = error_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":  # HEAD is GET without the body
+            scope, send = {**scope, "method": "GET"}, _without_body(send)
         if scope["type"] != "http" or scope["path"].startswith(UNJOURNALED_PREFIXES):
             await self.app(scope, receive, send)
             return
@@ -88,6 +90,16 @@ class SimulatorMiddleware:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
         return fault.status
+
+
+def _without_body(send: Send) -> Send:
+    async def head_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b"", "more_body": False} if not message.get("more_body") else None
+            if message is None:
+                return
+        await send(message)
+    return head_send
 
 
 def journal_info(request: Any) -> dict[str, Any]:

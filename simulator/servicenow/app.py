@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,8 +13,9 @@ from starlette.routing import Match
 from simulator.common.admin import admin_router
 from simulator.common.middleware import SimulatorMiddleware
 
+from .auth import admin_caller
 from .backend import ServiceNowBackend
-from .errors import ERROR_RESPONSES, SnError
+from .errors import ERROR_RESPONSES, ErrorEnvelope, SnError
 from .routes_admin import build_admin_router
 from .routes_batch import build_batch_router
 from .routes_import import build_import_router
@@ -45,12 +48,32 @@ def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] |
     return {**(headers or {}), "Allow": ", ".join(methods)}
 
 
+def without_422(app: FastAPI) -> None:
+    """Validation errors answer 400 with the API's own error body (see `invalid`), never FastAPI's
+    422, so the document must not promise a 422 and its HTTPValidationError shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for item in document.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     backend = backend or ServiceNowBackend()
     app = FastAPI(title="bpsn ServiceNow simulator", version="0.1.0", description=DESCRIPTION,
                   responses=ERROR_RESPONSES,
                   generate_unique_id_function=lambda route: route.name)
     app.state.backend = backend
+    without_422(app)
 
     @app.exception_handler(SnError)
     async def sn_error(request: Request, exc: SnError) -> JSONResponse:
@@ -74,7 +97,8 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     app.include_router(build_stats_router())
     app.include_router(build_batch_router())
     app.include_router(build_oauth_router())
-    app.include_router(admin_router(backend))
+    app.include_router(admin_router(backend, guard=admin_caller),
+                       responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
     app.include_router(build_admin_router())
     app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,
                        error_body=lambda status, message: SnError(status, message, "Injected by a fault rule").body())

@@ -49,6 +49,17 @@ def _resource(path: str) -> tuple[str, str]:
     return "all", ""
 
 
+def admin_caller(request: Request) -> Actor:
+    """The simulator's own /_sim routes: any user with the admin role (no rate-limit rules)."""
+    backend: ServiceNowBackend = request.app.state.backend
+    actor = _identify(backend, request.headers.get("authorization", ""))
+    if actor is None:
+        raise not_authenticated()
+    if not actor.has_role("admin"):
+        raise SnError(403, "Operation Failed", "The simulator admin API needs the admin role")
+    return actor
+
+
 def caller(request: Request) -> Actor:
     backend: ServiceNowBackend = request.app.state.backend
     actor = _identify(backend, request.headers.get("authorization", ""))

@@ -15,6 +15,7 @@ from simulator.common.journal import Journal
 from simulator.common.notifier import ChangeNotifier
 
 from .acl import Acls, Operation
+from . import dictionary_entries
 from .business_rules import Actor, BusinessRules, NumberCounters
 from .dictionary import Dictionary, FieldDef
 from .errors import SnError, acl_denied, bad_request, invalid_table, no_record, query_denied
@@ -77,6 +78,8 @@ class ServiceNowBackend:
     # --- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
         self.ready = False
+        for root, column in self.dictionary.remove_runtime_fields():
+            self.store.drop_column(root, column)
         self.store.clear()
         self.rng = SeededRandom(self.settings.seed)
         self.numbers = NumberCounters()
@@ -87,9 +90,18 @@ class ServiceNowBackend:
         self.rate_limits.clear()
         self.oauth = OAuthServer(self.rng)
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
+        self._seed_dictionary()
         seed_demo_instance(self)
         self.ready = True
         self.notifier.notify()
+
+    def _seed_dictionary(self) -> None:
+        now = glide(self.clock.now())
+        for row in dictionary_entries.all_entries(self.dictionary):
+            self.store.insert(dictionary_entries.TABLE, {
+                **row, "sys_id": self.rng.hex32(), "sys_class_name": dictionary_entries.TABLE,
+                "sys_created_on": now, "sys_created_by": "system", "sys_updated_on": now,
+                "sys_updated_by": "system", "sys_mod_count": "0"})
 
     def tick(self) -> None:
         """Nothing on the instance is timer-driven yet; kept for the admin clock route."""
@@ -241,6 +253,8 @@ class ServiceNowBackend:
         record = {name: "" for name in self.dictionary.fields(table)}
         record.update(values)
         record["sys_id"] = values.get("sys_id") or self.rng.hex32()
+        if table == dictionary_entries.TABLE:  # a new column, as on an instance
+            dictionary_entries.add_column(self.dictionary, record)
         if self.store.get(self.dictionary.root(table), record["sys_id"]) is not None:
             raise SnError(403, "Operation Failed", "Error during insert of " + table +
                           f" (a record with sys_id {record['sys_id']} already exists)")

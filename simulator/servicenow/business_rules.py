@@ -95,6 +95,8 @@ class BusinessRules:
             missing = [fields[f].label for f in ("close_code", "close_notes") if not record.get(f)]
             if missing:
                 raise data_policy(missing)
+        if state == ON_HOLD and not record.get("hold_reason"):
+            raise data_policy([fields["hold_reason"].label])
         if state == RESOLVED and previous != RESOLVED:
             record["resolved_at"] = now
             record["resolved_by"] = record.get("resolved_by") or actor.sys_id

@@ -85,6 +85,7 @@ class Dictionary:
         self.tables: dict[str, TableDef] = {}
         self._fields_cache: dict[str, dict[str, FieldDef]] = {}
         self._listeners: list[Any] = []
+        self.runtime_fields: list[tuple[str, str]] = []  # (table, field) added after start
 
     @classmethod
     def from_yaml_text(cls, text: str) -> Dictionary:
@@ -128,9 +129,19 @@ class Dictionary:
             raise DictionaryError(f"field {name!r} references unknown table {fdef.reference!r}")
         t.own_fields[name] = fdef
         self._fields_cache.clear()
+        self.runtime_fields.append((table, name))
         for listener in self._listeners:
             listener(table, fdef)
         return fdef
+
+    def remove_runtime_fields(self) -> list[tuple[str, str]]:
+        """Forget the columns added at run time (a reset); returns (root table, field) pairs."""
+        removed = [(self.root(table), name) for table, name in self.runtime_fields]
+        for table, name in self.runtime_fields:
+            self.tables[table].own_fields.pop(name, None)
+        self.runtime_fields.clear()
+        self._fields_cache.clear()
+        return removed
 
     def validate(self) -> None:
         for t in self.tables.values():

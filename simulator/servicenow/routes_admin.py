@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from simulator.common.admin import Done
 
+from .auth import admin_caller
 from .backend import ServiceNowBackend
 from .errors import ErrorEnvelope
 
@@ -20,12 +21,23 @@ class WaitResult(BaseModel):
     result: list[dict[str, Any]]
 
 
+class FixturesIn(BaseModel):
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="Records to insert as the system user, per table; all checked before any is written",
+        examples=[{"sys_user_group": [{"name": "Payments On-Call"}]}])
+
+
+class FixturesLoaded(BaseModel):
+    inserted: int
+
+
 class SnapshotRequest(BaseModel):
     path: str = Field(min_length=1, max_length=4096, description="A file on the simulator's machine")
 
 
 def build_admin_router() -> APIRouter:
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"])
+    r = APIRouter(prefix="/_sim", tags=["simulator admin"], dependencies=[Depends(admin_caller)],
+                  responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
 
     @r.get("/wait", response_model=WaitResult,
            responses={400: {"model": ErrorEnvelope, "description": "Invalid table or query"}},
@@ -44,6 +56,13 @@ def build_admin_router() -> APIRouter:
         found = await b.notifier.wait_for(check, timeout)
         return WaitResult(matched=found is not None, waited_ms=round((time.monotonic() - started) * 1000, 3),
                           result=found or [])
+
+    @r.post("/fixtures", response_model=FixturesLoaded, status_code=201,
+            responses={400: {"model": ErrorEnvelope, "description": "Unknown table or malformed records"},
+                       403: {"model": ErrorEnvelope, "description": "A record refused by a business rule"}},
+            summary="Load seed fixtures (the body of a YAML or JSON fixture file)")
+    async def fixtures(request: Request, body: FixturesIn) -> FixturesLoaded:
+        return FixturesLoaded(inserted=request.app.state.backend.load_fixtures(body.model_dump()))
 
     @r.post("/snapshot/save", response_model=Done, summary="Write the whole instance to a SQLite file")
     async def save(request: Request, body: SnapshotRequest) -> Done:

@@ -48,6 +48,8 @@ class RecordOne(BaseModel):
 
 NOT_FOUND = {404: {"model": ErrorEnvelope, "description": "No Record found"}}
 FORBIDDEN = {403: {"model": ErrorEnvelope, "description": "ACL or data policy refused the write"}}
+LOCATION_HEADER = {"Location": {"required": True, "schema": {"type": "string", "format": "uri"},
+                               "description": "The new record's URL"}}
 PAGING_HEADERS = {
     "X-Total-Count": {"schema": {"type": "string"}, "description": "Total number of matching records"},
     "Link": {"schema": {"type": "string"}, "description": "first / prev / next / last pages"},
@@ -155,7 +157,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
         return _json({"result": b.render(table, row, **opts)})
 
     @r.post(prefix + "/{table}", response_model=RecordOne, status_code=201, name=f"table_create{suffix}",
-            responses={**FORBIDDEN, **NOT_FOUND}, summary="Create a record")
+            responses={201: {"headers": LOCATION_HEADER}, **FORBIDDEN, **NOT_FOUND}, summary="Create a record")
     async def create_record(request: Request, body: dict[str, Any], table: str = _table(),
                             who: Actor = Depends(caller),
                             sysparm_fields: str | None = Query(None, max_length=4_000),

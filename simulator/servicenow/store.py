@@ -79,6 +79,12 @@ class Store:
         with self.lock:
             self._ensure_root(self.dictionary.root(table))
 
+    def drop_column(self, root: str, column: str) -> None:
+        with self.lock:
+            if column in self._columns.get(root, set()):
+                self.conn.execute(f"ALTER TABLE {quote(root)} DROP COLUMN {quote(column)}")
+                self._columns[root].discard(column)
+
     def columns(self, table: str) -> set[str]:
         return self._columns[self.dictionary.root(table)]
 

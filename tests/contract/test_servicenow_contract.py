@@ -20,11 +20,13 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
     content_type_conformance,
     ensure_resource_availability,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
     use_after_free,
 )
 
@@ -47,9 +49,11 @@ rest = light.exclude(path_regex=CORE).exclude(path_regex=r"^/_sim/(reset|snapsho
     .exclude(path="/_sim/faults", method="POST")
 
 # The issue's contract: no server errors, no undocumented status, no response that breaks its
-# schema, and the declared content types and headers are what is sent.
+# schema, and the declared content types and headers are what is sent. Status conformance skips
+# the coverage phase's unexpected methods (TRACE, OPTIONS, ...), so two more checks hold those
+# to a 405 whose Allow header lists the path's methods.
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
-          content_type_conformance, response_headers_conformance]
+          content_type_conformance, response_headers_conformance, unsupported_method, allow_header_conformance]
 BOUNDED = settings(max_examples=40 if DEEP else 4, deadline=None, suppress_health_check=list(HealthCheck))
 
 # A fuzzed table name is almost never a real table, so nearly every call would stop at
@@ -181,7 +185,7 @@ def test_reset_restores_the_seed(asgi_request):
                            json={"short_description": "wiped by reset"})
     assert created.status_code == 201
     sys_id = created.json()["result"]["sys_id"]
-    reset = conforms(asgi_request(app, "POST", "/_sim/reset"), "POST", "/_sim/reset")
+    reset = conforms(asgi_request(app, "POST", "/_sim/reset", headers=ADMIN), "POST", "/_sim/reset")
     assert reset.status_code == 200 and reset.json() == {"status": "ok"}
     gone = asgi_request(app, "GET", f"/api/now/table/incident/{sys_id}", headers=ADMIN)
     assert gone.status_code == 404
@@ -194,32 +198,32 @@ def test_snapshot_save_and_load(asgi_request, tmp_path):
     created = asgi_request(app, "POST", "/api/now/table/incident", headers=ADMIN,
                            json={"short_description": "kept by the snapshot"})
     sys_id = created.json()["result"]["sys_id"]
-    saved = asgi_request(app, "POST", "/_sim/snapshot/save", json={"path": str(snapshot)})
+    saved = asgi_request(app, "POST", "/_sim/snapshot/save", headers=ADMIN, json={"path": str(snapshot)})
     conforms(saved, "POST", "/_sim/snapshot/save")
     assert saved.status_code == 200 and saved.json() == {"status": "ok"} and snapshot.is_file()
     assert asgi_request(app, "DELETE", f"/api/now/table/incident/{sys_id}", headers=ADMIN).status_code == 204
-    loaded = asgi_request(app, "POST", "/_sim/snapshot/load", json={"path": str(snapshot)})
+    loaded = asgi_request(app, "POST", "/_sim/snapshot/load", headers=ADMIN, json={"path": str(snapshot)})
     conforms(loaded, "POST", "/_sim/snapshot/load")
     assert loaded.status_code == 200 and loaded.json() == {"status": "ok"}
     back = asgi_request(app, "GET", f"/api/now/table/incident/{sys_id}", headers=ADMIN)
     assert back.status_code == 200 and back.json()["result"]["short_description"] == "kept by the snapshot"
-    missing = asgi_request(app, "POST", "/_sim/snapshot/load", json={"path": str(tmp_path / "none.sqlite")})
+    missing = asgi_request(app, "POST", "/_sim/snapshot/load", headers=ADMIN, json={"path": str(tmp_path / "none.sqlite")})
     conforms(missing, "POST", "/_sim/snapshot/load")
     assert missing.status_code == 400 and missing.json()["status"] == "failure"
 
 
 def test_fault_rules(asgi_request):
     rule = {"method": "GET", "path": "/api/now/table/sys_user_group", "status": 503, "times": 1}
-    added = conforms(asgi_request(app, "POST", "/_sim/faults", json=rule), "POST", "/_sim/faults")
+    added = conforms(asgi_request(app, "POST", "/_sim/faults", headers=ADMIN, json=rule), "POST", "/_sim/faults")
     assert added.status_code == 201
     faulted = asgi_request(app, "GET", "/api/now/table/sys_user_group", headers=ADMIN)
     assert faulted.status_code == 503 and faulted.json()["status"] == "failure"  # injected, on purpose
     assert asgi_request(app, "GET", "/api/now/table/sys_user_group", headers=ADMIN).status_code == 200
-    bad = conforms(asgi_request(app, "POST", "/_sim/faults", json={"path": "^("}), "POST", "/_sim/faults")
+    bad = conforms(asgi_request(app, "POST", "/_sim/faults", headers=ADMIN, json={"path": "^("}), "POST", "/_sim/faults")
     assert bad.status_code == 400
-    removed = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}")
+    removed = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}", headers=ADMIN)
     assert conforms(removed, "DELETE", "/_sim/faults/{rule_id}").status_code == 200
-    again = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}")
+    again = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}", headers=ADMIN)
     assert conforms(again, "DELETE", "/_sim/faults/{rule_id}").status_code == 404
 
 
