@@ -49,7 +49,7 @@ def _resource(path: str) -> tuple[str, str]:
     return "all", ""
 
 
-def admin_caller(request: Request) -> Actor:
+async def admin_caller(request: Request) -> Actor:  # async: no threadpool hop per request
     """The simulator's own /_sim routes: any user with the admin role (no rate-limit rules)."""
     backend: ServiceNowBackend = request.app.state.backend
     actor = _identify(backend, request.headers.get("authorization", ""))
@@ -60,7 +60,7 @@ def admin_caller(request: Request) -> Actor:
     return actor
 
 
-def caller(request: Request) -> Actor:
+async def caller(request: Request) -> Actor:  # async: no threadpool hop per request
     backend: ServiceNowBackend = request.app.state.backend
     actor = _identify(backend, request.headers.get("authorization", ""))
     if actor is None:

@@ -20,7 +20,7 @@ FIELD_TYPES = {"string", "integer", "boolean", "reference", "glide_date_time", "
 SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "sys_id": {"type": "guid", "index": True, "read_only": True},
     "sys_class_name": {"type": "string", "read_only": True},
-    "sys_created_on": {"type": "glide_date_time", "read_only": True},
+    "sys_created_on": {"type": "glide_date_time", "index": True, "read_only": True},
     "sys_created_by": {"type": "string", "read_only": True},
     "sys_updated_on": {"type": "glide_date_time", "index": True, "read_only": True},
     "sys_updated_by": {"type": "string", "read_only": True},
@@ -84,6 +84,7 @@ class Dictionary:
     def __init__(self) -> None:
         self.tables: dict[str, TableDef] = {}
         self._fields_cache: dict[str, dict[str, FieldDef]] = {}
+        self._ancestry_cache: dict[str, list[str]] = {}
         self._listeners: list[Any] = []
         self.runtime_fields: list[tuple[str, str]] = []  # (table, field) added after start
 
@@ -109,6 +110,7 @@ class Dictionary:
                          own_fields=own)
         self.tables[name] = table
         self._fields_cache.clear()
+        self._ancestry_cache.clear()
         if validate:
             self.validate()
         return table
@@ -164,6 +166,9 @@ class Dictionary:
 
     def ancestry(self, name: str) -> list[str]:
         """[name, parent, grandparent, ...]."""
+        cached = self._ancestry_cache.get(name)
+        if cached is not None:
+            return cached
         chain, seen = [], set()
         current: str | None = name
         while current is not None:
@@ -172,6 +177,7 @@ class Dictionary:
             seen.add(current)
             chain.append(current)
             current = self.table(current).parent
+        self._ancestry_cache[name] = chain
         return chain
 
     def root(self, name: str) -> str:
