@@ -25,15 +25,43 @@ Seed = Annotated[int, typer.Option(help="Seed of the simulator's random source: 
 @sim.command("bigpanda")
 def sim_bigpanda(host: Host = "127.0.0.1",
                  port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
-                 seed: Seed = 1) -> None:
+                 seed: Seed = 1,
+                 state_file: Annotated[str | None, typer.Option(
+                     help="Snapshot file: loaded at start if it exists, written on shutdown "
+                          "(every organization and the random source; not the clock).")] = None,
+                 fixtures: Annotated[str | None, typer.Option(
+                     help="YAML or JSON file of organizations to seed (see simulator/bigpanda/"
+                          "fixtures.example.yaml); skipped when --state-file was loaded.")] = None) -> None:
     """Run the BigPanda simulator (alerts, incidents, sharing) until Ctrl-C."""
+    from pathlib import Path
+
     from simulator.bigpanda.app import create_app
     from simulator.bigpanda.backend import BigPandaBackend
+    from simulator.bigpanda.errors import BpError
     from simulator.bigpanda.settings import BigPandaSettings
+    from simulator.common.fixtures import FixtureError, read_fixture_file
 
     backend = BigPandaBackend(BigPandaSettings(base_url=f"http://{host}:{port}", seed=seed))
+    try:
+        if state_file and Path(state_file).is_file():
+            backend.load_snapshot(state_file)
+            skipped = f"; fixtures {fixtures} not applied" if fixtures else ""
+            console.print(f"loaded state from {state_file}{skipped}")
+        elif fixtures:
+            loaded = backend.load_fixtures(read_fixture_file(fixtures))
+            console.print(f"seeded {', '.join(loaded['organizations'])} from {fixtures}: "
+                          f"{loaded['alerts']} alerts, {loaded['incidents']} incidents")
+    except (BpError, FixtureError) as exc:
+        from rich.markup import escape
+        console.print(f"[red]{escape('; '.join(exc.messages) if isinstance(exc, BpError) else str(exc))}[/red]")
+        raise typer.Exit(2) from None
     console.print(f"BigPanda simulator on http://{host}:{port}  (docs: /docs)")
-    uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
+    finally:
+        if state_file:
+            backend.save_snapshot(state_file)
+            console.print(f"state saved to {state_file}")
 
 
 @sim.command("servicenow")
@@ -151,6 +179,37 @@ def demo(hosts: Annotated[int, typer.Option(help="Hosts in the alert storm (1-3 
     from bpsn.demo import main
 
     raise typer.Exit(main(hosts=hosts, seed=seed, poll_interval=poll_interval, timeout=timeout))
+
+
+@app.command()
+def load(profile: Annotated[str, typer.Option(help="A profile in loadtests/profiles.yaml: smoke, steady, burst, soak.")]
+         = "smoke",
+         workers: Annotated[int | None, typer.Option(
+             min=0, help="Locust worker processes (0 = one local process; default: the profile's).")] = None,
+         poll_interval: Annotated[float | None, typer.Option(
+             min=0.01, help="Seconds between the core's polls (default: the profile's).")] = None,
+         out: Annotated[str | None, typer.Option(
+             help="Results folder (default results/load/<timestamp>-<profile>).")] = None) -> None:
+    """Load the whole stack with Locust (simulators, core, Locust in separate processes) and report.
+
+    Writes Locust's CSV/JSON/HTML, summary.md, summary.json and latency.html. Exit 0 only with no lost
+    or duplicate tickets, no failed requests and a drained share queue; 1 if a check failed; 2 if it could not run.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from bpsn.load.profiles import ProfileError, get_profile
+    from bpsn.load.runner import LoadRun, default_out, run_load
+
+    if importlib.util.find_spec("locust") is None:
+        console.print("[red]locust is not installed[/]: pip install -e '.[test]'")
+        raise typer.Exit(2)
+    try:
+        chosen = get_profile(profile).with_overrides(workers=workers, poll_interval=poll_interval)
+    except ProfileError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_load(LoadRun(chosen, Path(out) if out else default_out(chosen.name), console=console)))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,10 +44,16 @@ Choices we made where BigPanda publishes nothing, all configurable (`BPSN_BP_*`)
 * the `/data/v2/alerts` success body (201 with alert and incident ids; 204 for an exact
   duplicate);
 * correlation: alerts sharing a host (else service, application, device) within 3600 s of
-  the incident's start join it; a non-ok event within 4 h of resolution reopens the incident,
-  later ones open a new incident;
+  the incident's start join it (patterns, with BPQL filters, are data:
+  `PUT /_sim/organizations/{name}/correlation-patterns`); a non-ok event within 4 h of
+  resolution reopens the incident, later ones open a new incident;
 * flapping: 4 ok/not-ok flips within 1800 s;
-* an `acknowledged` event on a new alert is stored as `unknown`, flagged acknowledged.
+* an `acknowledged` event on a new alert is stored as `unknown`, flagged acknowledged;
+* push mode (`PUT /_sim/organizations/{name}/environments/{environment}/push`): shares are POSTed
+  to a URL, retried on >= 501 and connection errors up to 6 tries 15 minutes apart on the simulator
+  clock, other failures at once, then dead-lettered (`GET /_sim/dead-letters`, redeliver);
+* snapshots (`POST /_sim/snapshot/save|load`, `--state-file`): every organization and the random
+  source in a versioned file; not the clock.
 
 Admin routes under `/_sim` are the simulator's own.
 """
@@ -61,11 +69,31 @@ def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] |
     return {**(headers or {}), "Allow": ", ".join(methods)}
 
 
+def without_422(app: FastAPI) -> None:
+    """Validation errors answer 400 with the API's own error body (see `invalid`), never FastAPI's
+    422, so the document must not promise a 422 and its HTTPValidationError shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for item in document.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     backend = backend or BigPandaBackend()
     app = FastAPI(title="bpsn BigPanda simulator", version="0.1.0", description=DESCRIPTION,
                   responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name)
     app.state.backend = backend
+    without_422(app)
 
     @app.exception_handler(BpError)
     async def bp_error(request: Request, exc: BpError) -> JSONResponse:

@@ -18,7 +18,7 @@ def token_of(request: Request) -> str | None:
     return request.query_params.get("access_token") or request.headers.get("x-auth-token")
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:  # async: no threadpool hop per request
     backend: BigPandaBackend = request.app.state.backend
     p = backend.resolve_token(token_of(request))
     info = journal_info(request)

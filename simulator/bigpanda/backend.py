@@ -18,8 +18,10 @@ from .alerts import normalize, split_batch
 from .errors import BpError, bad_request, forbidden, not_found, unauthorized
 from .models import CorrelationPattern, Environment, Incident, Ticket
 from .organization import IngestResult, Organization
+from .push import Pusher
 from .rate_limit import RateLimiter, RateLimitSettings
 from .render import incident_share
+from .sharing import Share
 from .settings import BigPandaSettings
 
 TokenKind = Literal["org", "user"]
@@ -52,6 +54,7 @@ class BigPandaBackend:
         self.ready = False
         self.orgs: dict[str, Organization] = {}
         self.limiter = RateLimiter()
+        self.pusher = Pusher(self)  # push mode; tests inject an httpx client as pusher.client
         self.reset()
 
     # --- tenants -------------------------------------------------------------------------------
@@ -88,7 +91,7 @@ class BigPandaBackend:
         org = Organization(name=name, org_token=org_token, user_api_keys=dict(user_api_keys),
                            app_keys=dict(app_keys), integrations=dict(integrations),
                            settings=self.settings, rng=self.rng, on_change=self.notifier.notify,
-                           rate_limits=self.default_rate_limits())
+                           on_push=self.pusher.kick, rate_limits=self.default_rate_limits())
         window = self.settings.correlation_window_seconds
         org.patterns = [CorrelationPattern(f"by_{tag}", [tag], window)
                         for tag in ("host", "service", "application", "device")]
@@ -174,19 +177,21 @@ class BigPandaBackend:
     def retrieve_shares(self, org: Organization, target: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
         now = self.clock.now()
         shares, more = org.shares.lease(limit, now)
-        out = []
-        for share in shares:
-            incident = org.incidents[share.incident_id]
-            env = org.environments.get(share.environment_id)
-            out.append({
-                "share_id": share.id, "sequence": share.sequence, "incident_id": share.incident_id,
-                "environment_id": share.environment_id, "environment_name": env.name if env else "",
-                "target": share.target, "trigger": share.trigger, "triggers": list(share.triggers),
-                "delivery": share.deliveries, "lease_expires_at": share.lease_until,
-                "incident": incident_share(org, incident, self.settings.console_url, share.environment_id),
-            })
+        out = [self.render_share(org, share) for share in shares]
         self.notifier.notify()
         return out, more
+
+    def render_share(self, org: Organization, share: Share) -> dict[str, Any]:
+        """The share object: what retrieval returns and what push mode POSTs."""
+        env = org.environments.get(share.environment_id)
+        return {
+            "share_id": share.id, "sequence": share.sequence, "incident_id": share.incident_id,
+            "environment_id": share.environment_id, "environment_name": env.name if env else "",
+            "target": share.target, "trigger": share.trigger, "triggers": list(share.triggers),
+            "delivery": share.deliveries, "lease_expires_at": share.lease_until,
+            "incident": incident_share(org, org.incidents[share.incident_id], self.settings.console_url,
+                                       share.environment_id),
+        }
 
     def callback(self, org: Organization, results: list[dict[str, Any]]) -> CallbackOutcome:
         now = self.clock.now()
@@ -223,7 +228,21 @@ class BigPandaBackend:
         now = self.clock.now()
         for org in self.orgs.values():
             org.tick(now)
+        self.pusher.kick()  # pushes whose retry fell due
         self.notifier.notify()
+
+    # --- snapshots and fixtures (simulator/bigpanda/snapshot.py, fixtures.py) ---------------------
+    def save_snapshot(self, path: str) -> None:
+        from .snapshot import save
+        save(self, path)
+
+    def load_snapshot(self, path: str) -> None:
+        from .snapshot import load
+        load(self, path)
+
+    def load_fixtures(self, data: dict[str, Any]) -> dict[str, Any]:
+        from .fixtures import load_fixtures
+        return load_fixtures(self, data)
 
     def find_alert_incident(self, org: Organization, alert_id: str) -> Incident | None:
         alert = org.alerts.get(alert_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bpql import evaluate, parse
+
 # worst first; "ok" ends an alert
 STATUS_RANK = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
 ALERT_STATUSES = ("ok", "critical", "warning", "unknown", "acknowledged")
@@ -121,18 +123,22 @@ class Environment:
 @dataclass
 class CorrelationPattern:
     """Alerts with equal values of every tag in `tags`, within `window` seconds of the
-    incident's start, join one incident. `filter` (tag -> value) limits the alerts it applies to."""
+    incident's start, join one incident. `filter` (BPQL over the alert's tags, e.g.
+    `region = "eu-*"`; empty for every alert) limits the alerts it applies to."""
 
     id: str
     tags: list[str]
     window: float
-    filter: dict[str, str] = field(default_factory=dict)
+    filter: str = ""
     active: bool = True
 
     def key(self, tags: dict[str, str]) -> tuple[str, ...] | None:
-        if not self.active or any(tags.get(k) != v for k, v in self.filter.items()):
+        if not self.active:
             return None
         values = [tags.get(t) for t in self.tags]
         if any(not v for v in values):
             return None
+        if self.filter:  # parse is lru_cached: cheap per alert
+            if not evaluate(parse(self.filter), lambda f: [tags[f]] if f in tags else []):
+                return None
         return (self.id, *[str(v) for v in values])

@@ -20,6 +20,7 @@ from .bpql import evaluate, parse
 from .models import (STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment,
                      Incident, worst)
 from .oim import OimStore
+from .push import PushStore
 from .rate_limit import RateLimitSettings
 from .settings import BigPandaSettings
 from .sharing import ShareQueue
@@ -57,7 +58,9 @@ class Organization:
     oim: OimStore = field(default_factory=OimStore)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tag_definitions: dict[str, Any] = field(default_factory=dict)  # id -> incident_actions.TagDefinition
+    push: PushStore = field(default_factory=PushStore)  # push-mode targets, outbox, dead letters
     on_change: Callable[[], None] = lambda: None
+    on_push: Callable[[], None] = lambda: None  # a push was enqueued: the backend's pusher delivers it
 
     def __post_init__(self) -> None:
         self.shares = ShareQueue(self.settings.share_lease_seconds, self.settings.share_max_deliveries)
@@ -236,7 +239,11 @@ class Organization:
             if env.id not in incident.environments:
                 incident.environments.append(env.id)
             for target in env.autoshare_targets:
-                self.shares.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
+                if self.push.target(env.id, target) is not None:
+                    self.push.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
+                    self.on_push()
+                else:
+                    self.shares.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
                 if not any(a.type == "incident_shared" and a.params.get("share_target") == target
                            for a in incident.activities):
                     self._activity(incident, "incident_shared", now, share_target=target, share_auto=True,

@@ -12,8 +12,11 @@ from simulator.common.admin import Done
 
 from .backend import BigPandaBackend
 from .errors import doc
+from .fixtures import build_fixtures_router
 from .rate_limit import RateLimitSettings
 from .render import incident_v2
+from .routes_push import build_push_router
+from .snapshot import build_snapshot_router
 
 Condition = Literal["exists", "ticketed", "resolved", "active"]
 
@@ -108,4 +111,6 @@ def build_admin_router() -> APIRouter:
         request.app.state.backend.reset(name)
         return Done()
 
+    for extra in (build_push_router(), build_snapshot_router(), build_fixtures_router()):
+        r.include_router(extra)  # push mode and dead letters, snapshots, fixtures and correlation patterns
     return r

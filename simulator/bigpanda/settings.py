@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,3 +41,11 @@ class BigPandaSettings(BaseSettings):
     reopen_window_seconds: float = 4 * 3600.0
     flapping_threshold: int = 4
     flapping_window_seconds: float = 1800.0
+
+    # Push mode (docs: "up to 6 times, 15 minutes apart", for status >= 501 and connection errors).
+    # Our choices: any other status below 200 or from 300 up goes to the dead letters at once.
+    push_max_attempts: int = Field(6, ge=1)
+    push_retry_interval_seconds: float = Field(900.0, gt=0)
+    push_retry_statuses: str = Field("501-599", pattern=r"^\s*\d{3}(-\d{3})?(\s*,\s*\d{3}(-\d{3})?)*\s*$",
+                                     description='codes and ranges, e.g. "429,500-599"')
+    push_timeout_seconds: float = Field(10.0, gt=0)

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 # /_sim/wait long-polls until its timeout when nothing matches: a fuzzed timeout of up to
 # 120 s would stall the run, so valid timeouts are cut to this (invalid ones are left alone,
 # they must still be rejected with 400).
@@ -15,6 +16,7 @@ WAIT_TIMEOUT = 0.01
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything in this folder carries the `contract` marker (pytest -m contract / -m "not contract")."""
     for item in items:
         if "tests/contract/" in item.nodeid:
             item.add_marker(pytest.mark.contract)

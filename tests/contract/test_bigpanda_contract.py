@@ -15,14 +15,17 @@ import os
 import zlib
 from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from simulator.bigpanda.app import create_app
@@ -37,6 +40,9 @@ CORE = (r"^/(data/v2/alerts|resources/v1\.0/incidents/\{incident_id\}"  # the in
 # Rate limits off: at 5 requests a second per token nearly every fuzzed call would be a 429.
 # The 429 itself is checked once, in test_rate_limit_answer_conforms.
 backend = BigPandaBackend(BigPandaSettings(rate_limit_enabled=False))
+# Push mode posts to whatever URL the (fuzzed) /_sim push routes set: answer in-process, never
+# on the network.
+backend.pusher.client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})))
 app = create_app(backend)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)  # examples, coverage, fuzzing
 light = schemathesis.openapi.from_asgi("/openapi.json", app,  # examples, fuzzing
@@ -57,14 +63,19 @@ def credentials(case: Any) -> dict[str, str]:
 
 
 # The contract: no server errors, no undocumented status, no response that breaks its
-# schema, and the declared content types and headers are what is sent.
+# schema, and the declared content types and headers are what is sent. Status conformance skips
+# the coverage phase's unexpected methods (TRACE, OPTIONS, ...), so two more checks hold those
+# to a 405 whose Allow header lists the path's methods.
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
-          content_type_conformance, response_headers_conformance]
+          content_type_conformance, response_headers_conformance, unsupported_method, allow_header_conformance]
 BOUNDED = settings(max_examples=40 if DEEP else 4, deadline=None, suppress_health_check=list(HealthCheck))
 
 # Kept out of fuzzing, covered by the plain tests at the end: the resets wipe an organization
 # or all of them; a fault rule or a rate limit makes the simulator misbehave on purpose.
+# Snapshots write files where a fuzzed path says and fixtures replace organizations: both are
+# checked against the document in tests/bigpanda/test_snapshots_fixtures.py.
 rest = light.exclude(path_regex=CORE).exclude(path_regex=r"^/_sim/(reset|organizations/\{name\}/reset)$") \
+    .exclude(path_regex=r"^/_sim/(snapshot/.*|fixtures)$") \
     .exclude(path="/_sim/faults", method="POST").exclude(path="/_sim/organizations/{name}/rate-limits", method="PUT")
 
 # Fuzzed ids never name a real incident, and a fuzzed alert is almost never valid. Most cases

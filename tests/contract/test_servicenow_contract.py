@@ -109,12 +109,19 @@ def test_table_api_conforms(case):
     case.call_and_validate(headers=ADMIN, checks=CHECKS)
 
 
+# GET /api/now/import/x/insertMultiple is served by GET .../{sys_id} (sys_id "insertMultiple"), so
+# a 405 there rightly allows GET as well, which one path of the document cannot show: the Allow
+# check does not apply to it (it only runs on unexpected methods, i.e. when DEEP).
+OVERLAPPING_PATHS = {"/api/now/import/{staging_table}/insertMultiple"}
+
+
 @rest.parametrize()
 @settings(BOUNDED, max_examples=40 if DEEP else 3)
 def test_other_operations_conform(case, wait_shortener):
     aim(case)
     wait_shortener(case)
-    case.call_and_validate(headers=ADMIN, checks=CHECKS)
+    overlapping = case.operation.path in OVERLAPPING_PATHS
+    case.call_and_validate(headers=ADMIN, checks=CHECKS, excluded_checks=[allow_header_conformance] if overlapping else None)
 
 
 @schema.include(path_regex=CORE).parametrize()

@@ -1,0 +1,230 @@
+"""`bpsn load`: simulators, core and Locust as separate processes; reports and a verdict at the end.
+
+Order: both simulators, the core and any Locust workers start together; once the simulators
+answer /_sim/health and the core has polled, the Locust master runs the profile headless. Then
+the share queue drains, the core's CPU and peak RSS are read and the core stops, both simulators
+are read (journals, BigPanda's incidents, ServiceNow's tickets), and everything else stops.
+Everything stops on error and on Ctrl-C too (Locust first, so it still writes its reports).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from . import chart
+from .collect import Simulators, live_stats
+from .processes import Child, Group, StartError, cli, free_port, healthy, locust, wait_until
+from .profiles import LOCUSTFILE, Profile
+from .summary import RunFacts, build_summary, render_markdown
+
+START_TIMEOUT = 60.0
+DRAIN_MAX_S = 600.0
+STEM = "locust"  # locust_stats.csv, locust.json, locust.html
+
+
+@dataclass
+class LoadRun:
+    profile: Profile
+    out: Path
+    locustfile: Path = LOCUSTFILE
+    host: str = "127.0.0.1"
+    console: Console = field(default_factory=Console)
+    group: Group = field(default_factory=Group)
+
+
+def default_out(profile: str) -> Path:
+    return Path("results") / "load" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{profile}"
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_load(run: LoadRun) -> int:
+    """0: every check passed; 1: the run finished but a check failed; 2: it could not run; 130: interrupted."""
+    run.out = run.out.resolve()  # the children run in the project root
+    run.out.mkdir(parents=True, exist_ok=True)
+    with sigterm_as_interrupt():
+        try:
+            summary = _run(run)
+        except KeyboardInterrupt:
+            run.console.print("[yellow]interrupted[/]: stopping everything")
+            return 130
+        except (StartError, httpx.HTTPError, OSError, ValueError) as exc:
+            run.console.print(f"[red]load run failed[/]: {exc}")
+            return 2
+        finally:
+            codes = run.group.stop_all()
+            stuck = [n for n, c in codes.items() if c is None]
+            if stuck:
+                run.console.print(f"[yellow]not stopped cleanly[/]: {', '.join(stuck)}")
+    _show(run, summary)
+    return 0 if summary["ok"] else 1
+
+
+def _start(run: LoadRun, bp_port: int, sn_port: int, master_port: int) -> tuple[Child, Simulators]:
+    p, logs = run.profile, run.out / "logs"
+    bp_url, sn_url = f"http://{run.host}:{bp_port}", f"http://{run.host}:{sn_port}"
+    g = run.group
+    # the alert source may post faster than BigPanda's 5/s; the core's own calls keep the documented limit
+    bp = g.start(Child("bigpanda", cli("sim", "bigpanda", "--host", run.host, "--port", str(bp_port)), logs,
+                       {"BPSN_BP_ALERTS_PER_SECOND": "1000000"}))
+    sn = g.start(Child("servicenow", cli("sim", "servicenow", "--host", run.host, "--port", str(sn_port)), logs))
+    core = g.start(Child("core", cli("core"), logs, {
+        "BPSN_BIGPANDA_URL": bp_url, "BPSN_SERVICENOW_URL": sn_url,
+        "BPSN_POLL_INTERVAL": str(p.poll_interval), "BPSN_RETRIEVAL_COUNT": str(p.retrieval_count)}))
+    for i in range(p.workers):  # workers start now (imports take a while) and wait for the master
+        g.start(Child(f"locust-worker-{i + 1}", locust("-f", str(run.locustfile), "--worker", "--master-host",
+                                                      run.host, "--master-port", str(master_port)),
+                      logs, _locust_env(run, sn_url)))
+    sims = Simulators(bp_url, sn_url)
+    wait_until(lambda: healthy(bp_url) and healthy(sn_url), [bp, sn], START_TIMEOUT, "simulators healthy")
+    wait_until(sims.core_polled, [core], START_TIMEOUT, "the core's first poll")
+    return core, sims
+
+
+def _locust_env(run: LoadRun, sn_url: str) -> dict[str, str]:
+    p = run.profile
+    return {"BPSN_LOAD_SERVICENOW_URL": sn_url, "BPSN_LOAD_TICKET_TIMEOUT": str(p.ticket_timeout),
+            "BPSN_LOAD_SEED": str(p.seed), "BPSN_LOAD_WAIT": f"{p.wait[0]},{p.wait[1]}",
+            "BPSN_LOAD_SAMPLES_DIR": str(run.out / "samples"), **p.mix.env()}
+
+
+def _master(run: LoadRun, bp_url: str, sn_url: str, master_port: int) -> Child:
+    p, out = run.profile, run.out
+    args = ["-f", str(run.locustfile), "--headless", "-u", str(p.users), "-r", f"{p.spawn_rate:g}",
+            "-t", f"{p.duration:g}s", "--stop-timeout", f"{p.stop_timeout:g}", "-H", bp_url,
+            "--csv", str(out / STEM), "--csv-full-history", "--json-file", str(out / STEM),  # Locust adds .json
+            "--html", str(out / f"{STEM}.html"), "--only-summary", "--exit-code-on-error", "1"]
+    if p.workers:
+        args += ["--master", "--master-bind-host", run.host, "--master-bind-port", str(master_port),
+                 "--expect-workers", str(p.workers), "--expect-workers-max-wait", f"{START_TIMEOUT:g}"]
+    return run.group.start(Child("locust-master" if p.workers else "locust", locust(*args), run.out / "logs",
+                                 _locust_env(run, sn_url)))
+
+
+def _run(run: LoadRun) -> dict[str, Any]:
+    p, console = run.profile, run.console
+    started, t_start = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
+    bp_port, sn_port, master_port = free_port(run.host), free_port(run.host), free_port(run.host)
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[info]}"), console=console, transient=False) as progress:
+        task = progress.add_task("starting", total=None, info=f"{p.name}: simulators, core"
+                                 + (f", {p.workers} Locust workers" if p.workers else ""))
+        core, sims = _start(run, bp_port, sn_port, master_port)
+        try:
+            acked_before = sims.queue().acknowledged
+            master = _master(run, sims.bigpanda_url, sims.servicenow_url, master_port)
+            load_started = time.time()
+            progress.update(task, description="load", total=p.duration, completed=0)
+            deadline = time.monotonic() + p.duration + p.stop_timeout + START_TIMEOUT + 30
+            while master.alive():
+                if time.monotonic() > deadline:
+                    raise StartError(f"Locust still running well past {p.duration:g} s:\n{master.tail()}")
+                time.sleep(0.5)
+                sims.track_core_calls()
+                q, s = sims.queue(), live_stats(run.out / f"{STEM}_stats.csv")
+                progress.update(task, completed=min(p.duration, time.time() - load_started), info=(
+                    f"alerts {s['alerts']}  tickets {s['tickets']} (p95 {s['p95'] or '–'} ms)  failures "
+                    f"{s['failures']}  queue {q.pending}+{q.leased}  acked {q.acknowledged - acked_before}"))
+            locust_code = master.proc.returncode if master.proc else None
+            progress.update(task, description="draining", total=None, info="waiting for the share queue")
+            q, drained = _drain(sims, p.poll_interval, progress, task)
+            share_window = time.time() - load_started
+            usage = core.usage()  # before it stops: /proc is gone afterwards
+            progress.update(task, description="checking", info="core stopped; reading both simulators")
+            core.stop()
+            bp_requests, bp_429, bp_429_routes = sims.bigpanda_journal()
+            sn_requests, sn_429 = sims.servicenow_journal()
+            bp_ids, unshared = sims.bigpanda_incidents()
+            tickets = sims.ticket_correlation_ids()
+        finally:
+            sims.close()
+        progress.update(task, description="done", total=1, completed=1, info=str(run.out))
+    stats = json.loads((run.out / f"{STEM}.json").read_text())
+    samples, seen = chart.read_samples(run.out / "samples")
+    facts = RunFacts(
+        profile=p.as_dict(), workers=p.workers, poll_interval=p.poll_interval, retrieval_count=p.retrieval_count,
+        locust_stats=stats, locust_exit_code=locust_code, bigpanda_ids=bp_ids, ticket_correlation_ids=tickets,
+        seen_ids=seen, shares_acknowledged=q.acknowledged - acked_before, dead_letters=q.dead_letters,
+        drained=drained, share_window_s=share_window, core_bigpanda_calls=dict(sims.core_calls),
+        bigpanda_429=bp_429, bigpanda_429_by_route=bp_429_routes, bigpanda_requests=bp_requests,
+        servicenow_requests=sn_requests, servicenow_429=sn_429, core_usage=usage,
+        core_totals=_core_totals(core), started=started, wall_time_s=time.monotonic() - t_start)
+    summary = build_summary(facts)
+    summary["integrity"]["unshared_incidents"] = unshared
+    _write(run, summary, stats, samples)
+    return summary
+
+
+def _drain(sims: Simulators, poll_interval: float, progress: Progress, task: Any) -> tuple[Any, bool]:
+    """Wait for an empty share queue while the core makes progress; (last state, drained)."""
+    patience = 3 * poll_interval + 10  # seconds without progress before giving up
+    q = sims.queue()
+    last, last_change, hard_stop = q.acknowledged, time.monotonic(), time.monotonic() + DRAIN_MAX_S
+    while not q.empty:
+        if time.monotonic() - last_change > patience or time.monotonic() > hard_stop:
+            return q, False
+        time.sleep(min(0.25, poll_interval / 2))
+        sims.track_core_calls()
+        q = sims.queue()
+        if q.acknowledged != last:
+            last, last_change = q.acknowledged, time.monotonic()
+        progress.update(task, info=f"queue {q.pending} pending + {q.leased} leased; acked {q.acknowledged}")
+    sims.track_core_calls()
+    return q, True
+
+
+def _core_totals(core: Child) -> str:
+    found = re.findall(r"stopped: .*", core.tail())
+    return found[-1].strip() if found else ""
+
+
+def _write(run: LoadRun, summary: dict[str, Any], stats: list[dict[str, Any]], samples: list[chart.Sample]) -> None:
+    e2e = next((e for e in stats if e.get("name") == "alert_to_ticket" and e.get("method") == "E2E"), {})
+    history = chart.read_history(run.out / f"{STEM}_stats_history.csv")
+    summary["files"] = sorted(str(f.relative_to(run.out)) for f in run.out.iterdir() if f.is_file()) + [
+        "summary.json", "summary.md", "latency.html"]
+    summary["files"] = sorted(set(summary["files"]))
+    (run.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (run.out / "summary.md").write_text(render_markdown(summary))
+    (run.out / "latency.html").write_text(chart.render(summary, e2e.get("response_times") or {}, samples, history))
+
+
+def _show(run: LoadRun, s: dict[str, Any]) -> None:
+    lat, t, c, i = s["latency"].get("alert_to_ticket") or {}, s["throughput"], s["ceiling"], s["integrity"]
+    core = s["core"]
+    run.console.print(
+        f"alert_to_ticket: n={lat.get('count', 0)} p50={lat.get('p50_ms')} p95={lat.get('p95_ms')} "
+        f"p99={lat.get('p99_ms')} ms (poll {s['poll_interval_s']:g} s; p95 − poll = "
+        f"{s['latency_vs_poll']['p95_minus_poll_ms']} ms)\n"
+        f"throughput: {t['alerts_per_s']} alerts/s, {t['shares_per_s']} shares/s = "
+        f"{(c['achieved_fraction'] or 0) * 100:.1f} % of the {c['shares_per_s']:g} shares/s ceiling\n"
+        f"failures {s['failures']['total']}, BigPanda 429s {s['rate_limited']['bigpanda_429']}, ServiceNow "
+        f"requests per incident {s['servicenow']['requests_per_incident']}, core {core.get('cpu_seconds')} CPU s, "
+        f"peak RSS {core.get('peak_rss_mb')} MB\n"
+        f"integrity: {i['bigpanda_incidents']} incidents, {i['servicenow_tickets']} tickets, "
+        f"lost {i['lost']}, duplicates {i['duplicates']}")
+    verdict = "[bold green]OK[/]" if s["ok"] else "[bold red]NOT OK[/]"
+    run.console.print(f"{verdict}: {run.out}/summary.md, latency.html, locust.html")

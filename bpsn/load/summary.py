@@ -1,0 +1,233 @@
+"""The numbers of a load run, from what was collected (pure functions; no I/O, no Locust import)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+BIGPANDA_RPS = 5.0  # BigPanda's documented limit per organisation (token) for the core's own calls
+CALLS_PER_BATCH = 2  # one share retrieval + one callback call per batch
+CEILING_FORMULA = "ceiling = rps / calls_per_batch * retrieval_count = {rps:g} / {calls} * {count} = {value:g} shares/s"
+ALERT_POST = "POST /data/v2/alerts"
+
+
+def histogram_percentile(histogram: Mapping[Any, int], q: float) -> float:
+    """Percentile of Locust's bucketed {ms: count} histogram, computed as Locust computes it."""
+    total = sum(histogram.values())
+    if total == 0:
+        return math.nan
+    wanted, processed = int(total * q), 0
+    for ms, n in sorted(((float(k), n) for k, n in histogram.items()), reverse=True):
+        processed += n
+        if total - processed <= wanted:
+            return ms
+    return math.nan
+
+
+def ceiling(rps: float = BIGPANDA_RPS, retrieval_count: int = 30, calls_per_batch: int = CALLS_PER_BATCH) -> float:
+    """Shares (incident updates) per second the core can take under BigPanda's request limit, full batches."""
+    return rps / calls_per_batch * retrieval_count
+
+
+@dataclass
+class Integrity:
+    bigpanda_incidents: int
+    servicenow_tickets: int
+    lost: list[str]
+    duplicates: dict[str, int]
+    strays: list[str]
+    seen_not_listed: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicates or self.strays or self.seen_not_listed)
+
+    def as_dict(self, show: int = 20) -> dict[str, Any]:
+        return {"ok": self.ok, "bigpanda_incidents": self.bigpanda_incidents,
+                "servicenow_tickets": self.servicenow_tickets, "lost": len(self.lost),
+                "duplicates": len(self.duplicates), "strays": len(self.strays),
+                "seen_not_listed": len(self.seen_not_listed), "lost_ids": sorted(self.lost)[:show],
+                "duplicate_ids": dict(sorted(self.duplicates.items())[:show]), "stray_ids": sorted(self.strays)[:show]}
+
+
+def integrity(bigpanda_ids: Iterable[str], ticket_correlation_ids: Iterable[str],
+              seen_ids: Iterable[str] = ()) -> Integrity:
+    """Every BigPanda incident has exactly one ticket; no ticket without an incident; users saw only real ones."""
+    incidents, tickets = set(bigpanda_ids), Counter(ticket_correlation_ids)
+    return Integrity(
+        bigpanda_incidents=len(incidents), servicenow_tickets=sum(tickets.values()),
+        lost=[i for i in incidents if tickets[i] == 0],
+        duplicates={i: n for i, n in tickets.items() if n > 1},
+        strays=[i for i in tickets if i not in incidents],
+        seen_not_listed=sorted(set(seen_ids) - incidents))
+
+
+@dataclass
+class RunFacts:
+    """What the runner collected; everything the summary needs."""
+
+    profile: dict[str, Any]
+    workers: int
+    poll_interval: float
+    retrieval_count: int
+    locust_stats: list[dict[str, Any]]
+    locust_exit_code: int | None
+    bigpanda_ids: list[str]
+    ticket_correlation_ids: list[str]
+    seen_ids: list[str] = field(default_factory=list)
+    shares_acknowledged: int = 0
+    dead_letters: int = 0
+    drained: bool = True
+    share_window_s: float = 0.0  # from the start of load until the share queue was empty
+    core_bigpanda_calls: dict[str, int] = field(default_factory=dict)  # "GET /...shares" -> n
+    bigpanda_429: int = 0
+    bigpanda_429_by_route: dict[str, int] = field(default_factory=dict)
+    bigpanda_requests: int = 0
+    servicenow_requests: int = 0
+    servicenow_429: int = 0
+    core_usage: dict[str, float] = field(default_factory=dict)
+    core_totals: str = ""
+    started: str = ""
+    wall_time_s: float = 0.0
+
+
+def _r(x: float, digits: int = 1) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, digits)
+
+
+def _row(entry: dict[str, Any]) -> dict[str, Any]:
+    hist = entry.get("response_times") or {}
+    window = (entry.get("last_request_timestamp") or 0) - (entry.get("start_time") or 0)
+    n = entry.get("num_requests", 0)
+    return {"type": entry.get("method"), "name": entry.get("name"), "count": n,
+            "failures": entry.get("num_failures", 0),
+            "p50_ms": _r(histogram_percentile(hist, 0.50)), "p95_ms": _r(histogram_percentile(hist, 0.95)),
+            "p99_ms": _r(histogram_percentile(hist, 0.99)), "max_ms": _r(float(entry.get("max_response_time") or 0)),
+            "avg_ms": _r(entry.get("total_response_time", 0) / n if n else math.nan),
+            "per_s": _r(n / window if window > 0 else math.nan, 2)}
+
+
+def load_window(stats: list[dict[str, Any]]) -> float:
+    """Seconds from Locust's first request to its last, over every row."""
+    starts = [e["start_time"] for e in stats if e.get("start_time")]
+    ends = [e["last_request_timestamp"] for e in stats if e.get("last_request_timestamp")]
+    return max(0.0, max(ends) - min(starts)) if starts and ends else 0.0
+
+
+def build_summary(f: RunFacts) -> dict[str, Any]:
+    rows = [_row(e) for e in f.locust_stats]
+    e2e = {r["name"]: {k: r[k] for k in ("count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms")}
+           for r in rows if r["type"] == "E2E"}
+    window = load_window(f.locust_stats)
+    alerts = sum(r["count"] - r["failures"] for r in rows if str(r["name"]).startswith(ALERT_POST))
+    check = integrity(f.bigpanda_ids, f.ticket_correlation_ids, f.seen_ids)
+    top = ceiling(BIGPANDA_RPS, f.retrieval_count)
+    shares_per_s = f.shares_acknowledged / f.share_window_s if f.share_window_s > 0 else math.nan
+    callbacks = sum(n for k, n in f.core_bigpanda_calls.items() if k.startswith("POST"))
+    core_calls = sum(f.core_bigpanda_calls.values())
+    avg_batch = f.shares_acknowledged / callbacks if callbacks else math.nan
+    p95 = (e2e.get("alert_to_ticket") or {}).get("p95_ms")
+    failures = {r["name"]: r["failures"] for r in rows if r["failures"]}
+    summary: dict[str, Any] = {
+        "profile": f.profile, "started": f.started, "workers": f.workers, "poll_interval_s": f.poll_interval,
+        "wall_time_s": _r(f.wall_time_s), "locust_exit_code": f.locust_exit_code,
+        "latency": e2e, "requests": rows,
+        "throughput": {"load_window_s": _r(window, 2), "alerts": alerts,
+                       "alerts_per_s": _r(alerts / window if window else math.nan, 2),
+                       "tickets_per_s": _r((e2e.get("alert_to_ticket") or {}).get("count", 0) / window
+                                           if window else math.nan, 2),
+                       "shares_acknowledged": f.shares_acknowledged, "share_window_s": _r(f.share_window_s, 2),
+                       "shares_per_s": _r(shares_per_s, 2)},
+        "ceiling": {"formula": CEILING_FORMULA.format(rps=BIGPANDA_RPS, calls=CALLS_PER_BATCH,
+                                                      count=f.retrieval_count, value=top),
+                    "bigpanda_rps": BIGPANDA_RPS, "calls_per_batch": CALLS_PER_BATCH,
+                    "retrieval_count": f.retrieval_count, "shares_per_s": _r(top, 2),
+                    "achieved_shares_per_s": _r(shares_per_s, 2),
+                    "achieved_fraction": _r(shares_per_s / top, 4),
+                    "avg_batch": _r(avg_batch, 2),
+                    "ceiling_at_avg_batch": _r(BIGPANDA_RPS / CALLS_PER_BATCH * avg_batch, 2),
+                    "core_bigpanda_calls": dict(f.core_bigpanda_calls),
+                    "core_bigpanda_rps": _r(core_calls / f.share_window_s if f.share_window_s else math.nan, 2)},
+        "latency_vs_poll": {"poll_interval_ms": _r(f.poll_interval * 1000),
+                            "alert_to_ticket_p95_ms": p95,
+                            "p95_minus_poll_ms": _r(p95 - f.poll_interval * 1000) if p95 is not None else None},
+        "failures": {"total": sum(failures.values()), "by_row": failures},
+        "rate_limited": {"bigpanda_429": f.bigpanda_429, "bigpanda_429_by_route": f.bigpanda_429_by_route,
+                         "servicenow_429": f.servicenow_429},
+        "servicenow": {"requests": f.servicenow_requests,
+                       "requests_per_incident": _r(f.servicenow_requests / check.bigpanda_incidents
+                                                   if check.bigpanda_incidents else math.nan, 2)},
+        "bigpanda": {"requests": f.bigpanda_requests, "dead_letters": f.dead_letters, "drained": f.drained},
+        "core": {**f.core_usage, "totals": f.core_totals},
+        "integrity": check.as_dict(),
+    }
+    summary["ok"] = bool(check.ok and f.drained and not f.dead_letters and not summary["failures"]["total"]
+                         and f.locust_exit_code == 0 and e2e.get("alert_to_ticket", {}).get("count", 0) > 0)
+    return summary
+
+
+def _ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.0f} ms"
+
+
+def _num(x: float | None, unit: str = "") -> str:
+    return "–" if x is None else f"{x:,.2f}{unit}".replace(".00", "")
+
+
+def render_markdown(s: dict[str, Any]) -> str:
+    p, t, c, i, lp = s["profile"], s["throughput"], s["ceiling"], s["integrity"], s["latency_vs_poll"]
+    verdict = "**OK**" if s["ok"] else "**NOT OK**"
+    lines = [
+        f"# bpsn load: {p['name']} ({verdict})", "",
+        f"{p.get('description', '')}", "",
+        f"Started {s['started']}; {p['users']} users (spawn {p['spawn_rate']:g}/s) for {p['duration']:g} s, "
+        f"{'%d Locust workers' % s['workers'] if s['workers'] else 'one Locust process'}; the core polls every "
+        f"{s['poll_interval_s']:g} s and retrieves up to {c['retrieval_count']} shares. Wall time {s['wall_time_s']} s.",
+        "", "## Latency", "",
+        "| metric | samples | failures | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, m in s["latency"].items():
+        lines.append(f"| {name} | {m['count']} | {m['failures']} | {_ms(m['p50_ms'])} | {_ms(m['p95_ms'])} | "
+                     f"{_ms(m['p99_ms'])} | {_ms(m['max_ms'])} |")
+    lines += ["", f"alert_to_ticket p95 {_ms(lp['alert_to_ticket_p95_ms'])} against a poll interval of "
+                  f"{_ms(lp['poll_interval_ms'])}: p95 − poll interval = **{_ms(lp['p95_minus_poll_ms'])}** "
+                  "(a new incident waits up to one interval for the next poll; the rest is the work).",
+              "", "## Throughput and the ceiling", "",
+              f"- alerts: {t['alerts']} in {t['load_window_s']} s = **{_num(t['alerts_per_s'])} alerts/s**; "
+              f"tickets confirmed by users: {_num(t['tickets_per_s'])}/s",
+              f"- shares acknowledged by the core: {t['shares_acknowledged']} in {t['share_window_s']} s "
+              f"= **{_num(t['shares_per_s'])} shares/s**",
+              f"- ceiling: `{c['formula']}` (BigPanda's {c['bigpanda_rps']:g} requests/s per organisation; each "
+              f"poll costs {c['calls_per_batch']} calls for a batch of up to {c['retrieval_count']} shares)",
+              f"- achieved: **{_num(None if c['achieved_fraction'] is None else c['achieved_fraction'] * 100, ' %')}** "
+              f"of the ceiling; average batch {_num(c['avg_batch'])} shares, so the ceiling at this batch size is "
+              f"{_num(c['ceiling_at_avg_batch'])} shares/s",
+              f"- the core's BigPanda calls: {c['core_bigpanda_calls'] or 'none'} "
+              f"(= {_num(c['core_bigpanda_rps'])} requests/s)",
+              "", "## Requests", "",
+              "| type | name | count | failures | p50 | p95 | p99 | per s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in s["requests"]:
+        lines.append(f"| {r['type']} | {r['name']} | {r['count']} | {r['failures']} | {_ms(r['p50_ms'])} | "
+                     f"{_ms(r['p95_ms'])} | {_ms(r['p99_ms'])} | {_num(r['per_s'])} |")
+    rl, core = s["rate_limited"], s["core"]
+    lines += ["", "## Cost", "",
+              f"- failures: {s['failures']['total']} {s['failures']['by_row'] or ''}",
+              f"- 429 from BigPanda: {rl['bigpanda_429']} {rl['bigpanda_429_by_route'] or ''}; "
+              f"from ServiceNow: {rl['servicenow_429']}",
+              f"- ServiceNow requests: {s['servicenow']['requests']} = "
+              f"**{_num(s['servicenow']['requests_per_incident'])} per BigPanda incident**",
+              f"- core process: {_num(core.get('cpu_seconds'), ' CPU s')}, peak RSS "
+              f"{_num(core.get('peak_rss_mb'), ' MB')} {('— ' + core['totals']) if core.get('totals') else ''}",
+              "", "## Integrity", "",
+              f"- BigPanda incidents: {i['bigpanda_incidents']}; ServiceNow tickets: {i['servicenow_tickets']}",
+              f"- lost: **{i['lost']}**, duplicates: **{i['duplicates']}**, tickets without an incident: {i['strays']}, "
+              f"incidents users saw that BigPanda does not list: {i['seen_not_listed']}",
+              f"- share queue drained: {s['bigpanda']['drained']}; dead letters: {s['bigpanda']['dead_letters']}; "
+              f"Locust exit code: {s['locust_exit_code']}"]
+    if i["lost_ids"] or i["duplicate_ids"]:
+        lines.append(f"- lost ids: {i['lost_ids']}; duplicate ids: {i['duplicate_ids']}")
+    lines += ["", "Files: `summary.json`, `latency.html` (charts), `locust.html`, `locust.json`, `locust_*.csv`, "
+              "`samples/`, `logs/`.", ""]
+    return "\n".join(lines)
