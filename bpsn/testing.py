@@ -77,6 +77,14 @@ class InProcessBench:
     def poll(self) -> PollReport:
         return self.run(self.runner.poll_once())
 
+    def watch(self) -> int:
+        """One pass of the core's ServiceNow delta watch (ticket changes -> BigPanda)."""
+        return self.run(self.runner.watch_once())
+
+    def servicenow_user(self, user: str, password: str) -> httpx.AsyncClient:
+        """A ServiceNow client acting as someone other than the core (an analyst)."""
+        return self.run(self._client(self.servicenow_app, SN_URL, auth=(user, password)))
+
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
         self.bigpanda.tick()

@@ -136,3 +136,173 @@ def ticket_state(bench: InProcessBench, context: dict[str, Any], state: str, cod
     ticket = bench.tickets(f"correlation_id={context['incident_id']}")[0]
     assert (ticket["state"], ticket["close_code"]) == (state, code)
     assert ticket["resolved_at"] and ticket["active"] == "true"
+
+
+# --- lifecycle: settings, flapping, snooze, reopen, ServiceNow -> BigPanda ---------------------------
+SETTING_NAMES = {
+    "Resolve ServiceNow Incident": "resolve_servicenow",
+    "Flapping - Block Resolve": "block_resolve_while_flapping",
+    "Re-open Resolved": "reopen_resolved",
+    "Resolve BigPanda Incident": "resolve_bigpanda",
+    "Send Closure Code": "send_closure_code",
+}
+
+
+@given(parsers.re(r'the setting "(?P<name>[^"]+)" is (?P<value>on|off)'))
+def setting_is(bench: InProcessBench, name: str, value: str) -> None:
+    import dataclasses
+
+    from integration.engine.mapping import IncidentSettings
+    current = bench.incident_settings or IncidentSettings()
+    bench.incident_settings = dataclasses.replace(current, **{SETTING_NAMES[name]: value == "on"})
+    bench.run(_close(bench))
+    bench.runner = bench.new_core()
+
+
+def _ticket(bench: InProcessBench, context: dict[str, Any], display: bool = False) -> dict[str, Any]:
+    """The incident's newest ticket."""
+    params = {"sysparm_query": f"correlation_id={context['incident_id']}^ORDERBYDESCsys_created_on",
+              "sysparm_exclude_reference_link": "true"}
+    if display:
+        params["sysparm_display_value"] = "all"
+    r = bench.run(bench.admin.get("/api/now/table/incident", params=params))
+    r.raise_for_status()
+    return r.json()["result"][0]
+
+
+def _patch_ticket(bench: InProcessBench, context: dict[str, Any], body: dict[str, str]) -> None:
+    sys_id = _ticket(bench, context)["sys_id"]
+    r = bench.run(bench.admin.patch(f"/api/now/table/incident/{sys_id}", json=body))
+    assert r.status_code == 200, r.text
+
+
+def _user_key_client(bench: InProcessBench) -> Any:
+    import httpx
+    token = bench.settings.bigpanda_bearer_token.get_secret_value()
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=bench.bigpanda_app),
+                             base_url=bench.settings.bigpanda_url, headers={"Authorization": f"Bearer {token}"})
+
+
+def _v2(bench: InProcessBench, context: dict[str, Any], method: str, suffix: str, **kwargs: Any) -> Any:
+    incident = bench.incident(context["incident_id"])
+    path = f"/resources/v2.0/environments/{incident.environments[0]}/incidents/{incident.id}{suffix}"
+
+    async def call() -> Any:
+        async with _user_key_client(bench) as client:
+            return await client.request(method, path, **kwargs)
+    return bench.run(call())
+
+
+@when(parsers.re(r'the alert for host "(?P<host>[^"]+)" check "(?P<check>[^"]+)" flaps: (?P<statuses>[\w, ]+)'))
+def alert_flaps(bench: InProcessBench, context: dict[str, Any], host: str, check: str, statuses: str) -> None:
+    """One status a minute, with no poll in between (the core sees where it ends up)."""
+    for status in [s.strip() for s in statuses.split(",")]:
+        bench.advance(60)
+        _send(bench, context, status, host, check)
+
+
+@then(parsers.parse("BigPanda marks the incident as flapping"))
+def incident_flapping(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert bench.incident(context["incident_id"]).flapping
+
+
+@then(parsers.parse('the ticket is in state "{state}"'))
+def ticket_in_state(bench: InProcessBench, context: dict[str, Any], state: str) -> None:
+    ticket = _ticket(bench, context)
+    assert ticket["state"] == state, (ticket["state"], ticket.get("hold_reason"))
+    context["ticket"] = ticket
+
+
+@then(parsers.parse('the ticket has a work note containing "{text}"'))
+def ticket_work_note(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
+    notes = _ticket(bench, context, display=True)["work_notes"]
+    notes = notes.get("display_value", "") if isinstance(notes, dict) else notes
+    assert text in notes, notes
+
+
+@then(parsers.parse('the ticket is On Hold awaiting "{reason}"'))
+def ticket_on_hold(bench: InProcessBench, context: dict[str, Any], reason: str) -> None:
+    ticket = _ticket(bench, context, display=True)
+    assert ticket["state"]["value"] == "3", ticket["state"]
+    assert ticket["hold_reason"]["display_value"] == reason, ticket["hold_reason"]
+
+
+@when(parsers.parse("a BigPanda user snoozes the incident for {seconds:d} seconds, cancelled by updates"))
+def user_snoozes(bench: InProcessBench, context: dict[str, Any], seconds: int) -> None:
+    end = int(bench.clock.now()) + seconds
+    r = _v2(bench, context, "PUT", "/snooze", json={"end_time": end, "comment": "maintenance",
+                                                     "cancel_on_incident_updates": True})
+    assert r.status_code == 204, r.text
+
+
+@when(parsers.parse('an analyst puts the ticket On Hold in ServiceNow awaiting "{reason}"'))
+def analyst_holds(bench: InProcessBench, context: dict[str, Any], reason: str) -> None:
+    codes = {"Awaiting Caller": "1", "Awaiting Problem": "3", "Awaiting Vendor": "4", "Awaiting Change": "5"}
+    _patch_ticket(bench, context, {"state": "3", "hold_reason": codes[reason]})
+
+
+@when("an analyst takes the ticket off hold in ServiceNow")
+def analyst_unholds(bench: InProcessBench, context: dict[str, Any]) -> None:
+    _patch_ticket(bench, context, {"state": "2"})
+
+
+@when(parsers.parse('an analyst resolves the ticket in ServiceNow with code "{code}" and notes "{notes}"'))
+def analyst_resolves(bench: InProcessBench, context: dict[str, Any], code: str, notes: str) -> None:
+    _patch_ticket(bench, context, {"state": "6", "close_code": code, "close_notes": notes})
+
+
+@when("an analyst closes the ticket in ServiceNow")
+def analyst_closes(bench: InProcessBench, context: dict[str, Any]) -> None:
+    _patch_ticket(bench, context, {"state": "7"})
+
+
+@when("the core watches ServiceNow for changes")
+def core_watches(bench: InProcessBench, context: dict[str, Any]) -> None:
+    context["watched"] = bench.watch()
+
+
+@then("BigPanda shows the incident snoozed")
+def incident_snoozed(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert bench.incident(context["incident_id"]).snooze.snoozed
+
+
+@then("BigPanda shows the incident not snoozed")
+def incident_not_snoozed(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert not bench.incident(context["incident_id"]).snooze.snoozed
+
+
+@then("BigPanda shows the incident resolved")
+def incident_resolved(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert not bench.incident(context["incident_id"]).active
+
+
+@then(parsers.parse('BigPanda has a comment on the incident containing "{text}"'))
+def incident_comment(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
+    comments = [a.params.get("comment", "") for a in bench.incident(context["incident_id"]).activities
+                if a.type == "incident_commented"]
+    assert any(text in c for c in comments), comments
+
+
+@then(parsers.parse("ServiceNow has {count:d} incidents for that BigPanda incident"))
+def tickets_for_incident_plural(bench: InProcessBench, context: dict[str, Any], count: int) -> None:
+    tickets = bench.tickets(f"correlation_id={context['incident_id']}^ORDERBYsys_created_on")
+    assert len(tickets) == count, [(t["number"], t["state"]) for t in tickets]
+    context["tickets"] = tickets
+
+
+@then("the new ticket follows the previous one")
+def new_ticket_follows(bench: InProcessBench, context: dict[str, Any]) -> None:
+    previous, new = context["tickets"][0], context["tickets"][-1]
+    assert new["parent_incident"] == previous["sys_id"]
+    assert new["number"] != previous["number"]
+    assert [t.number for t in bench.incident(context["incident_id"]).tickets][-1] == new["number"]
+
+
+@then(parsers.parse('the previous ticket stays in state "{state}"'))
+def previous_ticket_state(context: dict[str, Any], state: str) -> None:
+    assert context["tickets"][0]["state"] == state
+
+
+@then("BigPanda shows the incident still active")
+def incident_still_active(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert bench.incident(context["incident_id"]).active

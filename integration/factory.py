@@ -43,7 +43,7 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
     servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng, sleep=sleep))
     return IntegrationRunner(bigpanda, servicenow, IncidentEngine(incident_settings), clock or SimClock(),
                              instance_url=settings.servicenow_url, retrieval_count=settings.retrieval_count,
-                             poll_interval=settings.poll_interval)
+                             poll_interval=settings.poll_interval, servicenow_user=settings.servicenow_user)
 
 
 async def close_runner(runner: IntegrationRunner) -> None:

@@ -3,6 +3,10 @@
 Its state lives in ServiceNow (the ticket's correlation_id is the BigPanda incident id) and
 in BigPanda's share queue (unacknowledged shares come back), so a restarted core resumes
 where it stopped and a share delivered twice finds the ticket the first delivery made.
+An incident may have several tickets (a new one follows a closed or expired one): the
+newest, by sys_created_on, is the incident's ticket. Each cycle also runs the ServiceNow
+delta watch (integration/watch.py) first, so a ticket resolved by hand reaches BigPanda
+before a share rendered after it could reopen it.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from .clients.servicenow import ServiceNowClient, ServiceNowError
 from .engine.incidents import IncidentEngine
 from .engine.messages import (Command, CreateTicket, Event, SendCallback, ShareReceived, TicketRef,
                               TicketWriteFailed, TicketWritten, UpdateTicket)
+from .watch import ServiceNowWatch
 
 log = logging.getLogger("bpsn.integration")
-LOOKUP_FIELDS = ["sys_id", "number", "state", "correlation_id"]
+LOOKUP_FIELDS = ["sys_id", "number", "state", "correlation_id", "resolved_at", "hold_reason", "parent_incident",
+                 "sys_created_on"]
 
 
 @dataclass
@@ -38,13 +44,19 @@ class PollReport:
 class IntegrationRunner:
     def __init__(self, bigpanda: BigPandaClient, servicenow: ServiceNowClient, engine: IncidentEngine,
                  clock: Clock, *, instance_url: str, retrieval_count: int = 30, poll_interval: float = 15.0,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, servicenow_user: str = "") -> None:
         self.bigpanda, self.servicenow, self.engine, self.clock = bigpanda, servicenow, engine, clock
         self.instance_url = instance_url.rstrip("/")
         self.retrieval_count = retrieval_count
         self.poll_interval = poll_interval
         self._limit = asyncio.Semaphore(concurrency)
         self.totals = PollReport()
+        self.watch = ServiceNowWatch(servicenow, bigpanda, engine, clock, user_name=servicenow_user,
+                                     poll_interval=poll_interval)
+
+    async def watch_once(self) -> int:
+        """One pass of the ServiceNow delta watch (tickets changed by others -> BigPanda)."""
+        return await self.watch.poll_once()
 
     async def poll_once(self) -> PollReport:
         shares, has_more = await self.bigpanda.retrieve_shares(self.retrieval_count)
@@ -62,11 +74,18 @@ class IntegrationRunner:
 
     async def _existing_tickets(self, incident_ids: list[str]) -> dict[str, TicketRef]:
         fields = sorted(set(LOOKUP_FIELDS) | set(self.engine.settings.update_fields))
-        rows = await self.servicenow.query("incident", "correlation_idIN" + ",".join(incident_ids) + "^ORDERBYsys_created_on",
-                                           fields=fields, limit=len(incident_ids) * 2)
-        found: dict[str, TicketRef] = {}
+        rows = await self.servicenow.query("incident", "correlation_idIN" + ",".join(incident_ids)
+                                           + "^ORDERBYDESCsys_created_on",
+                                           fields=fields, limit=max(100, len(incident_ids) * 4))
+        by_incident: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            found.setdefault(row["correlation_id"], self._ref(row))
+            by_incident.setdefault(row["correlation_id"], []).append(row)
+        found: dict[str, TicketRef] = {}
+        for incident_id, tickets in by_incident.items():
+            # newest first; within one second, the ticket no other ticket names as its parent
+            parents = {t.get("parent_incident") for t in tickets}
+            newest = [t for t in tickets if t["sys_id"] not in parents] or tickets
+            found[incident_id] = self._ref(newest[0])
         return found
 
     def _ref(self, row: dict[str, Any]) -> TicketRef:
@@ -76,8 +95,9 @@ class IntegrationRunner:
 
     async def _process(self, share: dict[str, Any], existing: TicketRef | None,
                        report: PollReport) -> dict[str, Any] | None:
+        self.watch.environment_of[share["incident_id"]] = share["environment_id"]
         event: Event | None = ShareReceived(share["share_id"], share["incident"], share["environment_id"],
-                                            share["trigger"], existing)
+                                            share["trigger"], existing, tuple(share.get("triggers") or ()))
         callback: SendCallback | None = None
         wrote = False
         async with self._limit:
@@ -100,18 +120,21 @@ class IntegrationRunner:
 
     async def _write(self, command: Command, report: PollReport) -> Event:
         try:
+            previous = successor = None
             if isinstance(command, CreateTicket):
                 row = await self._create(command)
                 report.created += 1
+                previous = command.previous
             elif isinstance(command, UpdateTicket):
                 row = await self.servicenow.update("incident", command.ticket.sys_id, command.fields)
                 report.updated += 1
+                successor = command.successor
             else:  # pragma: no cover - the engine only emits the commands above
                 raise TypeError(f"unknown command {command!r}")
         except ServiceNowError as exc:
             log.warning("ServiceNow refused a write for incident %s: %s", command.incident_id, exc)
             return TicketWriteFailed(command.share_id, command.incident_id, str(exc))
-        return TicketWritten(command.share_id, command.incident_id, self._ref(row))
+        return TicketWritten(command.share_id, command.incident_id, self._ref(row), previous, successor)
 
     async def _create(self, command: CreateTicket) -> dict[str, Any]:
         try:
@@ -143,6 +166,10 @@ class IntegrationRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set: at once again after a full batch, else after the interval."""
         while not stop.is_set():
+            try:
+                await self.watch_once()
+            except Exception as exc:  # the watch's cursor stays put: the next pass reads the same rows
+                log.error("ServiceNow watch failed: %s", exc)
             try:
                 report = await self.poll_once()
                 again = report.has_more or report.shares >= self.retrieval_count

@@ -24,6 +24,9 @@ untimed, reported as ``POST /data/v2/alerts [ok]``, default 0), BPSN_LOAD_STATUS
 ``critical=2,warning=1``; default: the generator's own draw), BPSN_LOAD_WAIT (``min,max`` seconds
 between tasks, default ``0.1,0.3``).
 
+BPSN_LOAD_OWN_SERVICE=1 gives every host a service of its own, so hosts do not correlate by service
+(the generator's 28 services otherwise cap the open incidents; a storm then mostly updates them).
+
 BPSN_LOAD_SAMPLES_DIR: when set, every process that runs users appends one CSV row per
 ``alert_to_ticket`` sample to ``samples-<pid>.csv`` there (unix time at the end, latency in ms, ok,
 BigPanda incident id): ``bpsn load`` draws latency over time from them and checks their incidents.
@@ -57,6 +60,7 @@ RESOLVE_RATIO = float(os.environ.get("BPSN_LOAD_RESOLVE_RATIO", "0"))
 STATUS_WEIGHTS = {k.strip(): float(v) for k, v in (pair.split("=") for pair in
                   os.environ.get("BPSN_LOAD_STATUSES", "").split(",") if pair.strip())}
 WAIT_MIN, WAIT_MAX = (float(x) for x in os.environ.get("BPSN_LOAD_WAIT", "0.1,0.3").split(","))
+OWN_SERVICE = os.environ.get("BPSN_LOAD_OWN_SERVICE", "0") == "1"
 SAMPLES_DIR = os.environ.get("BPSN_LOAD_SAMPLES_DIR")
 MAX_RAISED = 200  # alerts a user remembers for later resolves
 
@@ -99,16 +103,20 @@ class AlertToTicketUser(FastHttpUser):
 
     def on_start(self) -> None:
         worker = getattr(self.environment.runner, "worker_index", 0) or 0  # distinct streams per worker
-        self.alerts = AlertGenerator(seed=SEED + 1000 * worker + next(self._user_numbers), app_key=ALERTS_APP_KEY)
+        self.alerts_seed = SEED + 1000 * worker + next(self._user_numbers)
+        self.alerts = AlertGenerator(seed=self.alerts_seed, app_key=ALERTS_APP_KEY)
         self.hosts: list[Host] = [self.new_host() for _ in range(HOSTS_PER_USER)]
         self.raised: list[tuple[Host, str]] = []
 
     def new_host(self) -> Host:
         try:
-            return self.alerts.host()
+            host = self.alerts.host()
         except UniquenessException:  # long runs use up the unique words; the serial keeps names apart
             self.alerts.fake.unique.clear()
-            return self.alerts.host()
+            host = self.alerts.host()
+        if OWN_SERVICE:  # users differ by seed, so prefix the worker and user to keep services apart
+            host.service = f"{host.service}-{self.alerts_seed}-{host.name}"
+        return host
 
     @task
     def alert_to_ticket(self) -> None:

@@ -24,9 +24,13 @@ MAX_DOTS = 4000
 
 @dataclass
 class Sample:
-    t: float  # seconds since the first sample
+    t: float  # when the alert was sent, in seconds since the first one was
     ms: float
     ok: bool
+
+    @property
+    def done(self) -> float:  # when the ticket was confirmed, same scale
+        return self.t + self.ms / 1000
 
 
 def read_samples(folder: Path) -> tuple[list[Sample], list[str]]:
@@ -41,9 +45,9 @@ def read_samples(folder: Path) -> tuple[list[Sample], list[str]]:
                     ids.append(row["incident_id"])
                 except (KeyError, TypeError, ValueError):
                     continue  # a line cut short when a process was stopped
-    rows.sort()
-    t0 = rows[0][0] - rows[0][1] / 1000 if rows else 0.0
-    return [Sample(t - t0, ms, ok) for t, ms, ok in rows], ids
+    sent = sorted((t - ms / 1000, ms, ok) for t, ms, ok in rows)  # files hold the time the ticket was seen
+    t0 = sent[0][0] if sent else 0.0
+    return [Sample(t - t0, ms, ok) for t, ms, ok in sent], ids
 
 
 def read_history(path: Path, name: str = "alert_to_ticket") -> list[tuple[float, float, float]]:
@@ -66,7 +70,7 @@ def nice_ticks(lo: float, hi: float, n: int = 6) -> list[float]:
     step = 10 ** math.floor(math.log10(raw))
     step *= next(m for m in (1, 2, 2.5, 5, 10) if step * m >= raw)
     first = math.ceil(lo / step) * step
-    return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
+    return [round(first + i * step, 10) for i in range(math.ceil((hi - first) / step - 1e-9) + 1)]  # last >= hi
 
 
 def _fmt(v: float) -> str:
@@ -81,6 +85,7 @@ class Frame:
         self.x_max, self.y_max = max(self.xt[-1], x_max), max(self.yt[-1], y_max)
         self.parts: list[str] = []
         self.x_label, self.y_label = x_label, y_label
+        self.labels = 0  # vertical-line labels so far, stacked so they do not overlap
 
     def x(self, v: float) -> float:
         return LEFT + (W - LEFT - RIGHT) * min(v, self.x_max) / self.x_max
@@ -89,11 +94,15 @@ class Frame:
         return H - BOTTOM - (H - TOP - BOTTOM) * min(v, self.y_max) / self.y_max
 
     def vline(self, v: float, color: str, label: str, dashed: bool = False) -> None:
-        x = self.x(v)
+        x, ty = self.x(v), TOP + 12 + 15 * self.labels
+        self.labels += 1
         dash = ' stroke-dasharray="6 4"' if dashed else ""
+        right = x > W * 0.6  # labels near the right edge go to the left of their line
         self.parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{H - BOTTOM}" stroke="{color}" '
                           f'stroke-width="2"{dash}><title>{html.escape(label)}</title></line>'
-                          f'<text x="{x + 4:.1f}" y="{TOP + 12}" fill="{color}" font-size="12">{html.escape(label)}</text>')
+                          f'<text x="{x - 4 if right else x + 4:.1f}" y="{ty}" fill="{color}" font-size="12" '
+                          f'text-anchor="{"end" if right else "start"}" paint-order="stroke" stroke="white" '
+                          f'stroke-width="3">{html.escape(label)}</text>')
 
     def hline(self, v: float, color: str, label: str) -> None:
         y = self.y(v)
@@ -125,7 +134,7 @@ class Frame:
                        for k, c in (legend or {}).items())
         key_row = f'<text x="{LEFT}" y="{TOP - 6}" font-size="12">{keys}</text>' if keys else ""
         return (f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg" '
-                f'font-family="system-ui, sans-serif">{"".join(axes)}{"".join(self.parts)}{key_row}</svg>')
+                f'font-family="system-ui, \'Segoe UI\', \'DejaVu Sans\', sans-serif">{"".join(axes)}{"".join(self.parts)}{key_row}</svg>')
 
 
 def histogram_svg(hist: Mapping[Any, int], marks: Mapping[str, float], poll_ms: float, bins: int = 40) -> str:
@@ -165,7 +174,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def over_time_svgs(samples: list[Sample], history: list[tuple[float, float, float]], poll_ms: float) -> str:
     if samples:
-        span = max(s.t for s in samples) or 1.0
+        span = max(s.done for s in samples) or 1.0
         slice_s = max(1.0, span / 60)
         slices: dict[int, list[float]] = {}
         for s in samples:
@@ -173,24 +182,26 @@ def over_time_svgs(samples: list[Sample], history: list[tuple[float, float, floa
         mid = sorted(((k + 0.5) * slice_s, v) for k, v in slices.items())
         p50 = [(t, _percentile(v, 0.5)) for t, v in mid]
         p95 = [(t, _percentile(v, 0.95)) for t, v in mid]
+        done: dict[int, int] = {}
+        for s in samples:
+            done[int(s.done / slice_s)] = done.get(int(s.done / slice_s), 0) + 1
         top = max(max(s.ms for s in samples), poll_ms) * 1.05
-        frame = Frame(span, top, "seconds since the first ticket", "alert → ticket (ms)")
+        frame = Frame(span, top, "seconds since the first alert was sent (dot: when sent)", "alert → ticket (ms)")
         step = max(1, len(samples) // MAX_DOTS)
         for s in samples[::step]:
             color = COLORS["dot"] if s.ok else COLORS["fail"]
-            frame.parts.append(f'<circle cx="{frame.x(s.t):.1f}" cy="{frame.y(s.ms):.1f}" r="2" fill="{color}" '
-                               f'opacity="0.35"><title>{s.t:.1f} s: {s.ms:,.0f} ms{"" if s.ok else " (failed)"}'
+            frame.parts.append(f'<circle cx="{frame.x(s.t):.1f}" cy="{frame.y(s.ms):.1f}" r="2.5" fill="{color}" '
+                               f'opacity="0.5"><title>{s.t:.1f} s: {s.ms:,.0f} ms{"" if s.ok else " (failed)"}'
                                f'</title></circle>')
         frame.polyline(p50, COLORS["p50"], f"p50 per {slice_s:g} s")
         frame.polyline(p95, COLORS["p95"], f"p95 per {slice_s:g} s")
         frame.hline(poll_ms, COLORS["poll"], f"poll interval {poll_ms:,.0f} ms")
-        rate = Frame(span, max(len(v) for _, v in mid) / slice_s, "seconds since the first ticket", "tickets/s")
-        for t, v in mid:
-            x0, x1 = rate.x(t - slice_s / 2), rate.x(t + slice_s / 2)
-            rate.parts.append(f'<rect x="{x0 + 0.5:.1f}" y="{rate.y(len(v) / slice_s):.1f}" '
-                              f'width="{max(1, x1 - x0 - 1):.1f}" height="{rate.y(0) - rate.y(len(v) / slice_s):.1f}" '
-                              f'fill="{COLORS["bar"]}" opacity="0.8"><title>{t:.0f} s: '
-                              f'{len(v) / slice_s:.1f} tickets/s</title></rect>')
+        rate = Frame(span, max(done.values()) / slice_s, "seconds since the first alert was sent", "tickets/s")
+        for k, n in sorted(done.items()):
+            x0, x1, per_s = rate.x(k * slice_s), rate.x((k + 1) * slice_s), n / slice_s
+            rate.parts.append(f'<rect x="{x0 + 0.5:.1f}" y="{rate.y(per_s):.1f}" width="{max(1, x1 - x0 - 1):.1f}" '
+                              f'height="{rate.y(0) - rate.y(per_s):.1f}" fill="{COLORS["bar"]}" opacity="0.8">'
+                              f'<title>{k * slice_s:.0f}–{(k + 1) * slice_s:.0f} s: {per_s:.1f} tickets/s</title></rect>')
         legend = {"sample": COLORS["dot"], "failed": COLORS["fail"], "p50": COLORS["p50"], "p95": COLORS["p95"]}
         return (f"<h2>Latency over time</h2>{frame.svg(legend)}"
                 f"<h2>Tickets confirmed per second</h2>{rate.svg()}")

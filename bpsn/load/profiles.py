@@ -22,6 +22,7 @@ class AlertMix:
     hosts_per_user: int = 8
     new_host_ratio: float = 0.0
     resolve_ratio: float = 0.0
+    own_service: bool = False  # every host its own service: no correlation by service, more incidents
     statuses: dict[str, float] = field(default_factory=lambda: {"critical": 2.0, "warning": 1.0})
 
     def env(self) -> dict[str, str]:
@@ -29,6 +30,7 @@ class AlertMix:
         return {"BPSN_LOAD_HOSTS_PER_USER": str(self.hosts_per_user),
                 "BPSN_LOAD_NEW_HOST_RATIO": str(self.new_host_ratio),
                 "BPSN_LOAD_RESOLVE_RATIO": str(self.resolve_ratio),
+                "BPSN_LOAD_OWN_SERVICE": "1" if self.own_service else "0",
                 "BPSN_LOAD_STATUSES": ",".join(f"{k}={v:g}" for k, v in self.statuses.items())}
 
 

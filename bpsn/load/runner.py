@@ -69,7 +69,8 @@ def run_load(run: LoadRun) -> int:
         try:
             summary = _run(run)
         except KeyboardInterrupt:
-            run.console.print("[yellow]interrupted[/]: stopping everything")
+            run.console.print(f"[yellow]interrupted[/]: stopping everything; Locust's reports, if any, "
+                              f"and the logs are in {run.out}")
             return 130
         except (StartError, httpx.HTTPError, OSError, ValueError) as exc:
             run.console.print(f"[red]load run failed[/]: {exc}")
@@ -151,7 +152,7 @@ def _run(run: LoadRun) -> dict[str, Any]:
             locust_code = master.proc.returncode if master.proc else None
             progress.update(task, description="draining", total=None, info="waiting for the share queue")
             q, drained = _drain(sims, p.poll_interval, progress, task)
-            share_window = time.time() - load_started
+            drained_at = time.time()
             usage = core.usage()  # before it stops: /proc is gone afterwards
             progress.update(task, description="checking", info="core stopped; reading both simulators")
             core.stop()
@@ -162,7 +163,11 @@ def _run(run: LoadRun) -> dict[str, Any]:
         finally:
             sims.close()
         progress.update(task, description="done", total=1, completed=1, info=str(run.out))
+    if not (run.out / f"{STEM}.json").is_file():
+        raise StartError(f"Locust wrote no {STEM}.json (exit code {locust_code}):\n{master.tail()}")
     stats = json.loads((run.out / f"{STEM}.json").read_text())
+    first_request = min((e["start_time"] for e in stats if e.get("start_time")), default=load_started)
+    share_window = drained_at - max(load_started, first_request)  # first request until the queue was empty
     samples, seen = chart.read_samples(run.out / "samples")
     facts = RunFacts(
         profile=p.as_dict(), workers=p.workers, poll_interval=p.poll_interval, retrieval_count=p.retrieval_count,
@@ -170,10 +175,9 @@ def _run(run: LoadRun) -> dict[str, Any]:
         seen_ids=seen, shares_acknowledged=q.acknowledged - acked_before, dead_letters=q.dead_letters,
         drained=drained, share_window_s=share_window, core_bigpanda_calls=dict(sims.core_calls),
         bigpanda_429=bp_429, bigpanda_429_by_route=bp_429_routes, bigpanda_requests=bp_requests,
-        servicenow_requests=sn_requests, servicenow_429=sn_429, core_usage=usage,
+        servicenow_requests=sn_requests, servicenow_429=sn_429, core_usage=usage, unshared_incidents=unshared,
         core_totals=_core_totals(core), started=started, wall_time_s=time.monotonic() - t_start)
     summary = build_summary(facts)
-    summary["integrity"]["unshared_incidents"] = unshared
     _write(run, summary, stats, samples)
     return summary
 

@@ -1,4 +1,5 @@
-"""The BigPanda side of the core: share retrieval, callbacks, incident reads."""
+"""The BigPanda side of the core: share retrieval, callbacks, and V2 incident actions
+(resolve, comment, snooze, unsnooze) for changes made in ServiceNow."""
 
 from __future__ import annotations
 
@@ -41,3 +42,43 @@ class BigPandaClient:
         if r.status_code != 200:
             raise BigPandaError(r)
         return r.json()
+
+    # --- incidents API V2 (user key: the client's bearer) -------------------------------------
+    @staticmethod
+    def _incident_path(environment_id: str, incident_id: str) -> str:
+        return f"/resources/v2.0/environments/{environment_id}/incidents/{incident_id}"
+
+    async def environments(self) -> list[dict[str, Any]]:
+        r = await self.api.request("GET", "/resources/v2.0/environments")
+        if r.status_code != 200:
+            raise BigPandaError(r)
+        return list(r.json())
+
+    async def resolve_incident(self, environment_id: str, incident_id: str, comments: str) -> bool:
+        """True when resolved now; False when it was already resolved (409)."""
+        r = await self.api.request("POST", self._incident_path(environment_id, incident_id) + "/resolve",
+                                   json={"comments": comments})
+        if r.status_code == 409:
+            return False
+        if r.status_code not in (200, 202, 204):
+            raise BigPandaError(r)
+        return True
+
+    async def comment_incident(self, environment_id: str, incident_id: str, comment: str) -> None:
+        r = await self.api.request("POST", self._incident_path(environment_id, incident_id) + "/comments",
+                                   json={"comment": comment})
+        if r.status_code not in (200, 201, 204):
+            raise BigPandaError(r)
+
+    async def snooze_incident(self, environment_id: str, incident_id: str, end_time: int, comment: str = "",
+                              cancel_on_incident_updates: bool = False) -> None:
+        r = await self.api.request("PUT", self._incident_path(environment_id, incident_id) + "/snooze",
+                                   json={"end_time": int(end_time), "comment": comment,
+                                         "cancel_on_incident_updates": cancel_on_incident_updates})
+        if r.status_code not in (200, 201, 202, 204):
+            raise BigPandaError(r)
+
+    async def unsnooze_incident(self, environment_id: str, incident_id: str) -> None:
+        r = await self.api.request("DELETE", self._incident_path(environment_id, incident_id) + "/snooze")
+        if r.status_code not in (200, 202, 204):
+            raise BigPandaError(r)

@@ -58,3 +58,21 @@ class ServiceNowClient:
         if r.status_code != 200:
             raise ServiceNowError(r)
         return dict(r.json()["result"])
+
+    async def query_all(self, table: str, query: str, fields: list[str] | None = None,
+                        page_size: int = 500) -> list[dict[str, Any]]:
+        """Every match of `query` (put ORDERBY in it for a stable order), page by page."""
+        params: dict[str, Any] = {"sysparm_query": query, "sysparm_limit": page_size,
+                                  "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
+        if fields:
+            params["sysparm_fields"] = ",".join(fields)
+        rows: list[dict[str, Any]] = []
+        while True:
+            r = await self.api.request("GET", f"/api/now/table/{table}",
+                                       params={**params, "sysparm_offset": len(rows)})
+            if r.status_code != 200:
+                raise ServiceNowError(r)
+            page = list(r.json()["result"])
+            rows += page
+            if len(page) < page_size:
+                return rows

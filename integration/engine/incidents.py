@@ -1,19 +1,51 @@
-"""The incidents engine: decides what to write to ServiceNow for each share. No I/O.
+"""The incidents engine: decides what to write to ServiceNow for each share, and what to tell
+BigPanda for each ticket change made in ServiceNow. No I/O.
 
 `handle(event, now) -> list[Command]`. Transitions live in one table keyed by event type;
-an event the engine does not expect raises an error naming it.
+an event the engine does not expect raises an error naming it. The share lifecycle
+(resolve, flapping, reopen, snooze) is one decision per (share, ticket state): see
+`_on_existing` and the table in docs of `LIFECYCLE`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from .mapping import IncidentSettings, ticket_fields, ticket_sys_id
-from .messages import (Command, CreateTicket, Event, SendCallback, ShareReceived, TicketWriteFailed,
-                       TicketWritten, UpdateTicket)
+from bpsn.clock import from_glide, glide
 
-RESOLVED_STATES = {"6", "7"}
-CLOSED_STATES = {"7", "8"}
+from .mapping import IncidentSettings, ticket_fields, ticket_generation, ticket_sys_id
+from .messages import (Command, CommentIncident, CreateTicket, Event, ResolveIncident, SendCallback,
+                       ShareReceived, SnoozeIncident, TicketChanged, TicketRef, TicketWriteFailed,
+                       TicketWritten, UnsnoozeIncident, UpdateTicket)
+
+NEW, IN_PROGRESS, ON_HOLD, RESOLVED, CLOSED, CANCELED = "1", "2", "3", "6", "7", "8"
+RESOLVED_STATES = {RESOLVED, CLOSED}
+CLOSED_STATES = {CLOSED, CANCELED}
+
+LIFECYCLE = """
+share (BigPanda)                      x ticket state  -> ServiceNow write
+inactive, not flapping (or block off) x 1,2,3         -> state 6 + close_code + close_notes
+inactive, flapping, block on          x 1,2,3         -> work note "resolve blocked" (no state change)
+inactive                              x 6             -> field updates only
+reopened (active and: trigger incident#reopen, or ticket 6/7)
+                                      x 6, inside window, reopen on  -> state 2 + work note
+                                      x 6, outside window or reopen off,
+                                        7, 8 (8 only on incident#reopen)
+                                                      -> new ticket (next generation), parent_incident =
+                                                         previous, work note on both
+active, snoozed                       x 1,2           -> state 3 + hold_reason + work note (snooze end)
+active, not snoozed, incident#unsnoozed x 3           -> state 2 + work note
+anything else                         x 1,2,3,6       -> field updates (update_fields) only
+anything                              x 7,8           -> nothing (a closed ticket is never written)
+no ticket                                             -> create (resolved at once if inactive and not
+                                                         blocked; On Hold at once if snoozed)
+ticket change (ServiceNow, not by the core)
+resolved in this update (resolved_at == sys_updated_on), state 6/7
+                                      -> resolve BigPanda (if on) + closure code comment (if on)
+state 3                               -> snooze BigPanda until now + hold_snooze_seconds
+state 1,2                             -> unsnooze BigPanda (DELETE; harmless when not snoozed)
+"""
 
 
 class EngineError(RuntimeError):
@@ -23,10 +55,11 @@ class EngineError(RuntimeError):
 class IncidentEngine:
     def __init__(self, settings: IncidentSettings | None = None) -> None:
         self.settings = settings or IncidentSettings()
-        self._table: dict[type, Callable[[Event, float], list[Command]]] = {
-            ShareReceived: self._on_share,  # type: ignore[dict-item]
-            TicketWritten: self._on_written,  # type: ignore[dict-item]
-            TicketWriteFailed: self._on_failed,  # type: ignore[dict-item]
+        self._table: dict[type, Callable[[Any, float], list[Command]]] = {
+            ShareReceived: self._on_share,
+            TicketWritten: self._on_written,
+            TicketWriteFailed: self._on_failed,
+            TicketChanged: self._on_ticket_changed,
         }
 
     def handle(self, event: Event, now: float) -> list[Command]:
@@ -35,34 +68,123 @@ class IncidentEngine:
             raise EngineError(f"the incidents engine has no transition for {type(event).__name__}")
         return handler(event, now)
 
+    # --- BigPanda -> ServiceNow ------------------------------------------------------------------
     def _on_share(self, event: ShareReceived, now: float) -> list[Command]:
         incident = event.incident
         incident_id = str(incident.get("id", ""))
-        fields = ticket_fields(incident, self.settings)
         if event.existing is None:
-            create = dict(fields)
-            if not incident.get("active", True) and self.settings.resolve_servicenow:
-                create.update(self._resolution(incident))
-            return [CreateTicket(event.share_id, incident_id, ticket_sys_id(self.settings.namespace, incident_id),
-                                 create)]
-        ticket = event.existing
-        update = {k: v for k, v in fields.items()
-                  if k in self.settings.update_fields and ticket.fields.get(k) != v}
+            return [self._create(event, incident, 0, None, now)]
+        return self._on_existing(event, incident, incident_id, event.existing, now)
+
+    def _on_existing(self, event: ShareReceived, incident: dict[str, Any], incident_id: str,
+                     ticket: TicketRef, now: float) -> list[Command]:
+        s = self.settings
+        active = bool(incident.get("active", True))
+        triggers = event.all_triggers()
+        reopened = active and ("incident#reopen" in triggers or ticket.state in RESOLVED_STATES)
+        if reopened and (ticket.state in CLOSED_STATES or ticket.state == RESOLVED):
+            if ticket.state == RESOLVED and s.reopen_resolved and self._inside_window(ticket, now):
+                update = self._field_updates(incident, ticket)
+                update.update(state=IN_PROGRESS, work_notes=(
+                    f"BigPanda incident {incident_id} is active again: ticket reopened "
+                    f"(resolved {ticket.fields.get('resolved_at', '')}, inside the "
+                    f"{s.reopen_window_seconds / 60:g}-minute re-open window)."))
+                return [UpdateTicket(event.share_id, incident_id, ticket, update)]
+            generation = ticket_generation(s.namespace, incident_id, ticket.sys_id) + 1
+            return [self._create(event, incident, generation, ticket, now)]
         if ticket.state in CLOSED_STATES:
-            update = {}  # a closed ticket is never written again
-        elif not incident.get("active", True) and self.settings.resolve_servicenow \
-                and ticket.state not in RESOLVED_STATES:
-            update.update(self._resolution(incident))
+            return [SendCallback(event.share_id, incident_id, ticket)]  # a closed ticket is never written
+        update = self._field_updates(incident, ticket)
+        if not active:
+            if s.resolve_servicenow and ticket.state not in RESOLVED_STATES:
+                if incident.get("flapping") and s.block_resolve_while_flapping:
+                    update["work_notes"] = (f"BigPanda incident {incident_id} resolved while flapping: "
+                                            "the resolve is blocked until it stops flapping.")
+                else:
+                    update.update(self._resolution(incident))
+        else:
+            snooze = incident.get("snooze") or {}
+            if snooze.get("snoozed") and ticket.state in {NEW, IN_PROGRESS}:
+                update.update(self._hold(incident))
+            elif not snooze.get("snoozed") and ticket.state == ON_HOLD and "incident#unsnoozed" in triggers:
+                update.update(state=IN_PROGRESS, work_notes=f"BigPanda incident {incident_id} is no longer "
+                                                            "snoozed: back to In Progress.")
         if not update:
             return [SendCallback(event.share_id, incident_id, ticket)]
         return [UpdateTicket(event.share_id, incident_id, ticket, update)]
 
-    def _resolution(self, incident: dict[str, object]) -> dict[str, str]:
-        return {"state": "6", "close_code": self.settings.close_code,
+    def _create(self, event: ShareReceived, incident: dict[str, Any], generation: int,
+                previous: TicketRef | None, now: float) -> CreateTicket:
+        s = self.settings
+        incident_id = str(incident.get("id", ""))
+        fields = ticket_fields(incident, s)
+        if not incident.get("active", True):
+            if s.resolve_servicenow and not (incident.get("flapping") and s.block_resolve_while_flapping):
+                fields.update(self._resolution(incident))
+        elif (incident.get("snooze") or {}).get("snoozed"):
+            fields.update(self._hold(incident))
+        if previous is not None:
+            why = ("the previous ticket is closed" if previous.state in CLOSED_STATES
+                   else "re-opening is off" if not s.reopen_resolved
+                   else f"it was resolved more than {s.reopen_window_seconds / 60:g} minutes ago")
+            fields["parent_incident"] = previous.sys_id
+            fields["work_notes"] = (f"BigPanda incident {incident_id} is active again; it follows {previous.number}, "
+                                    f"which is not reopened: {why}.")
+        return CreateTicket(event.share_id, incident_id, ticket_sys_id(s.namespace, incident_id, generation),
+                            fields, previous)
+
+    def _field_updates(self, incident: dict[str, Any], ticket: TicketRef) -> dict[str, str]:
+        fields = ticket_fields(incident, self.settings)
+        return {k: v for k, v in fields.items()
+                if k in self.settings.update_fields and ticket.fields.get(k) != v}
+
+    def _inside_window(self, ticket: TicketRef, now: float) -> bool:
+        """Measured from the ticket's resolved_at; exactly at the edge counts as inside."""
+        resolved_at = ticket.fields.get("resolved_at", "")
+        try:
+            since = now - from_glide(resolved_at)
+        except ValueError:
+            return True  # a Resolved ticket always has resolved_at; without one, do not duplicate
+        return since <= self.settings.reopen_window_seconds
+
+    def _resolution(self, incident: dict[str, Any]) -> dict[str, str]:
+        return {"state": RESOLVED, "close_code": self.settings.close_code,
                 "close_notes": f"Resolved in BigPanda: every alert of incident {incident.get('id')} is resolved."}
 
+    def _hold(self, incident: dict[str, Any]) -> dict[str, str]:
+        end = (incident.get("snooze") or {}).get("end_time")
+        until = f"until {glide(float(end))} UTC" if end else "without an end time"
+        return {"state": ON_HOLD, "hold_reason": self.settings.hold_reason,
+                "work_notes": f"BigPanda incident {incident.get('id')} is snoozed {until}: ticket On Hold."}
+
     def _on_written(self, event: TicketWritten, now: float) -> list[Command]:
-        return [SendCallback(event.share_id, event.incident_id, event.ticket)]
+        if event.previous is not None:  # the new ticket exists: note it on the one it follows
+            note = (f"BigPanda incident {event.incident_id} is active again; it continues in "
+                    f"{event.ticket.number}.")
+            return [UpdateTicket(event.share_id, event.incident_id, event.previous, {"work_notes": note},
+                                 successor=event.ticket)]
+        return [SendCallback(event.share_id, event.incident_id, event.successor or event.ticket)]
 
     def _on_failed(self, event: TicketWriteFailed, now: float) -> list[Command]:
         return [SendCallback(event.share_id, event.incident_id, error=event.error)]
+
+    # --- ServiceNow -> BigPanda ------------------------------------------------------------------
+    def _on_ticket_changed(self, event: TicketChanged, now: float) -> list[Command]:
+        s, t, incident_id = self.settings, event.ticket, event.incident_id
+        f = t.fields
+        if t.state in RESOLVED_STATES:
+            if not f.get("resolved_at") or f.get("resolved_at") != f.get("sys_updated_on"):
+                return []  # resolved earlier: this change is something else
+            out: list[Command] = []
+            if s.resolve_bigpanda:
+                out.append(ResolveIncident(incident_id, f"Resolved in ServiceNow: {t.number}"))
+            if s.send_closure_code and (f.get("close_code") or f.get("close_notes")):
+                note = f"ServiceNow {t.number} closure code: {f.get('close_code', '')}."
+                out.append(CommentIncident(incident_id, f"{note} Notes: {f.get('close_notes', '')}"))
+            return out
+        if t.state == ON_HOLD:
+            return [SnoozeIncident(incident_id, int(now) + s.hold_snooze_seconds,
+                                   f"On Hold in ServiceNow: {t.number}", cancel_on_incident_updates=False)]
+        if t.state in {NEW, IN_PROGRESS}:
+            return [UnsnoozeIncident(incident_id)]
+        return []

@@ -24,6 +24,14 @@ class IncidentSettings:
     max_alerts_in_description: int = 10
     links_in_description: bool = True
     namespace: str = "demo"  # the BigPanda organisation: keeps ticket ids apart across organisations
+    # lifecycle ("Configure the Incidents Module"), with the app's defaults
+    block_resolve_while_flapping: bool = True  # Flapping - Block Resolve
+    reopen_resolved: bool = True  # Re-open Resolved
+    reopen_window_seconds: float = 1800.0  # Re-open Window (30 minutes); the edge itself is inside
+    resolve_bigpanda: bool = True  # Resolve BigPanda Incident (ticket resolved in ServiceNow)
+    send_closure_code: bool = True  # Send Closure Code (as a BigPanda comment)
+    hold_reason: str = "4"  # Awaiting Vendor: the wait is on BigPanda's snooze, not on a caller
+    hold_snooze_seconds: int = 24 * 3600  # On Hold in ServiceNow -> BigPanda snooze this long
 
 
 def alert_tag(alert: dict[str, Any], name: str) -> str:
@@ -79,6 +87,16 @@ def ticket_fields(incident: dict[str, Any], settings: IncidentSettings) -> dict[
     }
 
 
-def ticket_sys_id(namespace: str, incident_id: str) -> str:
-    """The ServiceNow sys_id of an incident's ticket, derived so a retried create is refused."""
-    return hashlib.sha256(f"bpsn:{namespace}:{incident_id}".encode()).hexdigest()[:32]
+def ticket_sys_id(namespace: str, incident_id: str, generation: int = 0) -> str:
+    """The ServiceNow sys_id of an incident's ticket, derived so a retried create is refused.
+    Generation n > 0 is the n-th ticket that follows a closed or expired one."""
+    key = incident_id if generation == 0 else f"{incident_id}#{generation}"
+    return hashlib.sha256(f"bpsn:{namespace}:{key}".encode()).hexdigest()[:32]
+
+
+def ticket_generation(namespace: str, incident_id: str, sys_id: str, limit: int = 1000) -> int:
+    """Which generation a ticket's sys_id is; 0 for a ticket we did not derive."""
+    for n in range(limit):
+        if ticket_sys_id(namespace, incident_id, n) == sys_id:
+            return n
+    return 0

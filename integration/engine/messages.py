@@ -25,6 +25,10 @@ class ShareReceived:
     environment_id: str
     trigger: str
     existing: TicketRef | None = None
+    triggers: tuple[str, ...] = ()  # every change the share stands for (BigPanda merges pending ones)
+
+    def all_triggers(self) -> set[str]:
+        return {self.trigger, *self.triggers}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class TicketWritten:
     share_id: str
     incident_id: str
     ticket: TicketRef
+    previous: TicketRef | None = None  # echoed from CreateTicket: a new ticket that follows this one
+    successor: TicketRef | None = None  # echoed from UpdateTicket: the link note naming the new ticket
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,15 @@ class TicketWriteFailed:
     error: str
 
 
-Event = ShareReceived | TicketWritten | TicketWriteFailed
+@dataclass(frozen=True)
+class TicketChanged:
+    """The ServiceNow delta watch saw a ticket changed by someone other than the core."""
+
+    incident_id: str
+    ticket: TicketRef
+
+
+Event = ShareReceived | TicketWritten | TicketWriteFailed | TicketChanged
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -51,6 +65,7 @@ class CreateTicket:
     incident_id: str
     sys_id: str  # chosen by us, so a retried create cannot make a second ticket
     fields: dict[str, str] = field(hash=False)
+    previous: TicketRef | None = None  # the ticket this one follows (reopen outside the window)
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,7 @@ class UpdateTicket:
     incident_id: str
     ticket: TicketRef
     fields: dict[str, str] = field(hash=False)
+    successor: TicketRef | None = None  # set on the link note written to a superseded ticket
 
 
 @dataclass(frozen=True)
@@ -69,4 +85,31 @@ class SendCallback:
     error: str | None = None
 
 
-Command = CreateTicket | UpdateTicket | SendCallback
+# --- commands to BigPanda (V2 incidents API; the watch finds the environment) -------------------
+@dataclass(frozen=True)
+class ResolveIncident:
+    incident_id: str
+    comments: str
+
+
+@dataclass(frozen=True)
+class CommentIncident:
+    incident_id: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class SnoozeIncident:
+    incident_id: str
+    end_time: int  # epoch seconds
+    comment: str
+    cancel_on_incident_updates: bool = False
+
+
+@dataclass(frozen=True)
+class UnsnoozeIncident:
+    incident_id: str
+
+
+BigPandaCommand = ResolveIncident | CommentIncident | SnoozeIncident | UnsnoozeIncident
+Command = CreateTicket | UpdateTicket | SendCallback | BigPandaCommand

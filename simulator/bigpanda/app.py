@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from simulator.common.admin import admin_router
+from simulator.common.openapi import allow_all, honest_openapi
 from simulator.common.middleware import SimulatorMiddleware
 
 from .backend import BigPandaBackend
@@ -59,41 +57,13 @@ Admin routes under `/_sim` are the simulator's own.
 """
 
 
-def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
-    """A 405's Allow header lists every method of the path, not just one route's (RFC 9110)."""
-    headers = getattr(exc, "headers", None)
-    if exc.status_code != 405:
-        return headers
-    methods = [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
-               if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in request.app.router.routes)]
-    return {**(headers or {}), "Allow": ", ".join(methods)}
-
-
-def without_422(app: FastAPI) -> None:
-    """Validation errors answer 400 with the API's own error body (see `invalid`), never FastAPI's
-    422, so the document must not promise a 422 and its HTTPValidationError shape."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            for item in document.get("paths", {}).values():
-                for operation in item.values():
-                    if isinstance(operation, dict):
-                        operation.get("responses", {}).pop("422", None)
-            for name in ("HTTPValidationError", "ValidationError"):
-                document.get("components", {}).get("schemas", {}).pop(name, None)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     backend = backend or BigPandaBackend()
     app = FastAPI(title="bpsn BigPanda simulator", version="0.1.0", description=DESCRIPTION,
                   responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name)
     app.state.backend = backend
-    without_422(app)
+    honest_openapi(app, {"bearerToken": {"type": "http", "scheme": "bearer",
+                                                       "description": "The org token or a user API key"}})
 
     @app.exception_handler(BpError)
     async def bp_error(request: Request, exc: BpError) -> JSONResponse:

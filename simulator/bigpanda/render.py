@@ -9,15 +9,17 @@ from .organization import Organization
 
 
 def alert_v2(a: Alert) -> dict[str, Any]:
-    return {
+    fields = {
         "id": a.id, "status": a.status, "start": int(a.start), "end": int(a.end) if a.end else None,
         "changed_at": int(a.changed_at), "updated_at": int(a.updated_at),
         "last_event_at": int(a.last_event_at), "active": a.active,
         "primary_property": a.primary_property, "secondary_property": a.secondary_property,
         "source_system": a.source_system, "incident_key": a.incident_key,
         "description": a.description, "maintenance_plans": list(a.maintenance_plans),
-        "acknowledged": a.acknowledged, **a.tags,
+        "acknowledged": a.acknowledged,
     }
+    # tags sit beside the alert's own fields, which win: a tag named "id" must not spoof the id
+    return {**{k: v for k, v in a.tags.items() if k not in fields}, **fields}
 
 
 def alert_v1(a: Alert) -> dict[str, Any]:

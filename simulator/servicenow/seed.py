@@ -43,6 +43,9 @@ def seed_demo_instance(backend: ServiceNowBackend) -> None:
         (s.integration_user, "BigPanda Integration", "bigpanda.integration@example.com",
          s.integration_password, ["itil", "x_bip_panda_user"]),
         (s.analyst_user, "NOC Analyst", "noc.analyst@example.com", s.analyst_password, ["x_bip_panda_user"]),
+        # changes x_bip_panda_config (`bpsn config`): the admin role does not imply the read role
+        ("bigpanda.admin", "BigPanda Admin", "bigpanda.admin@example.com", "bigpanda-admin",
+         ["x_bip_panda.admin", "x_bip_panda_user"]),
         ("alice.ops", "Alice Ops", "alice.ops@example.com", "", ["itil"]),
         ("bob.dba", "Bob Dba", "bob.dba@example.com", "", ["itil"]),
     ]

@@ -1,0 +1,114 @@
+"""The ServiceNow delta watch: tickets changed in ServiceNow -> BigPanda incident actions.
+
+Each pass reads `correlation_display=BigPanda^sys_updated_on>=<cursor>^ORDERBYsys_updated_on`
+and skips rows last updated by the core's own user (the echo guard: what the core wrote
+came from BigPanda already). The engine decides; this module only carries out its commands.
+
+Cursor: in memory. A fresh watch (after a restart) starts at `now - poll_interval`, so a
+change made while the core was down for longer than one interval is not replayed (the
+ticket's next change is). `>=` re-reads the cursor's second: rows already handled at that
+second are remembered by (sys_id, sys_mod_count). A BigPanda action that fails after the
+client's retries stops the pass and keeps the cursor at that row, so it is tried again.
+
+Environment: V2 paths need a BigPanda environment id. The runner records the environment of
+every share it processes; for an incident it has not seen since its start the watch lists
+the environments once (GET /resources/v2.0/environments, cached) and tries each (404 -> next).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bpsn.clock import Clock, from_glide, glide
+
+from .clients.bigpanda import BigPandaClient, BigPandaError
+from .clients.servicenow import ServiceNowClient
+from .engine.incidents import IncidentEngine
+from .engine.messages import (Command, CommentIncident, ResolveIncident, SnoozeIncident, TicketChanged,
+                              TicketRef, UnsnoozeIncident)
+
+log = logging.getLogger("bpsn.integration.watch")
+WATCH_FIELDS = ["sys_id", "number", "state", "correlation_id", "hold_reason", "close_code", "close_notes",
+                "resolved_at", "sys_updated_on", "sys_updated_by", "sys_mod_count"]
+
+
+class ServiceNowWatch:
+    def __init__(self, servicenow: ServiceNowClient, bigpanda: BigPandaClient, engine: IncidentEngine,
+                 clock: Clock, *, user_name: str, poll_interval: float, batch: int = 100) -> None:
+        self.servicenow, self.bigpanda, self.engine, self.clock = servicenow, bigpanda, engine, clock
+        self.user_name = user_name
+        self.batch = batch
+        self.cursor = glide(clock.now() - poll_interval)
+        self._seen_at_cursor: set[tuple[str, str]] = set()
+        self.environment_of: dict[str, str] = {}  # incident id -> environment id, fed by the runner
+        self._environments: list[str] | None = None
+        self.actions = 0
+
+    async def poll_once(self) -> int:
+        """One pass; returns how many tickets changed by others were handled."""
+        rows = await self.servicenow.query(
+            "incident", f"correlation_display=BigPanda^sys_updated_on>={self.cursor}^ORDERBYsys_updated_on",
+            fields=WATCH_FIELDS, limit=self.batch)
+        handled = 0
+        for row in rows:
+            updated_on = row.get("sys_updated_on", "")
+            key = (row["sys_id"], str(row.get("sys_mod_count", "")))
+            if updated_on == self.cursor and key in self._seen_at_cursor:
+                continue
+            if row.get("sys_updated_by") != self.user_name and row.get("correlation_id"):
+                ticket = TicketRef(row["sys_id"], row.get("number", ""), str(row.get("state", "")),
+                                   fields={k: str(v) for k, v in row.items()})
+                commands = self.engine.handle(TicketChanged(row["correlation_id"], ticket), self.clock.now())
+                try:
+                    for command in commands:
+                        await self._carry_out(command)
+                except (BigPandaError, OSError, RuntimeError) as exc:
+                    log.warning("BigPanda action for %s failed; retried next pass: %s", row["correlation_id"], exc)
+                    return handled
+                handled += 1
+            self._advance(updated_on, key)
+        return handled
+
+    def _advance(self, updated_on: str, key: tuple[str, str]) -> None:
+        if not updated_on:
+            return
+        if updated_on != self.cursor and from_glide(updated_on) > from_glide(self.cursor):
+            self.cursor, self._seen_at_cursor = updated_on, set()
+        self._seen_at_cursor.add(key)
+
+    async def _environments_for(self, incident_id: str) -> list[str]:
+        known = self.environment_of.get(incident_id)
+        if self._environments is None:
+            self._environments = [e["id"] for e in await self.bigpanda.environments()]
+        return ([known] if known else []) + [e for e in self._environments if e != known]
+
+    async def _carry_out(self, command: Command) -> None:
+        incident_id = command.incident_id  # type: ignore[union-attr]
+        for env in await self._environments_for(incident_id):
+            try:
+                await self._call(env, command)
+            except BigPandaError as exc:
+                if exc.status_code == 404:
+                    continue  # not in this environment
+                if 400 <= exc.status_code < 500:  # refused for good (e.g. snoozing a resolved incident)
+                    log.info("BigPanda refused %s: %s", type(command).__name__, exc)
+                    return
+                raise
+            self.environment_of[incident_id] = env
+            self.actions += 1
+            return
+        log.info("incident %s is in no BigPanda environment the core can see", incident_id)
+
+    async def _call(self, env: str, command: Command) -> Any:
+        bp = self.bigpanda
+        if isinstance(command, ResolveIncident):
+            return await bp.resolve_incident(env, command.incident_id, command.comments)
+        if isinstance(command, CommentIncident):
+            return await bp.comment_incident(env, command.incident_id, command.comment)
+        if isinstance(command, SnoozeIncident):
+            return await bp.snooze_incident(env, command.incident_id, command.end_time, command.comment,
+                                            command.cancel_on_incident_updates)
+        if isinstance(command, UnsnoozeIncident):
+            return await bp.unsnooze_incident(env, command.incident_id)
+        raise TypeError(f"the watch cannot carry out {command!r}")
