@@ -106,6 +106,8 @@ def _credentials_table(bp_url: str, sn_url: str) -> Table:
         ("  admin", f"admin / {s.admin_password}"),
         ("  integration user", f"{s.integration_user} / {s.integration_password} (itil, x_bip_panda_user)"),
         ("  analyst", f"{s.analyst_user} / {s.analyst_password} (x_bip_panda_user)"),
+        ("  BigPanda admin", "bigpanda.admin / bigpanda-admin (x_bip_panda.admin, x_bip_panda_user)"),
+        ("  OAuth client", f"{s.oauth_client_id} / {s.oauth_client_secret}"),
     ]:
         t.add_row(*row)
     return t
