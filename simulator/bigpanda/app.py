@@ -63,7 +63,8 @@ def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
                   responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name)
     app.state.backend = backend
     honest_openapi(app, {"bearerToken": {"type": "http", "scheme": "bearer",
-                                                       "description": "The org token or a user API key"}})
+                                                       "description": "The org token or a user API key"}},
+                   public=r"^/_sim/")  # the simulator's own controls take no token
 
     @app.exception_handler(BpError)
     async def bp_error(request: Request, exc: BpError) -> JSONResponse:

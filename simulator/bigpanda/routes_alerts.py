@@ -37,7 +37,8 @@ def build_alerts_router() -> APIRouter:
             summary="Send one alert or a batch (org token)",
             description="The success body is our choice (BigPanda does not publish one): the ids of the "
                         "alerts and of the incidents they joined, so a test can follow an alert.")
-    async def send_alerts(request: Request, body: Any = Body(..., examples=[EXAMPLE]),
+    async def send_alerts(request: Request, body: Any = Body(..., examples=[EXAMPLE],  # one alert, or {"alerts": [...]}
+                                                     json_schema_extra={"type": "object"}),
                           who: Principal = Depends(principal)) -> Response:
         backend: BigPandaBackend = request.app.state.backend
         backend.require(who, "org", "The alerts API")

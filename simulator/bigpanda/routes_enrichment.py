@@ -4,7 +4,7 @@ delta upserts and deletes)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -60,7 +60,9 @@ class JobAccepted(BaseModel):
 
 class MapCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["snow_cmdb_cmdb_ci_server"])
-    key_fields: list[str] = Field(min_length=1, max_length=10, examples=[["sys_id"]])
+    # Not blank: documented here, enforced (with its own message) by the route.
+    key_fields: list[Annotated[str, Field(json_schema_extra={"pattern": r"\S"})]] = Field(
+        min_length=1, max_length=10, examples=[["sys_id"]])
 
 
 class MapOut(BaseModel):

@@ -4,6 +4,7 @@ OpenAPI document that promises what they really send (400 not 422; how to authen
 from __future__ import annotations
 
 from typing import Any
+import re
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,18 +23,21 @@ def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] |
     return {**(headers or {}), "Allow": ", ".join(methods)}
 
 
-def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]]) -> None:
+def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]], public: str = r"(?!)") -> None:
     """Validation errors answer 400 with the API's own error body, never FastAPI's 422, so the
-    document must not promise a 422; and it says how to authenticate."""
+    document must not promise a 422; and it says how to authenticate, except on the paths that
+    `public` (a regex) matches: those take no credentials and say so with `security: []`."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = build()
-            for item in document.get("paths", {}).values():
+            for path, item in document.get("paths", {}).items():
                 for operation in item.values():
                     if isinstance(operation, dict):
                         operation.get("responses", {}).pop("422", None)
+                        if re.match(public, path):
+                            operation["security"] = []
             components = document.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.get("schemas", {}).pop(name, None)

@@ -44,7 +44,8 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     app.state.backend = backend
     honest_openapi(app, {"basicAuth": {"type": "http", "scheme": "basic"},
                                        "oauthBearer": {"type": "http", "scheme": "bearer",
-                                                       "description": "A token from POST /oauth_token.do"}})
+                                                       "description": "A token from POST /oauth_token.do"}},
+                   public=r"^/(_sim/health|oauth_token\.do)$")  # a token request carries no token
 
     @app.exception_handler(SnError)
     async def sn_error(request: Request, exc: SnError) -> JSONResponse:

@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    ignored_auth,
+    missing_required_header,
     unsupported_method,
     use_after_free,
 )
@@ -53,7 +55,8 @@ rest = light.exclude(path_regex=CORE).exclude(path_regex=r"^/_sim/(reset|snapsho
 # the coverage phase's unexpected methods (TRACE, OPTIONS, ...), so two more checks hold those
 # to a 405 whose Allow header lists the path's methods.
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
-          content_type_conformance, response_headers_conformance, unsupported_method, allow_header_conformance]
+          content_type_conformance, response_headers_conformance, unsupported_method, allow_header_conformance,
+          missing_required_header, ignored_auth]  # no required header goes unchecked, no credential unchecked
 BOUNDED = settings(max_examples=40 if DEEP else 4, deadline=None, suppress_health_check=list(HealthCheck))
 
 # A fuzzed table name is almost never a real table, so nearly every call would stop at
