@@ -67,10 +67,6 @@ class SimClock:
         """Called after every advance(), so timers due in virtual time fire at once."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[float], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
 
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")

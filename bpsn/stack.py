@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bpsn.clock import SimClock
+from bpsn.load.processes import free_port
 from integration.config.settings import ConnectionSettings
 from integration.factory import build_runner, close_runner
 from integration.runner import IntegrationRunner
@@ -21,12 +21,6 @@ from simulator.bigpanda.settings import BigPandaSettings
 from simulator.servicenow.app import create_app as create_servicenow_app
 from simulator.servicenow.backend import ServiceNowBackend
 from simulator.servicenow.settings import ServiceNowSettings
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class QuietServer(uvicorn.Server):

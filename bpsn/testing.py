@@ -30,6 +30,15 @@ T = TypeVar("T")
 BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
 
 
+def call_asgi(app: Any, method: str, url: str, base_url: str = "http://testserver",
+              **kwargs: Any) -> httpx.Response:
+    """One request to an ASGI app from synchronous test code, with no server and no port."""
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client:
+            return await client.request(method, url, **kwargs)
+    return asyncio.run(send())
+
+
 class InProcessBench:
     def __init__(self, *, seed: int = 1, incident_settings: IncidentSettings | None = None) -> None:
         self.clock = SimClock.virtual()

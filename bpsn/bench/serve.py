@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from fastapi import Body, FastAPI
 
-from bpsn.stack import free_port
+from bpsn.load.processes import free_port
 
 from .data import fill_incidents
 

@@ -118,9 +118,6 @@ class ShareQueue:
             self._release(share, error)
         return share
 
-    def is_leased(self, share_id: str) -> bool:
-        return share_id in self._leased
-
     def pending(self) -> list[Share]:
         return list(self._pending.values())
 

@@ -78,7 +78,3 @@ class Journal:
         for e in entries:
             c[f"{e.method} {e.table or e.path}"] += 1
         return dict(c)
-
-    @property
-    def last_id(self) -> int:
-        return self._entries[-1].id if self._entries else 0

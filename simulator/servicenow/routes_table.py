@@ -17,7 +17,7 @@ from simulator.common.middleware import journal_info
 from .auth import caller
 from .business_rules import Actor
 from .backend import ServiceNowBackend
-from .errors import ERROR_RESPONSES, ErrorEnvelope, SnError, bad_request, no_records_v1
+from .errors import ERROR_RESPONSES, ErrorEnvelope, no_records_v1
 
 JSON_TYPE = "application/json;charset=UTF-8"
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from simulator.bigpanda.app import create_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -28,12 +28,7 @@ class Sim:
         self.org = self.backend.orgs["demo"]
 
     def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, url, **kwargs)
-
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, **kwargs)
 
     def put_change(self, **fields: Any) -> httpx.Response:
         body = {"identifier": "CHG1", "status": "Planned", "summary": "Patch web", "start": T0, **fields}

@@ -3,13 +3,13 @@ filter over the alert's tags, the window, and named validation errors."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from simulator.bigpanda.app import create_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -29,10 +29,7 @@ class Api:
         self.org.rate_limits.enabled = False
 
     def call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bp") as c:
-                return await c.request(method, url, **kw)
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, **kw)
 
     def alert(self, host: str, **tags: Any) -> str:
         r = self.call("POST", "/data/v2/alerts", headers=ORG,

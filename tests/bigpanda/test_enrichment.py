@@ -3,13 +3,13 @@ and jobs, and the CMDB delta sync (hash-based unchanged rows, stale-mapping 404)
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from simulator.bigpanda.app import create_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -31,11 +31,7 @@ class Api:
         self.org.rate_limits.enabled = False  # these tests send bursts on a frozen clock
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bp.test") as c:
-                return await c.request(method, url, **kwargs)
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, base_url="http://bp.test", **kwargs)
 
     def upload(self, map_id: str, data: bytes, **kwargs: Any) -> dict[str, Any]:
         """Upload, follow Location, return the job."""

@@ -3,13 +3,13 @@ split, tags, activities, environments."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from simulator.bigpanda.app import create_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -27,10 +27,7 @@ class Api:
         self.app = create_app(self.backend)
 
     def call(self, method: str, url: str, headers: dict[str, str] = USER, **kw: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bp") as c:
-                return await c.request(method, url, headers=headers, **kw)
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, headers=headers, **kw)
 
     def alert(self, **fields: Any) -> str:
         r = self.call("POST", "/data/v2/alerts", ORG, json={"app_key": "demo-alerts-app-key", **fields})

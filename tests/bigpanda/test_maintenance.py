@@ -3,12 +3,12 @@ alerts and incidents in maintenance."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from bpsn.rng import SeededRandom
 from simulator.bigpanda.app import create_app
@@ -33,12 +33,7 @@ class Sim:
         self.org = self.backend.orgs["demo"]
 
     def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, url, **kwargs)
-
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, **kwargs)
 
     def create(self, **fields: Any) -> httpx.Response:
         body = {"name": "Web patching", "condition": {"=": ["host", "web-1"]}, "start": T0 + 100,

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 import uvicorn
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from simulator.bigpanda.app import create_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -40,10 +41,7 @@ class Api:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bp.test")
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            async with self.client() as c:
-                return await c.request(method, url, **kwargs)
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, base_url="http://bp.test", **kwargs)
 
     def configure(self, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
         return self.request("POST", CONFIG_URL, headers=kwargs.pop("headers", ORG), json=body, **kwargs)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pickle
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from bpsn.testing import call_asgi
 from bpsn.clock import SimClock
 from simulator.bigpanda.app import create_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -39,10 +39,7 @@ class Api:
             org.rate_limits.enabled = False
 
     def call(self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://bp") as c:
-                return await c.request(method, url, headers=headers if headers is not None else USER, **kw)
-        return asyncio.run(go())
+        return call_asgi(self.app, method, url, headers=headers if headers is not None else USER, **kw)
 
     def ok(self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
         r = self.call(method, url, headers, **kw)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from bpsn.testing import call_asgi
 
 # /_sim/wait long-polls until its timeout when nothing matches: a fuzzed timeout of up to
 # 120 s would stall the run, so valid timeouts are cut to this (invalid ones are left alone,
@@ -50,12 +50,4 @@ def wait_shortener() -> Callable[[Any], None]:
 def asgi_request() -> Callable[..., httpx.Response]:
     """A plain request against an ASGI app, outside schemathesis (httpx.ASGITransport)."""
 
-    def send(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, url, **kwargs)
-
-        return asyncio.run(go())
-
-    return send
+    return call_asgi

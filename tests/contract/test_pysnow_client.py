@@ -32,7 +32,8 @@ import uvicorn
 from pysnow.exceptions import MultipleResults, NoResults
 from requests.utils import parse_header_links
 
-from bpsn.stack import QuietServer, free_port
+from bpsn.load.processes import free_port
+from bpsn.stack import QuietServer
 from simulator.servicenow.app import create_app
 from simulator.servicenow.backend import ServiceNowBackend
 from simulator.servicenow.settings import ServiceNowSettings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,16 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bpsn.cli import app
-from bpsn.stack import free_port
+from bpsn.load.processes import child_env, free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = [[], ["sim"], ["sim", "bigpanda"], ["sim", "servicenow"], ["up"], ["core"], ["demo"]]
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "bpsn")
@@ -39,11 +32,8 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"exited early: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            if httpx.get(f"{url}/_sim/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        if healthy(url):
+            return
         time.sleep(0.1)
     raise AssertionError(f"{url} never became healthy")
 

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from bpsn.cli import app
-from bpsn.stack import free_port
+from bpsn.load.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "BPUe2e-clear-bearer-7c41"
@@ -22,7 +22,9 @@ OTHER_SECRET = "e2e-clear-api-key-9d02"
 KEY = Fernet.generate_key().decode()
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_cli import child_env, wait_healthy  # noqa: E402
+from test_cli import wait_healthy  # noqa: E402
+
+from bpsn.load.processes import child_env  # noqa: E402
 
 
 @pytest.fixture(scope="module")

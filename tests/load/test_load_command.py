@@ -17,8 +17,15 @@ from typing import Any
 import pytest
 
 from bpsn.load.profiles import get_profile, load_profiles
-from bpsn.load.summary import (CEILING_FORMULA, RunFacts, build_summary, ceiling, histogram_percentile, integrity,
-                               render_markdown)
+from bpsn.load.summary import (
+    CEILING_FORMULA,
+    RunFacts,
+    build_summary,
+    ceiling,
+    histogram_percentile,
+    integrity,
+    render_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 90.0

@@ -8,19 +8,17 @@ cleanly on SIGINT. Locust never runs inside pytest (gevent patches the whole pro
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bpsn.load.processes import child_env, free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
@@ -29,27 +27,6 @@ STOP_TIMEOUT = 10.0
 LOCUST_TIMEOUT = 20.0
 
 pytestmark = pytest.mark.load
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """This environment, with the project root first on PYTHONPATH (works installed or not)."""
-    env = dict(os.environ, **extra)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return env
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_sim/health", timeout=1) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

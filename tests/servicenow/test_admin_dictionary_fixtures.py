@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bpsn.testing import call_asgi
 from simulator.common.fixtures import read_fixture_file
 from simulator.servicenow.app import create_app
 from simulator.servicenow.backend import ServiceNowBackend
@@ -23,10 +23,7 @@ def app() -> Any:
 
 
 def call(app: Any, method: str, url: str, **kw: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn") as c:
-            return await c.request(method, url, **kw)
-    return asyncio.run(go())
+    return call_asgi(app, method, url, base_url="http://sn", **kw)
 
 
 def test_a_u_column_added_through_sys_dictionary_is_usable_at_once(app: Any) -> None:

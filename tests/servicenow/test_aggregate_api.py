@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from bpsn.clock import SimClock
-from simulator.servicenow.app import create_app
 from simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
@@ -27,11 +26,6 @@ INCIDENTS = [("1", "1", "0", "Network Operations"),  # priority 1
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def backend() -> ServiceNowBackend:
     b = ServiceNowBackend(clock=SimClock.virtual())
     groups = {row["name"]: row["sys_id"] for row in b.store.select("sys_user_group")}
@@ -39,13 +33,6 @@ def backend() -> ServiceNowBackend:
         b.insert_system("incident", {"short_description": f"agg {n}", "impact": impact, "urgency": urgency,
                                      "reassignment_count": count, "assignment_group": groups.get(group, "")})
     return b
-
-
-@pytest.fixture
-async def client(backend: ServiceNowBackend):
-    transport = httpx.ASGITransport(app=create_app(backend))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sn", auth=ADMIN) as c:
-        yield c
 
 
 async def stats(client: httpx.AsyncClient, **params: Any) -> Any:

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.clock import SimClock
 from simulator.servicenow.app import create_app
 from simulator.servicenow.backend import ServiceNowBackend
 from simulator.servicenow.batch import MAX_ITEMS, QUOTA_ENV
@@ -19,23 +18,6 @@ pytestmark = pytest.mark.anyio
 ADMIN = ("admin", "admin")
 INTEGRATION = ("bigpanda.integration", "bigpanda")
 BATCH = "/api/now/v1/batch"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def backend() -> ServiceNowBackend:
-    return ServiceNowBackend(clock=SimClock.virtual())
-
-
-@pytest.fixture
-async def client(backend: ServiceNowBackend):
-    transport = httpx.ASGITransport(app=create_app(backend))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sn", auth=ADMIN) as c:
-        yield c
 
 
 def b64(data: Any) -> str:

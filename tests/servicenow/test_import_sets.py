@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.clock import SimClock
 from simulator.servicenow.app import create_app
 from simulator.servicenow.backend import ServiceNowBackend
 from simulator.servicenow.import_sets import TransformContext, TransformMapError, staging_text
@@ -16,23 +15,6 @@ pytestmark = pytest.mark.anyio
 
 ADMIN = ("admin", "admin")
 INTEGRATION = ("bigpanda.integration", "bigpanda")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def backend() -> ServiceNowBackend:
-    return ServiceNowBackend(clock=SimClock.virtual())
-
-
-@pytest.fixture
-async def client(backend: ServiceNowBackend):
-    transport = httpx.ASGITransport(app=create_app(backend))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sn", auth=ADMIN) as c:
-        yield c
 
 
 def incident_hook(source: dict[str, str], target: dict[str, Any], context: TransformContext) -> None:
