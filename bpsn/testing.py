@@ -70,6 +70,12 @@ class InProcessBench:
                                 servicenow_transport=httpx.ASGITransport(app=self.servicenow_app))
         return self.run(build())
 
+    def reconfigure(self, incident_settings: IncidentSettings) -> None:
+        """Restart the core with other module settings (what a new configuration version does)."""
+        self.incident_settings = incident_settings
+        self.run(close_runner(self.runner))
+        self.runner = self.new_core()
+
     async def _virtual_sleep(self, seconds: float) -> None:
         """The core's waits (retry backoff) pass on the virtual clock, not the wall clock."""
         self.advance(seconds)

@@ -9,6 +9,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from bpsn.testing import InProcessBench
+from integration.engine.mapping import IncidentSettings
 
 
 @pytest.fixture
@@ -84,13 +85,7 @@ def core_polls(bench: InProcessBench, context: dict[str, Any]) -> None:
 
 @when("the core restarts")
 def core_restarts(bench: InProcessBench) -> None:
-    bench.run(_close(bench))
-    bench.runner = bench.new_core()
-
-
-async def _close(bench: InProcessBench) -> None:
-    from integration.factory import close_runner
-    await close_runner(bench.runner)
+    bench.reconfigure(bench.incident_settings or IncidentSettings())
 
 
 @when(parsers.parse("{seconds:d} seconds pass"))
@@ -152,11 +147,8 @@ SETTING_NAMES = {
 def setting_is(bench: InProcessBench, name: str, value: str) -> None:
     import dataclasses
 
-    from integration.engine.mapping import IncidentSettings
     current = bench.incident_settings or IncidentSettings()
-    bench.incident_settings = dataclasses.replace(current, **{SETTING_NAMES[name]: value == "on"})
-    bench.run(_close(bench))
-    bench.runner = bench.new_core()
+    bench.reconfigure(dataclasses.replace(current, **{SETTING_NAMES[name]: value == "on"}))
 
 
 def _ticket(bench: InProcessBench, context: dict[str, Any], display: bool = False) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 from bpsn.clock import Clock
 
 from .clients.bigpanda import BigPandaClient
+from .clients.lookups import ReferenceCache, TagDirectory
 from .clients.servicenow import ServiceNowClient, ServiceNowError
 from .engine.incidents import IncidentEngine
 from .engine.messages import (Command, CreateTicket, Event, SendCallback, ShareReceived, TicketRef,
@@ -51,8 +52,11 @@ class IntegrationRunner:
         self.poll_interval = poll_interval
         self._limit = asyncio.Semaphore(concurrency)
         self.totals = PollReport()
+        self.references = ReferenceCache(servicenow, clock.now)
+        self.directory = TagDirectory(bigpanda)
         self.watch = ServiceNowWatch(servicenow, bigpanda, engine, clock, user_name=servicenow_user,
-                                     poll_interval=poll_interval)
+                                     poll_interval=poll_interval, references=self.references,
+                                     directory=self.directory)
 
     async def watch_once(self) -> int:
         """One pass of the ServiceNow delta watch (tickets changed by others -> BigPanda)."""
@@ -64,16 +68,29 @@ class IntegrationRunner:
         if not shares:
             return report
         existing = await self._existing_tickets([s["incident_id"] for s in shares])
-        outcomes = await asyncio.gather(*(self._process(s, existing.get(s["incident_id"]), report)
-                                          for s in shares))
+        mapped = bool(self.engine.tags.mappings)  # no mappings: no tag names needed, no BigPanda call
+        tags = {s["share_id"]: await self.directory.named(s["incident"].get("incident_tags") or [])
+                if mapped else {} for s in shares}
+        sys_ids = await self._tag_references(tags.values())
+        outcomes = await asyncio.gather(*(self._process(s, existing.get(s["incident_id"]), report,
+                                                        tags[s["share_id"]], sys_ids) for s in shares))
         report.callbacks = [c for c in outcomes if c is not None]
         if report.callbacks:
             await self.bigpanda.send_callbacks(report.callbacks)
         self._add_to_totals(report)
         return report
 
+    async def _tag_references(self, tags: Any) -> dict[tuple[str, str], str]:
+        """(table, name) -> sys_id for the values of inbound reference tags in this batch."""
+        out: dict[tuple[str, str], str] = {}
+        for tag, table in self.engine.tags.references():
+            names = {t.get(tag, "") for t in tags}
+            for name, sys_id in (await self.references.sys_ids(table, names)).items():
+                out[(table, name)] = sys_id
+        return out
+
     async def _existing_tickets(self, incident_ids: list[str]) -> dict[str, TicketRef]:
-        fields = sorted(set(LOOKUP_FIELDS) | set(self.engine.settings.update_fields))
+        fields = sorted(set(LOOKUP_FIELDS) | set(self.engine.settings.update_fields) | set(self.engine.tags.fields))
         rows = await self.servicenow.query("incident", "correlation_idIN" + ",".join(incident_ids)
                                            + "^ORDERBYDESCsys_created_on",
                                            fields=fields, limit=max(100, len(incident_ids) * 4))
@@ -93,11 +110,12 @@ class IntegrationRunner:
                          url=f"{self.instance_url}/nav_to.do?uri=incident.do?sys_id={row['sys_id']}",
                          fields={k: str(v) for k, v in row.items()})
 
-    async def _process(self, share: dict[str, Any], existing: TicketRef | None,
-                       report: PollReport) -> dict[str, Any] | None:
+    async def _process(self, share: dict[str, Any], existing: TicketRef | None, report: PollReport,
+                       tags: dict[str, str], sys_ids: dict[tuple[str, str], str]) -> dict[str, Any] | None:
         self.watch.environment_of[share["incident_id"]] = share["environment_id"]
         event: Event | None = ShareReceived(share["share_id"], share["incident"], share["environment_id"],
-                                            share["trigger"], existing, tuple(share.get("triggers") or ()))
+                                            share["trigger"], existing, tuple(share.get("triggers") or ()),
+                                            tags, sys_ids)
         callback: SendCallback | None = None
         wrote = False
         async with self._limit:

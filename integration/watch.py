@@ -10,6 +10,11 @@ ticket's next change is). `>=` re-reads the cursor's second: rows already handle
 second are remembered by (sys_id, sys_mod_count). A BigPanda action that fails after the
 client's retries stops the pass and keeps the cursor at that row, so it is tried again.
 
+Tags: mapped fields of those rows go to the engine's tag sync with references named (sys_id ->
+display name through the reference cache); after the rows, changes whose coalesce window is
+over leave as one tags call per incident (tag names -> ids through the tag directory). A
+failed tags call stays pending and is tried again next pass.
+
 Environment: V2 paths need a BigPanda environment id. The runner records the environment of
 every share it processes; for an incident it has not seen since its start the watch lists
 the environments once (GET /resources/v2.0/environments, cached) and tries each (404 -> next).
@@ -23,10 +28,11 @@ from typing import Any
 from bpsn.clock import Clock, from_glide, glide
 
 from .clients.bigpanda import BigPandaClient, BigPandaError
+from .clients.lookups import ReferenceCache, TagDirectory
 from .clients.servicenow import ServiceNowClient
 from .engine.incidents import IncidentEngine
-from .engine.messages import (Command, CommentIncident, ResolveIncident, SnoozeIncident, TicketChanged,
-                              TicketRef, UnsnoozeIncident)
+from .engine.messages import (CoalesceTick, Command, CommentIncident, ResolveIncident, SetIncidentTags,
+                              SnoozeIncident, TagsSent, TicketChanged, TicketRef, UnsnoozeIncident)
 
 log = logging.getLogger("bpsn.integration.watch")
 WATCH_FIELDS = ["sys_id", "number", "state", "correlation_id", "hold_reason", "close_code", "close_notes",
@@ -35,8 +41,11 @@ WATCH_FIELDS = ["sys_id", "number", "state", "correlation_id", "hold_reason", "c
 
 class ServiceNowWatch:
     def __init__(self, servicenow: ServiceNowClient, bigpanda: BigPandaClient, engine: IncidentEngine,
-                 clock: Clock, *, user_name: str, poll_interval: float, batch: int = 100) -> None:
+                 clock: Clock, *, user_name: str, poll_interval: float, batch: int = 100,
+                 references: ReferenceCache | None = None, directory: TagDirectory | None = None) -> None:
         self.servicenow, self.bigpanda, self.engine, self.clock = servicenow, bigpanda, engine, clock
+        self.references = references or ReferenceCache(servicenow, clock.now)
+        self.directory = directory or TagDirectory(bigpanda)
         self.user_name = user_name
         self.batch = batch
         self.cursor = glide(clock.now() - poll_interval)
@@ -47,9 +56,11 @@ class ServiceNowWatch:
 
     async def poll_once(self) -> int:
         """One pass; returns how many tickets changed by others were handled."""
+        tag_fields = self.engine.tags.fields
         rows = await self.servicenow.query(
             "incident", f"correlation_display=BigPanda^sys_updated_on>={self.cursor}^ORDERBYsys_updated_on",
-            fields=WATCH_FIELDS, limit=self.batch)
+            fields=sorted({*WATCH_FIELDS, *tag_fields}), limit=self.batch)
+        names = await self._reference_names(rows)
         handled = 0
         for row in rows:
             updated_on = row.get("sys_updated_on", "")
@@ -59,7 +70,9 @@ class ServiceNowWatch:
             if row.get("sys_updated_by") != self.user_name and row.get("correlation_id"):
                 ticket = TicketRef(row["sys_id"], row.get("number", ""), str(row.get("state", "")),
                                    fields={k: str(v) for k, v in row.items()})
-                commands = self.engine.handle(TicketChanged(row["correlation_id"], ticket), self.clock.now())
+                named = {f: names.get((f, str(row.get(f, ""))), str(row.get(f, ""))) for f in tag_fields}
+                commands = self.engine.handle(TicketChanged(row["correlation_id"], ticket, named),
+                                              self.clock.now())
                 try:
                     for command in commands:
                         await self._carry_out(command)
@@ -68,7 +81,30 @@ class ServiceNowWatch:
                     return handled
                 handled += 1
             self._advance(updated_on, key)
+        await self.flush_tags()
         return handled
+
+    async def _reference_names(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+        """(field, sys_id) -> display name for the outbound reference fields of `rows`."""
+        out: dict[tuple[str, str], str] = {}
+        for field, table in self.engine.tags.outbound_references():
+            ids = {str(r.get(field, "")) for r in rows if r.get("sys_updated_by") != self.user_name}
+            for sys_id, name in (await self.references.names(table, ids)).items():
+                out[(field, sys_id)] = name
+        return out
+
+    async def flush_tags(self) -> int:
+        """Send the tag changes whose coalesce window is over; returns the calls made."""
+        sent = 0
+        for command in self.engine.handle(CoalesceTick(), self.clock.now()):
+            try:
+                await self._carry_out(command)
+            except (BigPandaError, OSError, RuntimeError) as exc:
+                log.warning("tags for %s not sent; tried again next pass: %s", command.incident_id, exc)
+                continue
+            self.engine.handle(TagsSent(command), self.clock.now())  # type: ignore[arg-type]
+            sent += 1
+        return sent
 
     def _advance(self, updated_on: str, key: tuple[str, str]) -> None:
         if not updated_on:
@@ -111,4 +147,19 @@ class ServiceNowWatch:
                                             command.cancel_on_incident_updates)
         if isinstance(command, UnsnoozeIncident):
             return await bp.unsnooze_incident(env, command.incident_id)
+        if isinstance(command, SetIncidentTags):
+            return await self._set_tags(env, command)
         raise TypeError(f"the watch cannot carry out {command!r}")
+
+    async def _set_tags(self, env: str, command: SetIncidentTags) -> None:
+        ids: dict[str, str] = {}
+        for name in command.values:
+            tag_id = await self.directory.tag_id(name)
+            if tag_id is None:
+                raise RuntimeError(f"BigPanda has no incident tag named {name!r}: define it as a Text tag")
+            ids[name] = tag_id
+        values = {ids[n]: v for n, v in command.values.items() if v}
+        if values:
+            await self.bigpanda.set_incident_tags(env, command.incident_id, values)
+        for name in (n for n, v in command.values.items() if not v):
+            await self.bigpanda.remove_incident_tag(env, command.incident_id, ids[name])

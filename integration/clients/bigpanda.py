@@ -82,3 +82,24 @@ class BigPandaClient:
         r = await self.api.request("DELETE", self._incident_path(environment_id, incident_id) + "/snooze")
         if r.status_code not in (200, 202, 204):
             raise BigPandaError(r)
+
+    # --- incident tags ---------------------------------------------------------------------------
+    async def tag_definitions(self) -> list[dict[str, Any]]:
+        r = await self.api.request("GET", "/resources/v2.0/incidents/tags/definitions")
+        if r.status_code != 200:
+            raise BigPandaError(r)
+        return list(r.json())
+
+    async def set_incident_tags(self, environment_id: str, incident_id: str, values: dict[str, str]) -> None:
+        """Several tags (tag id -> value) in one call."""
+        r = await self.api.request("POST", self._incident_path(environment_id, incident_id) + "/tags",
+                                   json=[{"tag_id": k, "tag_value": v} for k, v in values.items()])
+        if r.status_code not in (200, 201, 204):
+            raise BigPandaError(r)
+
+    async def remove_incident_tag(self, environment_id: str, incident_id: str, tag_id: str) -> None:
+        r = await self.api.request("DELETE", self._incident_path(environment_id, incident_id) + f"/tags/{tag_id}")
+        if r.status_code == 404:
+            return  # already gone
+        if r.status_code not in (200, 202, 204):
+            raise BigPandaError(r)

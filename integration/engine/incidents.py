@@ -15,9 +15,10 @@ from typing import Any
 from bpsn.clock import from_glide, glide
 
 from .mapping import IncidentSettings, ticket_fields, ticket_generation, ticket_sys_id
-from .messages import (Command, CommentIncident, CreateTicket, Event, ResolveIncident, SendCallback,
-                       ShareReceived, SnoozeIncident, TicketChanged, TicketRef, TicketWriteFailed,
-                       TicketWritten, UnsnoozeIncident, UpdateTicket)
+from .messages import (CoalesceTick, Command, CommentIncident, CreateTicket, Event, ResolveIncident,
+                       SendCallback, ShareReceived, SnoozeIncident, TagsSent, TicketChanged, TicketRef,
+                       TicketWriteFailed, TicketWritten, UnsnoozeIncident, UpdateTicket)
+from .tags import TagSync
 
 NEW, IN_PROGRESS, ON_HOLD, RESOLVED, CLOSED, CANCELED = "1", "2", "3", "6", "7", "8"
 RESOLVED_STATES = {RESOLVED, CLOSED}
@@ -43,8 +44,9 @@ no ticket                                             -> create (resolved at onc
 ticket change (ServiceNow, not by the core)
 resolved in this update (resolved_at == sys_updated_on), state 6/7
                                       -> resolve BigPanda (if on) + closure code comment (if on)
-state 3                               -> snooze BigPanda until now + hold_snooze_seconds
-state 1,2                             -> unsnooze BigPanda (DELETE; harmless when not snoozed)
+state 3, last seen state not 3       -> snooze BigPanda until now + hold_snooze_seconds
+state 1,2, last seen state 3 or unknown -> unsnooze BigPanda (DELETE; harmless when not snoozed)
+mapped tag fields changed             -> wait in the coalesce window (tags.py), then one tags call
 """
 
 
@@ -55,11 +57,15 @@ class EngineError(RuntimeError):
 class IncidentEngine:
     def __init__(self, settings: IncidentSettings | None = None) -> None:
         self.settings = settings or IncidentSettings()
+        self.tags = TagSync(self.settings.tag_mappings, self.settings.tag_coalesce_seconds)
+        self._states: dict[str, str] = {}  # incident -> ticket state last seen (written or watched)
         self._table: dict[type, Callable[[Any, float], list[Command]]] = {
             ShareReceived: self._on_share,
             TicketWritten: self._on_written,
             TicketWriteFailed: self._on_failed,
             TicketChanged: self._on_ticket_changed,
+            CoalesceTick: lambda event, now: list(self.tags.due(now)),
+            TagsSent: lambda event, now: self.tags.sent(event.command) or [],
         }
 
     def handle(self, event: Event, now: float) -> list[Command]:
@@ -72,29 +78,32 @@ class IncidentEngine:
     def _on_share(self, event: ShareReceived, now: float) -> list[Command]:
         incident = event.incident
         incident_id = str(incident.get("id", ""))
-        if event.existing is None:
-            return [self._create(event, incident, 0, None, now)]
-        return self._on_existing(event, incident, incident_id, event.existing, now)
+        ticket = event.existing
+        tag_fields = self.tags.inbound_fields(incident_id, event.tags, ticket.fields if ticket else None,
+                                              event.sys_ids)
+        if ticket is None:
+            return [self._create(event, incident, 0, None, now, tag_fields)]
+        return self._on_existing(event, incident, incident_id, ticket, now, tag_fields)
 
     def _on_existing(self, event: ShareReceived, incident: dict[str, Any], incident_id: str,
-                     ticket: TicketRef, now: float) -> list[Command]:
+                     ticket: TicketRef, now: float, tag_fields: dict[str, str]) -> list[Command]:
         s = self.settings
         active = bool(incident.get("active", True))
         triggers = event.all_triggers()
         reopened = active and ("incident#reopen" in triggers or ticket.state in RESOLVED_STATES)
         if reopened and (ticket.state in CLOSED_STATES or ticket.state == RESOLVED):
             if ticket.state == RESOLVED and s.reopen_resolved and self._inside_window(ticket, now):
-                update = self._field_updates(incident, ticket)
+                update = {**self._field_updates(incident, ticket), **tag_fields}
                 update.update(state=IN_PROGRESS, work_notes=(
                     f"BigPanda incident {incident_id} is active again: ticket reopened "
                     f"(resolved {ticket.fields.get('resolved_at', '')}, inside the "
                     f"{s.reopen_window_seconds / 60:g}-minute re-open window)."))
                 return [UpdateTicket(event.share_id, incident_id, ticket, update)]
             generation = ticket_generation(s.namespace, incident_id, ticket.sys_id) + 1
-            return [self._create(event, incident, generation, ticket, now)]
+            return [self._create(event, incident, generation, ticket, now, tag_fields)]
         if ticket.state in CLOSED_STATES:
             return [SendCallback(event.share_id, incident_id, ticket)]  # a closed ticket is never written
-        update = self._field_updates(incident, ticket)
+        update = {**self._field_updates(incident, ticket), **tag_fields}
         if not active:
             if s.resolve_servicenow and ticket.state not in RESOLVED_STATES:
                 if incident.get("flapping") and s.block_resolve_while_flapping:
@@ -114,10 +123,10 @@ class IncidentEngine:
         return [UpdateTicket(event.share_id, incident_id, ticket, update)]
 
     def _create(self, event: ShareReceived, incident: dict[str, Any], generation: int,
-                previous: TicketRef | None, now: float) -> CreateTicket:
+                previous: TicketRef | None, now: float, tag_fields: dict[str, str]) -> CreateTicket:
         s = self.settings
         incident_id = str(incident.get("id", ""))
-        fields = ticket_fields(incident, s)
+        fields = {**ticket_fields(incident, s), **tag_fields}
         if not incident.get("active", True):
             if s.resolve_servicenow and not (incident.get("flapping") and s.block_resolve_while_flapping):
                 fields.update(self._resolution(incident))
@@ -158,6 +167,8 @@ class IncidentEngine:
                 "work_notes": f"BigPanda incident {incident.get('id')} is snoozed {until}: ticket On Hold."}
 
     def _on_written(self, event: TicketWritten, now: float) -> list[Command]:
+        if event.previous is None and event.successor is None:
+            self._states[event.incident_id] = event.ticket.state
         if event.previous is not None:  # the new ticket exists: note it on the one it follows
             note = (f"BigPanda incident {event.incident_id} is active again; it continues in "
                     f"{event.ticket.number}.")
@@ -166,12 +177,21 @@ class IncidentEngine:
         return [SendCallback(event.share_id, event.incident_id, event.successor or event.ticket)]
 
     def _on_failed(self, event: TicketWriteFailed, now: float) -> list[Command]:
+        self.tags.forget(event.incident_id)
         return [SendCallback(event.share_id, event.incident_id, error=event.error)]
 
     # --- ServiceNow -> BigPanda ------------------------------------------------------------------
     def _on_ticket_changed(self, event: TicketChanged, now: float) -> list[Command]:
         s, t, incident_id = self.settings, event.ticket, event.incident_id
         f = t.fields
+        if event.named:  # the window opens at the edit itself, however late the watch sees it
+            try:
+                changed_at = min(now, from_glide(f.get("sys_updated_on", "")))
+            except ValueError:
+                changed_at = now
+            self.tags.ticket_changed(incident_id, event.named, changed_at)
+        before = self._states.get(incident_id)
+        self._states[incident_id] = t.state
         if t.state in RESOLVED_STATES:
             if not f.get("resolved_at") or f.get("resolved_at") != f.get("sys_updated_on"):
                 return []  # resolved earlier: this change is something else
@@ -182,9 +202,9 @@ class IncidentEngine:
                 note = f"ServiceNow {t.number} closure code: {f.get('close_code', '')}."
                 out.append(CommentIncident(incident_id, f"{note} Notes: {f.get('close_notes', '')}"))
             return out
-        if t.state == ON_HOLD:
+        if t.state == ON_HOLD and before != ON_HOLD:
             return [SnoozeIncident(incident_id, int(now) + s.hold_snooze_seconds,
                                    f"On Hold in ServiceNow: {t.number}", cancel_on_incident_updates=False)]
-        if t.state in {NEW, IN_PROGRESS}:
+        if t.state in {NEW, IN_PROGRESS} and before in (None, ON_HOLD):
             return [UnsnoozeIncident(incident_id)]
         return []

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from .tags import TagMapping
+
 STATUS_RANK = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
 IMPACT_URGENCY = {"critical": ("1", "1"), "warning": ("2", "2"), "unknown": ("3", "2")}
 CORRELATION_DISPLAY = "BigPanda"
@@ -32,6 +34,9 @@ class IncidentSettings:
     send_closure_code: bool = True  # Send Closure Code (as a BigPanda comment)
     hold_reason: str = "4"  # Awaiting Vendor: the wait is on BigPanda's snooze, not on a caller
     hold_snooze_seconds: int = 24 * 3600  # On Hold in ServiceNow -> BigPanda snooze this long
+    # Incident Tag Mapping: BigPanda Text tags <-> incident fields, each with its direction
+    tag_mappings: tuple[TagMapping, ...] = ()
+    tag_coalesce_seconds: float = 5.0  # outbound changes of one incident leave together
 
 
 def alert_tag(alert: dict[str, Any], name: str) -> str:

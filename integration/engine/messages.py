@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tags import SetIncidentTags
+
 
 @dataclass(frozen=True)
 class TicketRef:
@@ -26,6 +28,8 @@ class ShareReceived:
     trigger: str
     existing: TicketRef | None = None
     triggers: tuple[str, ...] = ()  # every change the share stands for (BigPanda merges pending ones)
+    tags: dict[str, str] = field(default_factory=dict, hash=False)  # incident tags by name
+    sys_ids: dict[tuple[str, str], str] = field(default_factory=dict, hash=False)  # (table, name) -> sys_id
 
     def all_triggers(self) -> set[str]:
         return {self.trigger, *self.triggers}
@@ -53,9 +57,20 @@ class TicketChanged:
 
     incident_id: str
     ticket: TicketRef
+    named: dict[str, str] = field(default_factory=dict, hash=False)  # mapped fields, references by name
 
 
-Event = ShareReceived | TicketWritten | TicketWriteFailed | TicketChanged
+@dataclass(frozen=True)
+class CoalesceTick:
+    """Time passed: tag changes whose coalesce window is over may leave."""
+
+
+@dataclass(frozen=True)
+class TagsSent:
+    command: SetIncidentTags
+
+
+Event = ShareReceived | TicketWritten | TicketWriteFailed | TicketChanged | CoalesceTick | TagsSent
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -111,5 +126,5 @@ class UnsnoozeIncident:
     incident_id: str
 
 
-BigPandaCommand = ResolveIncident | CommentIncident | SnoozeIncident | UnsnoozeIncident
+BigPandaCommand = ResolveIncident | CommentIncident | SnoozeIncident | UnsnoozeIncident | SetIncidentTags
 Command = CreateTicket | UpdateTicket | SendCallback | BigPandaCommand
