@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -141,35 +141,131 @@ def up(host: Host = "127.0.0.1",
     asyncio.run(main())
 
 
+def _incident_settings_from_env() -> Any:
+    """BPSN_TAG_MAPPINGS (what `bpsn load` sets): a JSON list of {"tag", "field", "direction"} for the
+    BPSN_* mode; unset: the engine's defaults. A bad value is an error naming what is wrong."""
+    import json
+    import os
+
+    from integration.engine.mapping import IncidentSettings
+    from integration.engine.tags import TagMapping
+
+    raw = os.environ.get("BPSN_TAG_MAPPINGS", "").strip()
+    if not raw:
+        return None
+    try:
+        items = json.loads(raw)
+        if not isinstance(items, list):
+            raise ValueError("expected a JSON list")
+        mappings = tuple(TagMapping(**item) for item in items)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f'BPSN_TAG_MAPPINGS: {exc} (a JSON list of {{"tag", "field", "direction"}})') from None
+    return IncidentSettings(tag_mappings=mappings)
+
+
 @app.command()
 def core(poll_interval: Annotated[float | None, typer.Option(
-        help="Seconds between polls (default: BPSN_POLL_INTERVAL or 15).")] = None) -> None:
-    """Run the integration core alone against the endpoints in BPSN_* settings, until Ctrl-C."""
+        help="Seconds between polls (default: BPSN_POLL_INTERVAL or 15; with --org: the configuration's).")] = None,
+         org: Annotated[list[str] | None, typer.Option(
+             "--org", help="Run from this organisation's current version in x_bip_panda_config (repeatable).")] = None,
+         all_orgs: Annotated[bool, typer.Option(
+             "--all-orgs", help="Run every organisation with a configuration on the instance.")] = False,
+         log_level: Annotated[str | None, typer.Option(
+             help="ERROR, WARN, INFO or DEBUG (default: the configuration's log_level, else INFO).")] = None,
+         log_format: Annotated[str, typer.Option(help="json (one object per line) or human.")] = "json",
+         modules: Annotated[str, typer.Option(
+             help="Comma-separated: incidents (always), changes (change requests, tasks and outages -> BigPanda "
+                  "changes and maintenance plans), cmdb (CMDB v2 delta sync), oim (needs BPSN_OIM_APP_KEY).")]
+         = "incidents") -> None:
+    """Run the integration core until Ctrl-C: from BPSN_* settings, or with --org from its versioned configuration.
+
+    With --org / --all-orgs the core reaches ServiceNow as BPSN_SERVICENOW_URL / BPSN_SERVICENOW_USER /
+    BPSN_SERVICENOW_PASSWORD, reads each organisation's current version (credentials decrypted with
+    BPSN_CONFIG_KEY) and applies a new version at its next poll, without a restart.
+    """
     from bpsn.clock import SimClock
+    from integration.bootstrap import BootstrapError, RunnerBuilder
     from integration.config.settings import ConnectionSettings
     from integration.factory import build_runner, close_runner
+    from integration.logs import REDACTOR, configure_logging, set_level
+    from integration.supervisor import serve_from_config
 
     settings = ConnectionSettings()
+    try:
+        configure_logging(log_level or "INFO", log_format)  # type: ignore[arg-type]
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if poll_interval is not None and (org or all_orgs):
+        console.print("[red]--poll-interval is for the BPSN_* mode; with --org the interval is the configuration's: "
+                      "`bpsn config set poll_interval SECONDS --org NAME`[/red]")
+        raise typer.Exit(2)
     if poll_interval is not None:
         settings.poll_interval = poll_interval
+
+    wanted = {m.strip() for m in modules.split(",") if m.strip()} | {"incidents"}
+    unknown = wanted - {"incidents", "changes", "cmdb", "oim"}
+    if unknown:
+        console.print(f"[red]unknown module(s): {', '.join(sorted(unknown))}; choose from incidents, changes, cmdb, oim[/red]")
+        raise typer.Exit(2)
+    try:
+        incident_settings = _incident_settings_from_env()
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    async def from_environment(stop: asyncio.Event) -> None:
+        from integration.modules_wiring import module_loops
+        REDACTOR.add_connection(settings)
+        clock = SimClock()
+        runner = build_runner(settings, clock=clock, incident_settings=incident_settings)
+        console.print(f"core: BigPanda {settings.bigpanda_url} -> ServiceNow {settings.servicenow_url}, "
+                      f"polling every {settings.poll_interval:g} s; modules: {', '.join(sorted(wanted))}")
+        loops, closers = module_loops(wanted, settings, runner, clock)
+        try:
+            await asyncio.gather(runner.run(stop), *(loop(stop) for loop in loops))
+        finally:
+            for close in closers:
+                await close()
+            await close_runner(runner)
+        t = runner.totals
+        console.print(f"stopped: {t.shares} shares, {t.created} created, {t.updated} updated, {t.errors} errors")
+
+    async def from_config(stop: asyncio.Event) -> None:
+        def started(sup) -> None:  # type: ignore[no-untyped-def]
+            for w in sup.workers:
+                console.print(f"core: {w.organization} (configuration version {w.plan.version}): BigPanda "
+                              f"{w.plan.connection.bigpanda_url} -> ServiceNow {settings.servicenow_url}")
+        totals = await serve_from_config(settings, list(org or []), all_orgs, stop, builder=RunnerBuilder(SimClock()),
+                                         log_level_override=log_level, on_log_level=set_level, on_started=started)
+        for name, t in totals.items():
+            console.print(f"stopped: {name}: {t.shares} shares, {t.created} created, {t.updated} updated, "
+                          f"{t.errors} errors")
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner = build_runner(settings, clock=SimClock())
-        console.print(f"core: BigPanda {settings.bigpanda_url} -> ServiceNow {settings.servicenow_url}, "
-                      f"polling every {settings.poll_interval:g} s")
-        try:
-            await runner.run(stop)
-        finally:
-            await close_runner(runner)
-        t = runner.totals
-        console.print(f"stopped: {t.shares} shares, {t.created} created, {t.updated} updated, {t.errors} errors")
+        await (from_config(stop) if org or all_orgs else from_environment(stop))
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except BootstrapError as exc:
+            from rich.markup import escape
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(1) from None
+
+
+@app.command()
+def selftest(org: Annotated[list[str] | None, typer.Option(
+        "--org", help="Check this organisation's configuration and BigPanda credentials (repeatable); "
+                      "without it, the BPSN_* settings `bpsn core` uses without --org.")] = None) -> None:
+    """Check credentials, endpoints, roles and one round trip; say what is wrong and how to fix it (exit 0 = all pass)."""
+    from bpsn.selftest import main
+
+    raise typer.Exit(main(list(org or [])))
 
 
 @app.command()
@@ -248,9 +344,14 @@ def _config_run(work):  # type: ignore[no-untyped-def]
 
 def _config_value(value: object) -> str:
     from rich.markup import escape
+    import json
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(", ".join(value) if isinstance(value, tuple) else str(value))
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+        return escape(", ".join(value))
+    if isinstance(value, (tuple, list, dict)):  # a table setting (tag_mappings): as JSON
+        return escape(json.dumps(value, default=str))
+    return escape(str(value))
 
 
 def _config_title(v) -> str:  # type: ignore[no-untyped-def]
@@ -346,14 +447,27 @@ def config_set(key: Annotated[str, typer.Argument(help="A field (api_base_url, i
     elif value is None:
         console.print(f"[red]{key} needs a value[/red]")
         raise typer.Exit(2)
+    parsed: object = value
+    if value.lstrip().startswith(("[", "{")):  # a table setting, e.g. tag_mappings, as JSON
+        import json
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            console.print(f"[red]{key}: the value is not valid JSON: {exc}[/red]")
+            raise typer.Exit(2) from None
 
     async def work(store):  # type: ignore[no-untyped-def]
         current = await store.current(org)
-        config = (current.config if current else IntegrationConfig()).replace(**{key: value})
+        config = (current.config if current else IntegrationConfig()).replace(**{key: parsed})
         return await store.save(org, config, note or f"set {key}")
 
     console.print(_config_title(_config_run(work)))
 
+
+app.add_typer(__import__("bpsn.cli_privacy", fromlist=["privacy_app"]).privacy_app, name="privacy")
+app.add_typer(__import__("bpsn.cli_cmdb", fromlist=["cmdb_app"]).cmdb_app, name="cmdb")
+app.add_typer(__import__("bpsn.cli_rules", fromlist=["rules_app"]).rules_app, name="rules")
+app.add_typer(__import__("bpsn.cli_changes", fromlist=["forwarding_app"]).forwarding_app)  # changes sync, oim forward
 
 if __name__ == "__main__":
     app()

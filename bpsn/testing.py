@@ -18,6 +18,7 @@ from bpsn.clock import SimClock
 from integration.config.settings import ConnectionSettings
 from integration.engine.mapping import IncidentSettings
 from integration.factory import build_runner, close_runner
+from integration.modules.alert_config import AlertConfigSettings
 from integration.runner import IntegrationRunner, PollReport
 from simulator.bigpanda.app import create_app as create_bigpanda_app
 from simulator.bigpanda.backend import BigPandaBackend
@@ -52,6 +53,7 @@ class InProcessBench:
         self.settings = ConnectionSettings(bigpanda_url=BP_URL, servicenow_url=SN_URL)
         self.slept = 0.0
         self.incident_settings = incident_settings
+        self.alert_settings: AlertConfigSettings | None = None  # None: the module's defaults
         self.runner = self.new_core()
         self.source = self.run(self._client(self.bigpanda_app, BP_URL,
                                             headers={"Authorization": f"Bearer {self.bigpanda.settings.org_token}"}))
@@ -65,7 +67,7 @@ class InProcessBench:
         """A fresh core (as after a restart): no memory but what the two systems hold."""
         async def build() -> IntegrationRunner:
             return build_runner(self.settings, clock=self.clock, pace=False, sleep=self._virtual_sleep,
-                                incident_settings=self.incident_settings,
+                                incident_settings=self.incident_settings, alert_settings=self.alert_settings,
                                 bigpanda_transport=httpx.ASGITransport(app=self.bigpanda_app),
                                 servicenow_transport=httpx.ASGITransport(app=self.servicenow_app))
         return self.run(build())
@@ -110,6 +112,20 @@ class InProcessBench:
             "sysparm_query": query, "sysparm_exclude_reference_link": "true"}))
         r.raise_for_status()
         return list(r.json()["result"])
+
+    @property
+    def org(self) -> Any:
+        """The default BigPanda organisation's state."""
+        return self.bigpanda.orgs[self.bigpanda.settings.organization]
+
+    def tag_id(self, name: str) -> str:
+        return next(t.id for t in self.org.tag_definitions.values() if t.name == name)
+
+    def journal_marks(self) -> tuple[int, int]:
+        """The newest request ids of the ServiceNow and BigPanda journals: count from here."""
+        return tuple(  # type: ignore[return-value]
+            (entries[-1].id if (entries := journal.find()) else 0)
+            for journal in (self.servicenow.journal, self.bigpanda.journal))
 
     def incident(self, incident_id: str) -> Any:
         return self.bigpanda.orgs[self.bigpanda.settings.organization].incidents[incident_id]

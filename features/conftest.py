@@ -10,6 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from bpsn.testing import InProcessBench
 from integration.engine.mapping import IncidentSettings
+from simulator.bigpanda import incident_actions
 
 
 @pytest.fixture
@@ -298,3 +299,46 @@ def previous_ticket_state(context: dict[str, Any], state: str) -> None:
 @then("BigPanda shows the incident still active")
 def incident_still_active(bench: InProcessBench, context: dict[str, Any]) -> None:
     assert bench.incident(context["incident_id"]).active
+
+
+def _mark(bench: InProcessBench, context: dict[str, Any]) -> None:
+    """The first change of a scenario: writes (and lookups) are counted from here."""
+    if "sn_mark" not in context:
+        context["sn_mark"], context["bp_mark"] = bench.journal_marks()
+
+
+@given(parsers.parse('BigPanda defines the Text incident tags {names}'))
+def define_tags(bench: InProcessBench, names: str) -> None:
+    for name in names.replace(" and ", ", ").split(", "):
+        incident_actions.define_tag(bench.org, name.strip('"'), "Text", "", [])
+
+
+@when(parsers.parse('a BigPanda user sets the incident tag "{name}" to "{value}"'))
+def bigpanda_user_sets_tag(bench: InProcessBench, context: dict[str, Any], name: str, value: str) -> None:
+    _mark(bench, context)
+    incident_actions.set_tag(bench.org, bench.incident(context["incident_id"]), bench.tag_id(name), value,
+                             "sre@example.com", bench.clock.now())
+
+
+@then(parsers.re(r'the ticket field "(?P<field>\w+)" is "(?P<value>[^"]*)"'))
+def ticket_field_is(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
+    assert _ticket(bench, context).get(field, "") == value
+
+
+@then(parsers.parse('the BigPanda incident tag "{name}" is "{value}"'))
+def bigpanda_tag_is(bench: InProcessBench, context: dict[str, Any], name: str, value: str) -> None:
+    assert bench.incident(context["incident_id"]).incident_tags.get(bench.tag_id(name)) == value
+
+
+@given("a monitoring tool sends these alerts:")
+@when("a monitoring tool sends these alerts:")
+def send_alert_table(bench: InProcessBench, context: dict[str, Any], datatable: list[list[str]]) -> None:
+    """One alert per row; the header names the fields and tags (status, host, check, ...); an
+    empty cell leaves that tag out. context["incident_id"] is the first row's incident."""
+    header, *rows = datatable
+    alerts = [{k: v for k, v in zip(header, row, strict=True) if v} for row in rows]
+    r = bench.send_alerts(*alerts)
+    assert r.status_code == 201, r.text
+    ids = [a["incident_id"] for a in r.json()["alerts"]]
+    context.setdefault("incident_id", ids[0])
+    context["incident_ids"] = ids

@@ -11,19 +11,10 @@ from pytest_bdd import given, parsers, scenarios, then, when
 from bpsn.testing import InProcessBench
 from integration.engine.mapping import IncidentSettings
 from integration.engine.tags import TagMapping
-from simulator.bigpanda import incident_actions as act
 
 scenarios("tag_sync.feature")
 CORE_USER = "bigpanda.integration"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def _org(bench: InProcessBench) -> Any:
-    return bench.bigpanda.orgs[bench.bigpanda.settings.organization]
-
-
-def _tag_id(bench: InProcessBench, name: str) -> str:
-    return next(t.id for t in _org(bench).tag_definitions.values() if t.name == name)
 
 
 def _ticket(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
@@ -37,29 +28,11 @@ def _group_id(bench: InProcessBench, name: str) -> str:
     return str(r.json()["result"][0]["sys_id"])
 
 
-def _mark(bench: InProcessBench, context: dict[str, Any]) -> None:
-    """The first change of a scenario: writes are counted from here."""
-    if "sn_mark" not in context:
-        context["sn_mark"] = _last_id(bench.servicenow.journal)
-        context["bp_mark"] = _last_id(bench.bigpanda.journal)
-
-
-def _last_id(journal: Any) -> int:
-    entries = journal.find()
-    return entries[-1].id if entries else 0
-
-
 def _writes(bench: InProcessBench, sn_since: int, bp_since: int) -> tuple[int, int]:
     sn = [e for e in bench.servicenow.journal.find(table="incident", user=CORE_USER, since_id=sn_since)
           if e.method in WRITES]
     bp = [e for e in bench.bigpanda.journal.find(since_id=bp_since) if e.method in WRITES and "/tags" in e.path]
     return len(sn), len(bp)
-
-
-@given(parsers.parse('BigPanda defines the Text incident tags {names}'))
-def define_tags(bench: InProcessBench, names: str) -> None:
-    for name in names.replace(" and ", ", ").split(", "):
-        act.define_tag(_org(bench), name.strip('"'), "Text", "", [])
 
 
 @given("the core maps incident tags to ServiceNow fields:")
@@ -69,16 +42,10 @@ def map_tags(bench: InProcessBench, datatable: list[list[str]]) -> None:
     bench.reconfigure(dataclasses.replace(bench.incident_settings or IncidentSettings(), tag_mappings=mappings))
 
 
-@when(parsers.parse('a BigPanda user sets the incident tag "{name}" to "{value}"'))
-def bigpanda_user_sets_tag(bench: InProcessBench, context: dict[str, Any], name: str, value: str) -> None:
-    _mark(bench, context)
-    act.set_tag(_org(bench), bench.incident(context["incident_id"]), _tag_id(bench, name), value,
-                "sre@example.com", bench.clock.now())
-
-
 @when(parsers.re(r'an analyst sets the ticket field "(?P<field>\w+)" to "(?P<value>[^"]*)"'))
 def analyst_sets_field(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
-    _mark(bench, context)
+    if "sn_mark" not in context:
+        context["sn_mark"], context["bp_mark"] = bench.journal_marks()
     r = bench.run(bench.admin.patch(f"/api/now/table/incident/{_ticket(bench, context)['sys_id']}",
                                     json={field: value}))
     assert r.status_code == 200, r.text
@@ -87,11 +54,6 @@ def analyst_sets_field(bench: InProcessBench, context: dict[str, Any], field: st
 @when(parsers.parse('an analyst assigns the ticket to the group "{group}"'))
 def analyst_assigns(bench: InProcessBench, context: dict[str, Any], group: str) -> None:
     analyst_sets_field(bench, context, "assignment_group", _group_id(bench, group))
-
-
-@then(parsers.re(r'the ticket field "(?P<field>\w+)" is "(?P<value>[^"]*)"'))
-def ticket_field_is(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
-    assert _ticket(bench, context).get(field, "") == value
 
 
 @then(parsers.parse('the ticket\'s assignment group is "{group}"'))
@@ -104,14 +66,9 @@ def no_assignment_group(bench: InProcessBench, context: dict[str, Any]) -> None:
     assert _ticket(bench, context)["assignment_group"] == ""
 
 
-@then(parsers.parse('the BigPanda incident tag "{name}" is "{value}"'))
-def bigpanda_tag_is(bench: InProcessBench, context: dict[str, Any], name: str, value: str) -> None:
-    assert bench.incident(context["incident_id"]).incident_tags.get(_tag_id(bench, name)) == value
-
-
 @then(parsers.parse('the BigPanda incident has no tag "{name}"'))
 def bigpanda_has_no_tag(bench: InProcessBench, context: dict[str, Any], name: str) -> None:
-    assert _tag_id(bench, name) not in bench.incident(context["incident_id"]).incident_tags
+    assert bench.tag_id(name) not in bench.incident(context["incident_id"]).incident_tags
 
 
 @then(parsers.re(r"since the change the core wrote (?P<sn>\d+) times? to ServiceNow and (?P<bp>\d+) times? "
@@ -122,7 +79,7 @@ def writes_since_change(bench: InProcessBench, context: dict[str, Any], sn: str,
 
 @then("for ten coalesce windows neither side is written again")
 def no_echo(bench: InProcessBench, context: dict[str, Any]) -> None:
-    sn_mark, bp_mark = _last_id(bench.servicenow.journal), _last_id(bench.bigpanda.journal)
+    sn_mark, bp_mark = bench.journal_marks()
     window = bench.runner.engine.settings.tag_coalesce_seconds
     for _ in range(10):
         bench.advance(window)

@@ -16,6 +16,9 @@ from .clients.servicenow import ServiceNowClient
 from .config.settings import ConnectionSettings
 from .engine.incidents import IncidentEngine
 from .engine.mapping import IncidentSettings
+from .modules.alert_config import AlertConfigSettings
+from .modules.companions import attach_companions
+from .privacy import PrivacyPolicy
 from .runner import IntegrationRunner
 
 
@@ -24,8 +27,12 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
                  servicenow_transport: httpx.AsyncBaseTransport | None = None,
                  incident_settings: IncidentSettings | None = None, seed: int = 0,
                  pace: bool = True,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> IntegrationRunner:
-    """`sleep` is how the clients wait between retries: a test passes one that moves virtual time."""
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 alert_settings: AlertConfigSettings | None = None,
+                 privacy: PrivacyPolicy | None = None) -> IntegrationRunner:
+    """`sleep` is how the clients wait between retries: a test passes one that moves virtual time.
+    The runner comes with its companions: share staging, and the Alert Configuration module's
+    records (`alert_settings`, its defaults when not given); `privacy` cleans both directions."""
     timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
     policy = RetryPolicy(max_attempts=settings.max_attempts)
     rng = SeededRandom(seed)
@@ -41,9 +48,13 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
     bigpanda = BigPandaClient(ApiClient(bp_http, policy=policy, pacer=pacer, rng=rng, sleep=sleep),
                               settings.incidents_app_key.get_secret_value())
     servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng, sleep=sleep))
-    return IntegrationRunner(bigpanda, servicenow, IncidentEngine(incident_settings), clock or SimClock(),
-                             instance_url=settings.servicenow_url, retrieval_count=settings.retrieval_count,
-                             poll_interval=settings.poll_interval, servicenow_user=settings.servicenow_user)
+    runner = IntegrationRunner(bigpanda, servicenow, IncidentEngine(incident_settings), clock or SimClock(),
+                               instance_url=settings.servicenow_url, retrieval_count=settings.retrieval_count,
+                               poll_interval=settings.poll_interval, servicenow_user=settings.servicenow_user)
+    attach_companions(runner, alert_settings or AlertConfigSettings())
+    if privacy is not None and (privacy.to_servicenow.active or privacy.to_bigpanda.active):
+        runner.protect(privacy)
+    return runner
 
 
 async def close_runner(runner: IntegrationRunner) -> None:

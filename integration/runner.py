@@ -14,21 +14,42 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from bpsn.clock import Clock
 
+from .clients.batch import BatchError, BatchWrite, BatchWriter, WriteCoalescer
 from .clients.bigpanda import BigPandaClient
 from .clients.lookups import ReferenceCache, TagDirectory
 from .clients.servicenow import ServiceNowClient, ServiceNowError
 from .engine.incidents import IncidentEngine
+from .engine.mapping import references
 from .engine.messages import (Command, CreateTicket, Event, SendCallback, ShareReceived, TicketRef,
                               TicketWriteFailed, TicketWritten, UpdateTicket)
+from .privacy import PrivacyPolicy, Pseudonymiser, to_bigpanda, to_servicenow
+from .rules import Rule, RuleStore
+from .rules.commands import command_after_rules, rules_for_command
 from .watch import ServiceNowWatch
 
 log = logging.getLogger("bpsn.integration")
 LOOKUP_FIELDS = ["sys_id", "number", "state", "correlation_id", "resolved_at", "hold_reason", "parent_incident",
                  "sys_created_on"]
+
+
+@dataclass(frozen=True)
+class WrittenTicket:
+    """A share the poll wrote to ServiceNow, and the ticket that now stands for its incident."""
+
+    share: dict[str, Any]
+    ticket: TicketRef
+
+
+class TicketCompanion(Protocol):
+    """Writes what goes with a ticket (alert records, tasks, metadata) once per poll, batched.
+    Errors are its own to log: the callbacks leave whatever it does."""
+
+    async def after_poll(self, written: list[WrittenTicket]) -> None: ...
 
 
 @dataclass
@@ -37,26 +58,49 @@ class PollReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0  # a transform rule kept the share out of ServiceNow
     errors: int = 0
     has_more: bool = False
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+    written: list[WrittenTicket] = field(default_factory=list)
 
 
 class IntegrationRunner:
     def __init__(self, bigpanda: BigPandaClient, servicenow: ServiceNowClient, engine: IncidentEngine,
                  clock: Clock, *, instance_url: str, retrieval_count: int = 30, poll_interval: float = 15.0,
-                 concurrency: int = 8, servicenow_user: str = "") -> None:
+                 concurrency: int = 100, servicenow_user: str = "", batch_writes: bool = True) -> None:
         self.bigpanda, self.servicenow, self.engine, self.clock = bigpanda, servicenow, engine, clock
         self.instance_url = instance_url.rstrip("/")
         self.retrieval_count = retrieval_count
         self.poll_interval = poll_interval
         self._limit = asyncio.Semaphore(concurrency)
+        # ticket writes of one poll leave together through the Batch API (one request per 100)
+        self.writes = WriteCoalescer(BatchWriter(servicenow)) if batch_writes else None
         self.totals = PollReport()
+        self.privacy: tuple[PrivacyPolicy, Pseudonymiser] | None = None
+        self.rule_store = RuleStore(servicenow)
+        self.rules_ttl = 60.0  # seconds a loaded rule set is used before it is read again
+        self._rules: tuple[float, list[Rule]] | None = None
+        self.companions: list[TicketCompanion] = []
+        self.ticket_link: Callable[[str, str], str] | None = None  # (instance url, sys_id) -> URL
         self.references = ReferenceCache(servicenow, clock.now)
         self.directory = TagDirectory(bigpanda)
         self.watch = ServiceNowWatch(servicenow, bigpanda, engine, clock, user_name=servicenow_user,
                                      poll_interval=poll_interval, references=self.references,
                                      directory=self.directory)
+
+    def protect(self, policy: PrivacyPolicy, pseudonymiser: Pseudonymiser | None = None) -> None:
+        """Clean personal data both ways: shares before the engine sees them, every body to BigPanda."""
+        key = pseudonymiser or Pseudonymiser.from_env()
+        self.privacy = (policy, key)
+        self.bigpanda.outbound = lambda body: to_bigpanda(policy, body, key, self.directory.by_id)
+
+    async def _cleaned(self, shares: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.privacy is None:
+            return shares
+        policy, key = self.privacy
+        await self.directory.named([t for s in shares for t in s["incident"].get("incident_tags") or []])
+        return [to_servicenow(policy, s, key, self.directory.by_id) for s in shares]
 
     async def watch_once(self) -> int:
         """One pass of the ServiceNow delta watch (tickets changed by others -> BigPanda)."""
@@ -66,27 +110,41 @@ class IntegrationRunner:
         shares, has_more = await self.bigpanda.retrieve_shares(self.retrieval_count)
         report = PollReport(shares=len(shares), has_more=has_more)
         if not shares:
+            await self._companions(report)  # a quiet poll: companions with due work of their own (RCC)
             return report
+        shares = await self._cleaned(shares)
+        rules = await self._current_rules()
         existing = await self._existing_tickets([s["incident_id"] for s in shares])
-        mapped = bool(self.engine.tags.mappings)  # no mappings: no tag names needed, no BigPanda call
-        tags = {s["share_id"]: await self.directory.named(s["incident"].get("incident_tags") or [])
-                if mapped else {} for s in shares}
-        sys_ids = await self._tag_references(tags.values())
+        s = self.engine.settings
+        named = bool(self.engine.tags.mappings or s.description_incident_tags or s.priority_in_short_description
+                     or s.aia_in_description or s.aia_replaces_alert_summary)
+        tags = {sh["share_id"]: await self.directory.named(sh["incident"].get("incident_tags") or [])
+                if named else {} for sh in shares}
+        for sh in shares:  # tags by name for the mapping (BigPanda sends ids)
+            sh["incident"] = {**sh["incident"], "tag_values": tags[sh["share_id"]]}
+        sys_ids = await self._references(shares, tags.values())
         outcomes = await asyncio.gather(*(self._process(s, existing.get(s["incident_id"]), report,
-                                                        tags[s["share_id"]], sys_ids) for s in shares))
+                                                        tags[s["share_id"]], sys_ids, rules) for s in shares))
         report.callbacks = [c for c in outcomes if c is not None]
+        await self._companions(report)
         if report.callbacks:
             await self.bigpanda.send_callbacks(report.callbacks)
         self._add_to_totals(report)
         return report
 
-    async def _tag_references(self, tags: Any) -> dict[tuple[str, str], str]:
-        """(table, name) -> sys_id for the values of inbound reference tags in this batch."""
-        out: dict[tuple[str, str], str] = {}
+    async def _references(self, shares: list[dict[str, Any]], tags: Any) -> dict[tuple[str, str], str]:
+        """(table, name or email) -> sys_id for this batch: the settings' group, users and CIs, and
+        the values of inbound reference tags; one query per table at most, cached."""
+        wanted: dict[str, set[str]] = {}
+        for share in shares:
+            for table, key in references(share["incident"], self.engine.settings):
+                wanted.setdefault(table, set()).add(key)
         for tag, table in self.engine.tags.references():
-            names = {t.get(tag, "") for t in tags}
-            for name, sys_id in (await self.references.sys_ids(table, names)).items():
-                out[(table, name)] = sys_id
+            wanted.setdefault(table, set()).update(t.get(tag, "") for t in tags)
+        out: dict[tuple[str, str], str] = {}
+        for table, keys in wanted.items():
+            for key, sys_id in (await self.references.sys_ids(table, keys)).items():
+                out[(table, key)] = sys_id
         return out
 
     async def _existing_tickets(self, incident_ids: list[str]) -> dict[str, TicketRef]:
@@ -107,21 +165,68 @@ class IntegrationRunner:
 
     def _ref(self, row: dict[str, Any]) -> TicketRef:
         return TicketRef(sys_id=row["sys_id"], number=row.get("number", ""), state=row.get("state", ""),
-                         url=f"{self.instance_url}/nav_to.do?uri=incident.do?sys_id={row['sys_id']}",
-                         fields={k: str(v) for k, v in row.items()})
+                         url=self.ticket_url(row["sys_id"]), fields={k: str(v) for k, v in row.items()})
+
+    def ticket_url(self, sys_id: str) -> str:
+        """The link BigPanda shows for a ticket (the alert module may point it at the BigPanda view)."""
+        return self.ticket_link(self.instance_url, sys_id) if self.ticket_link else \
+            f"{self.instance_url}/nav_to.do?uri=incident.do?sys_id={sys_id}"
+
+    async def _companions(self, report: PollReport) -> None:
+        for companion in self.companions:
+            try:
+                await companion.after_poll(report.written)
+            except Exception as exc:  # the tickets are written: their callbacks must still leave
+                log.error("%s failed after the poll: %s", type(companion).__name__, exc)
+
+    async def _current_rules(self) -> list[Rule]:
+        """The organisation's transform rules, read again after `rules_ttl`; kept on a failed read."""
+        now = self.clock.now()
+        if self._rules is None or now - self._rules[0] >= self.rules_ttl:
+            try:
+                self._rules = (now, await self.rule_store.rules(self.engine.settings.namespace))
+            except (ServiceNowError, OSError) as exc:
+                log.warning("transform rules not read; the last ones read stay in use: %s", exc)
+                return self._rules[1] if self._rules else []
+        return self._rules[1]
+
+    async def _apply_rules(self, rules: list[Rule], share: dict[str, Any],
+                           commands: list[Command]) -> tuple[list[Command], bool]:
+        """The engine's first writes for a share after the transform rules; True when one skipped it."""
+        out: list[Command] = []
+        skipped = False
+        for command in commands:
+            if not isinstance(command, (CreateTicket, UpdateTicket)):
+                out.append(command)
+                continue
+            outcome = rules_for_command(rules, share["incident"], command)
+            if outcome.tags:
+                await self.bigpanda.set_incident_tags(share["environment_id"], share["incident_id"], outcome.tags)
+            changed = command_after_rules(command, outcome)
+            if changed is None:
+                skipped = True
+                ticket = command.ticket if isinstance(command, UpdateTicket) else None
+                out.append(SendCallback(command.share_id, command.incident_id, ticket))
+            else:
+                out.append(changed)
+        return out, skipped
 
     async def _process(self, share: dict[str, Any], existing: TicketRef | None, report: PollReport,
-                       tags: dict[str, str], sys_ids: dict[tuple[str, str], str]) -> dict[str, Any] | None:
+                       tags: dict[str, str], sys_ids: dict[tuple[str, str], str],
+                       rules: list[Rule]) -> dict[str, Any] | None:
         self.watch.environment_of[share["incident_id"]] = share["environment_id"]
         event: Event | None = ShareReceived(share["share_id"], share["incident"], share["environment_id"],
                                             share["trigger"], existing, tuple(share.get("triggers") or ()),
                                             tags, sys_ids)
         callback: SendCallback | None = None
-        wrote = False
+        wrote = skipped = False
         async with self._limit:
+            first = True
             while event is not None:
                 commands = self.engine.handle(event, self.clock.now())
-                event = None
+                if first and rules:  # the share's own writes, not the link note that may follow
+                    commands, skipped = await self._apply_rules(rules, share, commands)
+                event, first = None, False
                 for command in commands:
                     if isinstance(command, SendCallback):
                         callback = command
@@ -130,8 +235,12 @@ class IntegrationRunner:
                         wrote = True
         if callback is None:
             return None
+        if callback.ticket is not None and not callback.error:
+            report.written.append(WrittenTicket(share, callback.ticket))
         if callback.error:
             report.errors += 1
+        elif skipped:
+            report.skipped += 1
         elif not wrote:
             report.unchanged += 1
         return self._callback(callback)
@@ -144,19 +253,21 @@ class IntegrationRunner:
                 report.created += 1
                 previous = command.previous
             elif isinstance(command, UpdateTicket):
-                row = await self.servicenow.update("incident", command.ticket.sys_id, command.fields)
+                row = await self._update(command)
                 report.updated += 1
                 successor = command.successor
             else:  # pragma: no cover - the engine only emits the commands above
                 raise TypeError(f"unknown command {command!r}")
-        except ServiceNowError as exc:
+        except (ServiceNowError, BatchError, OSError) as exc:
             log.warning("ServiceNow refused a write for incident %s: %s", command.incident_id, exc)
             return TicketWriteFailed(command.share_id, command.incident_id, str(exc))
         return TicketWritten(command.share_id, command.incident_id, self._ref(row), previous, successor)
 
     async def _create(self, command: CreateTicket) -> dict[str, Any]:
         try:
-            return await self.servicenow.create("incident", {**command.fields, "sys_id": command.sys_id})
+            if self.writes is None:
+                return await self.servicenow.create("incident", {**command.fields, "sys_id": command.sys_id})
+            return _result(await self.writes.write("POST", "incident", command.fields, command.sys_id))
         except ServiceNowError as exc:
             # a create that reached ServiceNow before its answer was lost: the ticket is there
             existing = await self.servicenow.get("incident", command.sys_id) if exc.status_code == 403 else None
@@ -164,11 +275,17 @@ class IntegrationRunner:
                 raise
             return existing
 
+    async def _update(self, command: UpdateTicket) -> dict[str, Any]:
+        if self.writes is None:
+            return await self.servicenow.update("incident", command.ticket.sys_id, command.fields)
+        return _result(await self.writes.write("PATCH", "incident", command.fields, command.ticket.sys_id))
+
     @staticmethod
     def _callback(command: SendCallback) -> dict[str, Any]:
         if command.error:
             return {"share_id": command.share_id, "status": "error", "error": command.error[:4000]}
-        assert command.ticket is not None
+        if command.ticket is None:  # a transform rule kept it out of ServiceNow: acknowledged
+            return {"share_id": command.share_id, "status": "ok"}
         return {"share_id": command.share_id, "status": "ok",
                 "ticket": {"number": command.ticket.number, "sys_id": command.ticket.sys_id,
                            "url": command.ticket.url}}
@@ -179,6 +296,7 @@ class IntegrationRunner:
         t.created += report.created
         t.updated += report.updated
         t.unchanged += report.unchanged
+        t.skipped += report.skipped
         t.errors += report.errors
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -200,3 +318,10 @@ class IntegrationRunner:
                 await asyncio.wait_for(stop.wait(), self.poll_interval)
             except TimeoutError:
                 pass
+
+
+def _result(write: BatchWrite) -> dict[str, Any]:
+    """A batch item's record, or its refusal as the error a direct call would raise."""
+    if write.ok and write.result is not None:
+        return write.result
+    raise ServiceNowError.from_status(write.status, write.error)

@@ -1,7 +1,7 @@
 """The ServiceNow delta watch: tickets changed in ServiceNow -> BigPanda incident actions.
 
-Each pass reads `correlation_display=BigPanda^sys_updated_on>=<cursor>^ORDERBYsys_updated_on`
-and skips rows last updated by the core's own user (the echo guard: what the core wrote
+Each pass reads `correlation_display=BigPanda^sys_updated_on>=<cursor>` oldest first (the
+shared DeltaCursor, integration/delta_cursor.py) and skips rows last updated by the core's own user (the echo guard: what the core wrote
 came from BigPanda already). The engine decides; this module only carries out its commands.
 
 Cursor: in memory. A fresh watch (after a restart) starts at `now - poll_interval`, so a
@@ -15,6 +15,10 @@ display name through the reference cache); after the rows, changes whose coalesc
 over leave as one tags call per incident (tag names -> ids through the tag directory). A
 failed tags call stays pending and is tried again next pass.
 
+Organisations: several cores (one per BigPanda organisation) may share one instance; a watch
+handles only tickets its own organisation's core derived (mapping.owns_ticket), so a change
+never reaches another organisation's BigPanda.
+
 Environment: V2 paths need a BigPanda environment id. The runner records the environment of
 every share it processes; for an incident it has not seen since its start the watch lists
 the environments once (GET /resources/v2.0/environments, cached) and tries each (404 -> next).
@@ -25,12 +29,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bpsn.clock import Clock, from_glide, glide
+from bpsn.clock import Clock, glide
 
 from .clients.bigpanda import BigPandaClient, BigPandaError
 from .clients.lookups import ReferenceCache, TagDirectory
 from .clients.servicenow import ServiceNowClient
+from .delta_cursor import DeltaCursor, read_changed
 from .engine.incidents import IncidentEngine
+from .engine.mapping import owns_ticket
 from .engine.messages import (CoalesceTick, Command, CommentIncident, ResolveIncident, SetIncidentTags,
                               SnoozeIncident, TagsSent, TicketChanged, TicketRef, UnsnoozeIncident)
 
@@ -48,8 +54,7 @@ class ServiceNowWatch:
         self.directory = directory or TagDirectory(bigpanda)
         self.user_name = user_name
         self.batch = batch
-        self.cursor = glide(clock.now() - poll_interval)
-        self._seen_at_cursor: set[tuple[str, str]] = set()
+        self.cursor = DeltaCursor(glide(clock.now() - poll_interval))
         self.environment_of: dict[str, str] = {}  # incident id -> environment id, fed by the runner
         self._environments: list[str] | None = None
         self.actions = 0
@@ -57,17 +62,13 @@ class ServiceNowWatch:
     async def poll_once(self) -> int:
         """One pass; returns how many tickets changed by others were handled."""
         tag_fields = self.engine.tags.fields
-        rows = await self.servicenow.query(
-            "incident", f"correlation_display=BigPanda^sys_updated_on>={self.cursor}^ORDERBYsys_updated_on",
-            fields=sorted({*WATCH_FIELDS, *tag_fields}), limit=self.batch)
+        rows = await read_changed(self.servicenow, "incident", self.cursor, base="correlation_display=BigPanda",
+                                  fields=sorted({*WATCH_FIELDS, *tag_fields}), limit=self.batch)
         names = await self._reference_names(rows)
         handled = 0
         for row in rows:
-            updated_on = row.get("sys_updated_on", "")
-            key = (row["sys_id"], str(row.get("sys_mod_count", "")))
-            if updated_on == self.cursor and key in self._seen_at_cursor:
-                continue
-            if row.get("sys_updated_by") != self.user_name and row.get("correlation_id"):
+            if (row.get("sys_updated_by") != self.user_name and row.get("correlation_id")
+                    and owns_ticket(self.engine.settings.namespace, row["correlation_id"], row["sys_id"])):
                 ticket = TicketRef(row["sys_id"], row.get("number", ""), str(row.get("state", "")),
                                    fields={k: str(v) for k, v in row.items()})
                 named = {f: names.get((f, str(row.get(f, ""))), str(row.get(f, ""))) for f in tag_fields}
@@ -78,9 +79,10 @@ class ServiceNowWatch:
                         await self._carry_out(command)
                 except (BigPandaError, OSError, RuntimeError) as exc:
                     log.warning("BigPanda action for %s failed; retried next pass: %s", row["correlation_id"], exc)
+                    self.engine.forget_ticket_state(row["correlation_id"])  # so the retry decides afresh
                     return handled
                 handled += 1
-            self._advance(updated_on, key)
+            self.cursor.advance(row)
         await self.flush_tags()
         return handled
 
@@ -105,13 +107,6 @@ class ServiceNowWatch:
             self.engine.handle(TagsSent(command), self.clock.now())  # type: ignore[arg-type]
             sent += 1
         return sent
-
-    def _advance(self, updated_on: str, key: tuple[str, str]) -> None:
-        if not updated_on:
-            return
-        if updated_on != self.cursor and from_glide(updated_on) > from_glide(self.cursor):
-            self.cursor, self._seen_at_cursor = updated_on, set()
-        self._seen_at_cursor.add(key)
 
     async def _environments_for(self, incident_id: str) -> list[str]:
         known = self.environment_of.get(incident_id)

@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from . import cmdb, core_requests, rules
+
 
 @dataclass
 class Row:
@@ -93,6 +95,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
             out.append(Row("BigPanda correlation", f"{kind.replace('_', ' ')}, open alerts on {label} (µs/alert)",
                            f"{_k(a)}: {row[str(a)]:.1f}", f"{_k(b)}: {row[str(b)]:.1f}", f"{row['ratio']:.2f}×",
                            _goal(row, corr["goal"], informative=case != "distinct_hosts")))
+    if "cmdb" in results:
+        out += [Row(*r) for r in cmdb.report_rows(results)]
+    if "rules" in results:
+        out += [Row(*r) for r in rules.report_rows(results)]
+    if "core_requests" in results:
+        out += [Row(*r) for r in core_requests.report_rows(results)]
     return out
 
 
@@ -158,6 +166,9 @@ def markdown(results: dict[str, Any]) -> str:
               "* BigPanda correlation: `Organization.ingest(event, now)` in-process on events made by "
               "`normalize(...)` beforehand (untimed); the two organisations are timed in alternating rounds. "
               "Rate limits are switched off through `org.rate_limits.enabled` on every organisation.",
+              *([cmdb.method_note(results)] if "cmdb" in results else []),
+              *([rules.method_note(results)] if "rules" in results else []),
+              *([core_requests.method_note(results)] if "core_requests" in results else []),
               "* Raw samples: simulators.json."]
     return "\n".join(lines) + "\n"
 

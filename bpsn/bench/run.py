@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import bigpanda, servicenow
+from . import bigpanda, cmdb, core_requests, rules, servicenow
 from .common import Sizes, machine_facts
 from .serve import ROOT
 
@@ -24,5 +24,8 @@ def run_all(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> d
     t = time.perf_counter()
     results["servicenow"] = servicenow.run(sizes, progress)
     results["bigpanda"] = bigpanda.run(sizes, progress)
+    results["cmdb"] = cmdb.run(sizes, progress)
+    results["rules"] = rules.run(sizes, progress)
+    results["core_requests"] = core_requests.run(sizes, progress)
     results["runtime_s"] = round(time.perf_counter() - t, 1)
     return results

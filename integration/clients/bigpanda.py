@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -24,12 +25,18 @@ class BigPandaClient:
     def __init__(self, api: ApiClient, incidents_app_key: str) -> None:
         self.api = api
         self.app_key = incidents_app_key
+        self.outbound: Callable[[Any], Any] | None = None  # cleans every JSON body (privacy policy)
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.outbound is not None and kwargs.get("json") is not None:
+            kwargs["json"] = self.outbound(kwargs["json"])
+        return await self.api.request(method, path, **kwargs)
 
     def _headers(self) -> dict[str, str]:
         return {"x-bp-app-key": self.app_key}
 
     async def retrieve_shares(self, limit: int) -> tuple[list[dict[str, Any]], bool]:
-        r = await self.api.request("GET", "/integrations/v3/servicenow/shares", params={"limit": limit},
+        r = await self._request("GET", "/integrations/v3/servicenow/shares", params={"limit": limit},
                                    headers=self._headers())
         if r.status_code != 200:
             raise BigPandaError(r)
@@ -37,7 +44,7 @@ class BigPandaClient:
         return body["shares"], bool(body.get("has_more"))
 
     async def send_callbacks(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        r = await self.api.request("POST", "/integrations/v3/servicenow/callbacks", json={"results": results},
+        r = await self._request("POST", "/integrations/v3/servicenow/callbacks", json={"results": results},
                                    headers=self._headers())
         if r.status_code != 200:
             raise BigPandaError(r)
@@ -49,14 +56,14 @@ class BigPandaClient:
         return f"/resources/v2.0/environments/{environment_id}/incidents/{incident_id}"
 
     async def environments(self) -> list[dict[str, Any]]:
-        r = await self.api.request("GET", "/resources/v2.0/environments")
+        r = await self._request("GET", "/resources/v2.0/environments")
         if r.status_code != 200:
             raise BigPandaError(r)
         return list(r.json())
 
     async def resolve_incident(self, environment_id: str, incident_id: str, comments: str) -> bool:
         """True when resolved now; False when it was already resolved (409)."""
-        r = await self.api.request("POST", self._incident_path(environment_id, incident_id) + "/resolve",
+        r = await self._request("POST", self._incident_path(environment_id, incident_id) + "/resolve",
                                    json={"comments": comments})
         if r.status_code == 409:
             return False
@@ -65,40 +72,40 @@ class BigPandaClient:
         return True
 
     async def comment_incident(self, environment_id: str, incident_id: str, comment: str) -> None:
-        r = await self.api.request("POST", self._incident_path(environment_id, incident_id) + "/comments",
+        r = await self._request("POST", self._incident_path(environment_id, incident_id) + "/comments",
                                    json={"comment": comment})
         if r.status_code not in (200, 201, 204):
             raise BigPandaError(r)
 
     async def snooze_incident(self, environment_id: str, incident_id: str, end_time: int, comment: str = "",
                               cancel_on_incident_updates: bool = False) -> None:
-        r = await self.api.request("PUT", self._incident_path(environment_id, incident_id) + "/snooze",
+        r = await self._request("PUT", self._incident_path(environment_id, incident_id) + "/snooze",
                                    json={"end_time": int(end_time), "comment": comment,
                                          "cancel_on_incident_updates": cancel_on_incident_updates})
         if r.status_code not in (200, 201, 202, 204):
             raise BigPandaError(r)
 
     async def unsnooze_incident(self, environment_id: str, incident_id: str) -> None:
-        r = await self.api.request("DELETE", self._incident_path(environment_id, incident_id) + "/snooze")
+        r = await self._request("DELETE", self._incident_path(environment_id, incident_id) + "/snooze")
         if r.status_code not in (200, 202, 204):
             raise BigPandaError(r)
 
     # --- incident tags ---------------------------------------------------------------------------
     async def tag_definitions(self) -> list[dict[str, Any]]:
-        r = await self.api.request("GET", "/resources/v2.0/incidents/tags/definitions")
+        r = await self._request("GET", "/resources/v2.0/incidents/tags/definitions")
         if r.status_code != 200:
             raise BigPandaError(r)
         return list(r.json())
 
     async def set_incident_tags(self, environment_id: str, incident_id: str, values: dict[str, str]) -> None:
         """Several tags (tag id -> value) in one call."""
-        r = await self.api.request("POST", self._incident_path(environment_id, incident_id) + "/tags",
+        r = await self._request("POST", self._incident_path(environment_id, incident_id) + "/tags",
                                    json=[{"tag_id": k, "tag_value": v} for k, v in values.items()])
         if r.status_code not in (200, 201, 204):
             raise BigPandaError(r)
 
     async def remove_incident_tag(self, environment_id: str, incident_id: str, tag_id: str) -> None:
-        r = await self.api.request("DELETE", self._incident_path(environment_id, incident_id) + f"/tags/{tag_id}")
+        r = await self._request("DELETE", self._incident_path(environment_id, incident_id) + f"/tags/{tag_id}")
         if r.status_code == 404:
             return  # already gone
         if r.status_code not in (200, 202, 204):

@@ -87,10 +87,14 @@ class ApiClient:
                 last_error, retry_after = None, retry_after_seconds(response)
                 if attempt == self.policy.max_attempts - 1:
                     return response
-            self.retries += 1
-            await self._sleep(self.policy.backoff(attempt, self.rng, retry_after))
+            await self.pause(attempt, retry_after)
         assert last_error is not None
         raise last_error
+
+    async def pause(self, attempt: int, retry_after: float | None = None) -> None:
+        """The wait before retry number `attempt + 1` (also for retries made above this client)."""
+        self.retries += 1
+        await self._sleep(self.policy.backoff(attempt, self.rng, retry_after))
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -53,6 +53,12 @@ class ReferenceCache:
         out = {k: self._by_key[(table, field, k)][0] for k in wanted}
         return {k: v for k, v in out.items() if v}
 
+    def remember(self, table: str, key: str, sys_id: str, field: str = "", name: str = "") -> None:
+        """A record the core just created: found from now on, not after the TTL of a miss."""
+        now = self._now()
+        self._by_key[(table, field or KEY_FIELDS.get(table, "name"), key)] = (sys_id, now)
+        self._by_id[(table, sys_id)] = (name or key, now)
+
     async def names(self, table: str, sys_ids: Iterable[str]) -> dict[str, str]:
         """sys_id -> display name."""
         wanted = {s for s in sys_ids if s and "," not in s and "^" not in s}
@@ -94,6 +100,11 @@ class TagDirectory:
             self._unknown |= {i for i in ids if i not in self._by_id}
         return {self._by_id.get(str(t.get("tag_id", "")), str(t.get("tag_id", ""))): str(t.get("value", ""))
                 for t in incident_tags}
+
+    @property
+    def by_id(self) -> dict[str, str]:
+        """tag id -> name, as far as listed."""
+        return dict(self._by_id)
 
     async def tag_id(self, name: str) -> str | None:
         if name not in self._by_name and name not in self._unknown:

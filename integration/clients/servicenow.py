@@ -10,6 +10,11 @@ from .http import ApiClient
 
 
 class ServiceNowError(RuntimeError):
+    @classmethod
+    def from_status(cls, status_code: int, text: str) -> ServiceNowError:
+        """The same error for an answer that came inside a Batch API response."""
+        return cls(httpx.Response(status_code, json={"error": {"message": text, "detail": ""}}))
+
     def __init__(self, response: httpx.Response) -> None:
         try:
             err = response.json().get("error", {})

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from integration.engine.mapping import IncidentSettings
+from integration.privacy.policy import PrivacyPolicy
+from integration.logs import normalize_level
 
 CREDENTIAL_FIELDS = ("bearer_token", "api_key", "incidents_app_key", "changes_app_key",
                      "cmdb_v2_app_key", "oim_app_key")
@@ -64,8 +66,32 @@ class ModuleSettingsBase(BaseModel):
     incidents_active: bool = True
     poll_interval: float = Field(15.0, gt=0, le=3600, description="Seconds between polls")
     retrieval_count: int = Field(30, ge=1, le=100, description="Shares retrieved per poll")
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field(
+        "INFO", description="The core's log level (WARNING is taken as WARN); `bpsn core --log-level` overrides it")
 
-    @field_validator("update_fields", mode="before", check_fields=False)
+    # the Alert Configuration module's answers (integration/modules/alert_config.py), as the form
+    # sends them; validated by AlertConfigSettings.from_mapping
+    alert_configuration: dict[str, Any] = Field(default_factory=dict)
+    privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)  # personal data, per direction
+
+    @field_validator("alert_configuration")
+    @classmethod
+    def _alert_configuration(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from integration.modules.alert_config import AlertConfigSettings
+        AlertConfigSettings.from_mapping(value)  # raises ValueError naming the bad setting
+        return value
+
+    def alert_settings(self) -> Any:
+        from integration.modules.alert_config import AlertConfigSettings
+        return AlertConfigSettings.from_mapping(self.alert_configuration)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return normalize_level(value) if isinstance(value, str) else value
+
+    @field_validator("update_fields", "primary_alert_criteria", "description_incident_tags",
+                     "description_alert_tags", mode="before", check_fields=False)
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -6,6 +6,13 @@ connection fields, `settings` (JSON of the module settings) and `change_note`; t
 `sys_created_by` / `sys_created_on` are the author and the time. Nothing is ever updated but
 the `current` flag: a change, and a rollback, is a new version.
 
+Concurrent saves: a version's sys_id is derived from (organization, version), so of two saves
+racing for version N the instance refuses the second insert (a record with that sys_id exists);
+that save reads the newest version again and tries N+1. Then each save clears `current` on
+older versions, and on its own record when a newer one exists, so exactly one stays current
+whatever the interleaving. A save whose answer was lost and that is retried finds its own
+record at the derived sys_id and is not saved twice.
+
 Every query filters on `organization`, so organisations sharing an instance never see each
 other's versions. Writes need a user with x_bip_panda.admin (and x_bip_panda_user to read
 back: the admin role does not imply it). Credentials never reach a log line: logs name the
@@ -15,6 +22,7 @@ fields that changed, not their values.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,13 +34,14 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integration.clients.http import ApiClient, RetryPolicy
-from integration.clients.servicenow import ServiceNowClient
+from integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .crypto import ConfigCipher
 from .models import (CREDENTIAL_FIELDS, PLAIN_FIELDS, ConfigInput, IntegrationConfig, ModuleSettings,
                      validate_organization)
 
 TABLE = "x_bip_panda_config"
+SAVE_ATTEMPTS = 25  # versions a save may lose to concurrent saves before it gives up
 log = logging.getLogger("integration.config")
 
 FIELDS = ["sys_id", "organization", "version", "current", *CREDENTIAL_FIELDS, *PLAIN_FIELDS, "settings",
@@ -94,6 +103,11 @@ def changed_fields(a: IntegrationConfig | None, b: IntegrationConfig) -> list[st
     return [c.field for c in compare(a or IntegrationConfig(), b) if c.changed] if a else ["(initial)"]
 
 
+def version_sys_id(org: str, version: int) -> str:
+    """The sys_id of an organisation's version: derived, so a second insert of one version is refused."""
+    return hashlib.sha256(f"bpsn-config:{org}:{int(version)}".encode()).hexdigest()[:32]
+
+
 class ConfigStore:
     def __init__(self, client: ServiceNowClient, cipher: ConfigCipher | None = None, table: str = TABLE) -> None:
         self.client = client
@@ -113,10 +127,17 @@ class ConfigStore:
 
     async def _rows(self, org: str, extra: str = "", limit: int | None = None,
                     descending: bool = False) -> list[dict[str, Any]]:
-        query = f"organization={validate_organization(org)}{extra}^{'ORDERBYDESC' if descending else 'ORDERBY'}version"
         if limit is not None:
-            return await self.client.query(self.table, query, fields=FIELDS, limit=limit)
-        return await self.client.query_all(self.table, query, fields=FIELDS)
+            return await self._rows_of(org, extra, FIELDS, limit=limit, descending=descending)
+        return await self.client.query_all(self.table, self._query(org, extra, descending), fields=FIELDS)
+
+    async def _rows_of(self, org: str, extra: str, fields: list[str], *, limit: int,
+                       descending: bool = False) -> list[dict[str, Any]]:
+        return await self.client.query(self.table, self._query(org, extra, descending), fields=fields, limit=limit)
+
+    @staticmethod
+    def _query(org: str, extra: str, descending: bool) -> str:
+        return f"organization={validate_organization(org)}{extra}^{'ORDERBYDESC' if descending else 'ORDERBY'}version"
 
     async def history(self, org: str) -> list[ConfigVersion]:
         """Every version of `org`, oldest first."""
@@ -130,6 +151,16 @@ class ConfigStore:
         """The version marked current (the newest one marked, should a crashed save leave two)."""
         rows = await self._rows(org, "^current=true", limit=1, descending=True)
         return self._decode(rows[0]) if rows else await self.latest(org)
+
+    async def current_version_number(self, org: str) -> int | None:
+        """The number of the version marked current: one small query, for a core checking each cycle."""
+        rows = await self._rows_of(org, "^current=true", ["version"], limit=1, descending=True)
+        return int(rows[0]["version"]) if rows else None
+
+    async def organizations(self) -> list[str]:
+        """Every organisation with a current version on this instance."""
+        rows = await self.client.query_all(self.table, "current=true^ORDERBYorganization", fields=["organization"])
+        return sorted({row["organization"] for row in rows if row.get("organization")})
 
     async def get(self, org: str, version: int) -> ConfigVersion:
         rows = await self._rows(org, f"^version={int(version)}", limit=1)
@@ -154,17 +185,45 @@ class ConfigStore:
         validate_organization(org)
         config = ConfigInput.model_validate(config.to_input()).to_config()
         latest = await self.latest(org)
-        if latest is not None and latest.config == config:
-            raise NoChange(f"no change: the configuration of {org!r} is already version {latest.version}")
-        version = latest.version + 1 if latest else 1
-        created = await self.client.create(self.table, self._encode(org, version, config, note))
-        stale = await self._rows(org, f"^current=true^sys_id!={created['sys_id']}", limit=100)
-        for row in stale:
-            await self.client.update(self.table, row["sys_id"], {"current": "false"})
+        for _ in range(SAVE_ATTEMPTS):
+            if latest is not None and latest.config == config:
+                raise NoChange(f"no change: the configuration of {org!r} is already version {latest.version}")
+            version = latest.version + 1 if latest else 1
+            if await self._insert(org, version, config, note):
+                break
+            latest = await self.latest(org)  # another save took this number: go on from the newest
+        else:
+            raise ConfigError(f"could not save the configuration of {org!r}: {SAVE_ATTEMPTS} concurrent saves "
+                              "took every version number tried; try again")
+        await self._settle_current(org, version)
         saved = await self.get(org, version)
         log.info("configuration of %s: version %d saved by %s (changed: %s)", org, version, saved.author,
-                 ", ".join(changed_fields(latest.config if latest else None, config)) or "nothing")
+                 ", ".join(changed_fields(latest.config if latest else None, config)) or "nothing",
+                 extra={"organization": org, "version": version})
         return saved
+
+    async def _insert(self, org: str, version: int, config: IntegrationConfig, note: str) -> bool:
+        """True when version `version` now holds `config`; False when another save took that number."""
+        sys_id = version_sys_id(org, version)
+        try:
+            await self.client.create(self.table, {**self._encode(org, version, config, note), "sys_id": sys_id})
+            return True
+        except ServiceNowError as exc:
+            if exc.status_code != 403:
+                raise
+            taken = await self.client.get(self.table, sys_id)
+            if taken is None:
+                raise  # refused (an ACL), not a collision
+        mine = self._decode(taken)
+        # our own insert, retried after its answer was lost, or an identical concurrent save: one version
+        return mine.config == config and mine.note == note[:1000]
+
+    async def _settle_current(self, org: str, version: int) -> None:
+        """Older versions stop being current; so does ours if a newer one was saved meanwhile."""
+        for row in await self._rows_of(org, f"^current=true^version<{version}", ["sys_id"], limit=1000):
+            await self.client.update(self.table, row["sys_id"], {"current": "false"})
+        if await self._rows_of(org, f"^version>{version}", ["sys_id"], limit=1):
+            await self.client.update(self.table, version_sys_id(org, version), {"current": "false"})
 
     async def rollback(self, org: str, version: int, note: str = "") -> ConfigVersion:
         """A new version equal to `version` (history is never rewritten)."""

@@ -93,7 +93,7 @@ class IncidentEngine:
         reopened = active and ("incident#reopen" in triggers or ticket.state in RESOLVED_STATES)
         if reopened and (ticket.state in CLOSED_STATES or ticket.state == RESOLVED):
             if ticket.state == RESOLVED and s.reopen_resolved and self._inside_window(ticket, now):
-                update = {**self._field_updates(incident, ticket), **tag_fields}
+                update = {**self._field_updates(incident, ticket, event.sys_ids), **tag_fields}
                 update.update(state=IN_PROGRESS, work_notes=(
                     f"BigPanda incident {incident_id} is active again: ticket reopened "
                     f"(resolved {ticket.fields.get('resolved_at', '')}, inside the "
@@ -103,14 +103,14 @@ class IncidentEngine:
             return [self._create(event, incident, generation, ticket, now, tag_fields)]
         if ticket.state in CLOSED_STATES:
             return [SendCallback(event.share_id, incident_id, ticket)]  # a closed ticket is never written
-        update = {**self._field_updates(incident, ticket), **tag_fields}
+        update = {**self._field_updates(incident, ticket, event.sys_ids), **tag_fields}
         if not active:
             if s.resolve_servicenow and ticket.state not in RESOLVED_STATES:
                 if incident.get("flapping") and s.block_resolve_while_flapping:
                     update["work_notes"] = (f"BigPanda incident {incident_id} resolved while flapping: "
                                             "the resolve is blocked until it stops flapping.")
                 else:
-                    update.update(self._resolution(incident))
+                    update.update(self._resolution(incident, event.sys_ids))
         else:
             snooze = incident.get("snooze") or {}
             if snooze.get("snoozed") and ticket.state in {NEW, IN_PROGRESS}:
@@ -126,10 +126,12 @@ class IncidentEngine:
                 previous: TicketRef | None, now: float, tag_fields: dict[str, str]) -> CreateTicket:
         s = self.settings
         incident_id = str(incident.get("id", ""))
-        fields = {**ticket_fields(incident, s), **tag_fields}
+        fields = {**ticket_fields(incident, s, event.sys_ids), **tag_fields}
+        if s.description_to_work_notes:
+            fields["work_notes"] = fields["description"]
         if not incident.get("active", True):
             if s.resolve_servicenow and not (incident.get("flapping") and s.block_resolve_while_flapping):
-                fields.update(self._resolution(incident))
+                fields.update(self._resolution(incident, event.sys_ids))
         elif (incident.get("snooze") or {}).get("snoozed"):
             fields.update(self._hold(incident))
         if previous is not None:
@@ -142,10 +144,13 @@ class IncidentEngine:
         return CreateTicket(event.share_id, incident_id, ticket_sys_id(s.namespace, incident_id, generation),
                             fields, previous)
 
-    def _field_updates(self, incident: dict[str, Any], ticket: TicketRef) -> dict[str, str]:
-        fields = ticket_fields(incident, self.settings)
-        return {k: v for k, v in fields.items()
-                if k in self.settings.update_fields and ticket.fields.get(k) != v}
+    def _field_updates(self, incident: dict[str, Any], ticket: TicketRef,
+                       sys_ids: dict[tuple[str, str], str]) -> dict[str, str]:
+        fields = ticket_fields(incident, self.settings, sys_ids)
+        update = {k: v for k, v in fields.items() if k in self.settings.update_fields and ticket.fields.get(k) != v}
+        if self.settings.description_to_work_notes and "description" in update:
+            update["work_notes"] = update["description"]
+        return update
 
     def _inside_window(self, ticket: TicketRef, now: float) -> bool:
         """Measured from the ticket's resolved_at; exactly at the edge counts as inside."""
@@ -156,9 +161,13 @@ class IncidentEngine:
             return True  # a Resolved ticket always has resolved_at; without one, do not duplicate
         return since <= self.settings.reopen_window_seconds
 
-    def _resolution(self, incident: dict[str, Any]) -> dict[str, str]:
-        return {"state": RESOLVED, "close_code": self.settings.close_code,
-                "close_notes": f"Resolved in BigPanda: every alert of incident {incident.get('id')} is resolved."}
+    def _resolution(self, incident: dict[str, Any], sys_ids: dict[tuple[str, str], str]) -> dict[str, str]:
+        out = {"state": RESOLVED, "close_code": self.settings.close_code,
+               "close_notes": f"Resolved in BigPanda: every alert of incident {incident.get('id')} is resolved."}
+        email = self.settings.resolved_by_email
+        if email and sys_ids.get(("sys_user", email)):
+            out["resolved_by"] = sys_ids[("sys_user", email)]
+        return out
 
     def _hold(self, incident: dict[str, Any]) -> dict[str, str]:
         end = (incident.get("snooze") or {}).get("end_time")
@@ -179,6 +188,10 @@ class IncidentEngine:
     def _on_failed(self, event: TicketWriteFailed, now: float) -> list[Command]:
         self.tags.forget(event.incident_id)
         return [SendCallback(event.share_id, event.incident_id, error=event.error)]
+
+    def forget_ticket_state(self, incident_id: str) -> None:
+        """The action a ticket change asked for failed: judge its next sighting as new."""
+        self._states.pop(incident_id, None)
 
     # --- ServiceNow -> BigPanda ------------------------------------------------------------------
     def _on_ticket_changed(self, event: TicketChanged, now: float) -> list[Command]:

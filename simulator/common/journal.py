@@ -7,9 +7,16 @@ counters keep counting after old entries fall off.
 from __future__ import annotations
 
 from collections import Counter, deque
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from itertools import count
 from typing import Any
+
+
+# Set while an app serves a call it makes to itself (a ServiceNow Batch API item): such calls are
+# journaled with the note "batch-item", so request counts can tell them from network requests.
+NESTED_CALL: ContextVar[bool] = ContextVar("bpsn_nested_call", default=False)
+BATCH_ITEM = "batch-item"
 
 
 @dataclass

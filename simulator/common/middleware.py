@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bpsn.clock import Clock
 
 from .faults import FaultInjector, FaultRule
-from .journal import Journal
+from .journal import BATCH_ITEM, NESTED_CALL, Journal
 
 UNJOURNALED_PREFIXES = ("/_sim", "/docs", "/openapi.json", "/redoc")
 ErrorBody = Callable[[int, str], dict[str, Any]]
@@ -37,7 +37,7 @@ class SimulatorMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(UNJOURNALED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        info: dict[str, Any] = {"user": "", "table": "", "notes": []}
+        info: dict[str, Any] = {"user": "", "table": "", "notes": [BATCH_ITEM] if NESTED_CALL.get() else []}
         scope.setdefault("state", {})["journal"] = info
         status = 500
         started = time.perf_counter()

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from simulator.common.journal import NESTED_CALL
+
 from .errors import SnError
 
 MAX_ITEMS = 100  # per batch: our choice (the instance documents none); more is a 400
@@ -32,7 +34,7 @@ QUOTA_ENV = "BPSN_SN_BATCH_QUOTA_SECONDS"
 DEFAULT_QUOTA_SECONDS = 30.0  # the "REST Batch API request timeout" quota, here in real elapsed time
 OUTPUT_SIZE_HEADER = "x-batchrequest-max-output-size"
 JSON_TYPE = "application/json;charset=UTF-8"
-IN_BATCH: ContextVar[bool] = ContextVar("bpsn_servicenow_in_batch", default=False)
+IN_BATCH: ContextVar[bool] = NESTED_CALL  # items are journaled as batch items
 _METHOD = re.compile(r"^[A-Za-z]{1,16}$")
 _DROPPED_HEADERS = {"authorization", "cookie", "host", "content-length", "transfer-encoding", "connection"}
 

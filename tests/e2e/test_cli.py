@@ -27,7 +27,7 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage" in result.output
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

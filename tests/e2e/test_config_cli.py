@@ -120,3 +120,16 @@ def test_analyst_reads_masked_and_cannot_change(servicenow: str) -> None:
                                env=child_env() | {"BPSN_SERVICENOW_URL": servicenow, "BPSN_CONFIG_KEY": "other"},
                                capture_output=True, text=True, timeout=60)
     assert wrong_key.returncode == 1 and "BPSN_CONFIG_KEY" in wrong_key.stdout
+
+
+@pytest.mark.e2e
+def test_a_table_setting_is_set_as_json(servicenow: str) -> None:
+    mappings = '[{"tag": "team", "field": "assignment_group", "direction": "both"}]'
+    done = bpsn(servicenow, "set", "tag_mappings", mappings, "--org", "e2e-json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "assignment_group" in bpsn(servicenow, "show", "--org", "e2e-json").stdout
+    bad = bpsn(servicenow, "set", "tag_mappings", '[{"tag": "team"', "--org", "e2e-json")
+    assert bad.returncode == 2 and "not valid JSON" in bad.stdout
+    wrong = bpsn(servicenow, "set", "tag_mappings", '[{"tag": "team", "field": "x", "direction": "up"}]',
+                 "--org", "e2e-json")
+    assert wrong.returncode != 0 and "direction" in wrong.stdout

@@ -1,0 +1,126 @@
+"""The companions' idempotent writer against the ServiceNow simulator: POST once, PATCH after,
+nothing when unchanged, and one extra batch only when its memory is gone (a restart)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from integration.clients.http import ApiClient
+from integration.clients.servicenow import ServiceNowClient
+from integration.modules.record_writes import PlannedRecord, RecordWriter, record_sys_id
+from simulator.servicenow.app import create_app
+from simulator.servicenow.backend import ServiceNowBackend
+
+Scenario = Callable[[ServiceNowClient], Awaitable[None]]
+
+
+def run_against_simulator(scenario: Scenario, *, as_admin: bool = False) -> None:
+    """`scenario` with a client acting as the core's service account (or as admin, who may delete)."""
+    backend = ServiceNowBackend()
+    app = create_app(backend)
+    s = backend.settings
+    auth = ("admin", s.admin_password) if as_admin else (s.integration_user, s.integration_password)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn.test",
+                                     auth=auth) as http:
+            await scenario(ServiceNowClient(ApiClient(http)))
+
+    try:
+        asyncio.run(go())
+    finally:
+        backend.store.close()
+
+
+def task(sys_id: str, text: str) -> PlannedRecord:
+    return PlannedRecord("incident_task", sys_id, {"short_description": text}, on_create={"state": "1"})
+
+
+async def read(client: ServiceNowClient, sys_id: str) -> dict[str, Any] | None:
+    return await client.get("incident_task", sys_id)
+
+
+def test_post_then_skip_then_patch() -> None:
+    sys_id = record_sys_id("t", "a")
+
+    async def scenario(client: ServiceNowClient) -> None:
+        writer = RecordWriter(client)
+        first = await writer.write([task(sys_id, "one")])
+        again = await writer.write([task(sys_id, "one")])
+        changed = await writer.write([task(sys_id, "two")])
+        assert (first.sent, first.requests, first.failed) == (1, 1, [])
+        assert (again.sent, again.skipped, again.requests) == (0, 1, 0)
+        assert (changed.sent, changed.requests) == (1, 1)
+        row = await read(client, sys_id)
+        assert row is not None and (row["short_description"], row["state"]) == ("two", "1")
+
+    run_against_simulator(scenario)
+
+
+def test_a_restarted_writer_patches_what_exists_in_one_more_batch_and_never_duplicates() -> None:
+    sys_id = record_sys_id("t", "b")
+
+    async def scenario(client: ServiceNowClient) -> None:
+        await RecordWriter(client).write([task(sys_id, "before restart")])
+        fresh = RecordWriter(client)  # a restarted core: no memory of what it wrote
+        outcome = await fresh.write([task(sys_id, "after restart"), task(record_sys_id("t", "c"), "new")])
+        assert (outcome.sent, outcome.requests, outcome.failed) == (2, 2, [])
+        rows = await client.query("incident_task", "sys_idIN" + ",".join([sys_id, record_sys_id("t", "c")]))
+        assert sorted(r["short_description"] for r in rows) == ["after restart", "new"]
+
+    run_against_simulator(scenario)
+
+
+def test_a_record_deleted_by_hand_is_created_again() -> None:
+    sys_id = record_sys_id("t", "d")
+
+    async def scenario(client: ServiceNowClient) -> None:
+        writer = RecordWriter(client)
+        await writer.write([task(sys_id, "one")])
+        r = await client.api.request("DELETE", f"/api/now/table/incident_task/{sys_id}")
+        assert r.status_code == 204
+        outcome = await writer.write([task(sys_id, "two")])
+        assert (outcome.requests, outcome.failed) == (2, [])
+        row = await read(client, sys_id)
+        assert row is not None and row["short_description"] == "two"
+
+    run_against_simulator(scenario, as_admin=True)  # the service account may not delete tasks
+
+
+def test_patch_only_records_are_never_created_and_failures_are_reported_not_remembered() -> None:
+    async def scenario(client: ServiceNowClient) -> None:
+        writer = RecordWriter(client)
+        missing = PlannedRecord("incident", "f" * 32, {"child_incidents": "2"}, may_create=False)
+        outcome = await writer.write([missing])
+        assert outcome.requests == 1 and len(outcome.failed) == 1 and "404" in outcome.failed[0]
+        assert await client.get("incident", "f" * 32) is None
+        assert (await writer.write([missing])).sent == 1  # tried again: the failure was not remembered
+
+    run_against_simulator(scenario)
+
+
+def test_deletes_only_what_this_writer_wrote() -> None:
+    sys_id = record_sys_id("s", "a")
+
+    async def scenario(client: ServiceNowClient) -> None:
+        writer = RecordWriter(client)
+        row = PlannedRecord("x_bip_panda_similar_incident", sys_id, {"u_score": "0.70"})
+        await writer.write([row])
+        gone = PlannedRecord("x_bip_panda_similar_incident", sys_id, {}, delete=True)
+        assert (await writer.write([gone])).sent == 1
+        assert await client.get("x_bip_panda_similar_incident", sys_id) is None
+        never_written = PlannedRecord("x_bip_panda_similar_incident", record_sys_id("s", "b"), {}, delete=True)
+        assert (await RecordWriter(client).write([never_written])).requests == 0
+
+    run_against_simulator(scenario)
+
+
+def test_record_ids_need_their_parts() -> None:
+    assert record_sys_id("k", "a", "b") != record_sys_id("k", "ab")
+    with pytest.raises(ValueError, match="non-empty"):
+        record_sys_id("k", "")
