@@ -28,6 +28,19 @@ from simulator.servicenow.backend import ServiceNowBackend
 from simulator.servicenow.settings import ServiceNowSettings
 
 T = TypeVar("T")
+BATCH_PATH = "/api/now/v1/batch"
+
+
+def batches_writing(entries: list[Any], table: str) -> int:
+    """Batch API requests that wrote `table`: a batch's items are journaled just before it."""
+    count, tables = 0, set()
+    for e in entries:
+        if e.path == BATCH_PATH:
+            count += table in tables
+            tables = set()
+        elif e.method != "GET":
+            tables.add(e.table)
+    return count
 BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
 
 

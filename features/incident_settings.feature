@@ -112,3 +112,39 @@ Feature: Incidents module settings shape every new and updated ticket
     And the core polls BigPanda
     Then ServiceNow has 2 incidents from BigPanda
     And the core looked up the "sys_user_group" table once and the "sys_user" table once in all
+
+  Scenario: With the Incidents module off nothing is written, and the shares wait for it
+    Given the Incidents settings:
+      | setting | value |
+      | active  | false |
+    When a monitoring tool sends a critical alert for host "app-09" check "disk"
+    And the core polls BigPanda
+    Then ServiceNow has 0 incidents for that BigPanda incident
+    When the Incidents settings:
+      | setting | value |
+      | active  | true  |
+    And the core polls BigPanda
+    Then ServiceNow has 1 incident for that BigPanda incident
+
+  Scenario: The AIA summary heads the description
+    Given BigPanda defines the Text incident tags "ai_summary"
+    And the Incidents settings:
+      | setting            | value |
+      | aia_in_description | true  |
+    When a monitoring tool sends a critical alert for host "app-10" check "disk"
+    And a BigPanda user sets the incident tag "ai_summary" to "Disk filled by a runaway log."
+    And the core polls BigPanda
+    Then the ticket description contains the line "AI summary:"
+    And the ticket description contains the line "Disk filled by a runaway log."
+    And the ticket description contains the line "1 Critical, 0 Warning, 0 Unknown, 0 Resolved"
+
+  Scenario: The AIA summary replaces the alert summary when the alert module says so
+    Given BigPanda defines the Text incident tags "ai_summary"
+    And the Incidents settings:
+      | setting                    | value |
+      | aia_replaces_alert_summary | true  |
+    When a monitoring tool sends a critical alert for host "app-11" check "disk"
+    And a BigPanda user sets the incident tag "ai_summary" to "Disk filled by a runaway log."
+    And the core polls BigPanda
+    Then the ticket description contains the line "Disk filled by a runaway log."
+    And the ticket description does not contain "1 Critical"

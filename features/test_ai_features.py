@@ -7,14 +7,13 @@ from typing import Any
 
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from bpsn.testing import InProcessBench
+from bpsn.testing import InProcessBench, batches_writing
 from integration.modules import root_cause, similar
 from integration.modules.root_cause import RootCauseChanges, RootCauseSettings
 from integration.modules.similar import SimilarSettings
 from simulator.bigpanda.changes import relate, update_relation
 
 scenarios("ai_features.feature")
-BATCH_PATH = "/api/now/v1/batch"
 
 
 def _get(bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
@@ -117,18 +116,6 @@ def no_cause(bench: InProcessBench, context: dict[str, Any]) -> None:
 def rcc_reads(bench: InProcessBench, context: dict[str, Any], count: str) -> None:
     reads = bench.bigpanda.journal.find(method="GET", path="/resources/v2.0/rcc", since_id=context["bp_mark"])
     assert len(reads) == int(count), [e.query for e in reads]
-
-
-def batches_writing(entries: list[Any], table: str) -> int:
-    """Batch API requests that wrote `table`: a batch's items are journaled just before it."""
-    count, tables = 0, set()
-    for e in entries:
-        if e.path == BATCH_PATH:
-            count += table in tables
-            tables = set()
-        elif e.method != "GET":
-            tables.add(e.table)
-    return count
 
 
 @then(parsers.re(r'the core sent (?P<batches>\d+) Batch API requests? for "(?P<table>\w+)" and looked up change '

@@ -3,6 +3,8 @@ alerts table, share staging and the incident metadata, and what each poll costs 
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from bpsn.testing import SN_URL, InProcessBench
+from integration.engine.mapping import IncidentSettings
 from integration.modules import alert_records, staging
 from integration.modules.alert_config import AlertConfigSettings, activity_link
 
@@ -47,7 +50,9 @@ def settings_table(bench: InProcessBench, context: dict[str, Any], datatable: li
 
 @given(parsers.parse('the Incidents setting "{name}" is off'))
 def button_off(bench: InProcessBench, context: dict[str, Any], name: str) -> None:
-    context.setdefault("staging_options", {})[BUTTONS[name]] = False
+    """An Incidents setting: the core restarts with it, and staging takes it from there."""
+    current = bench.incident_settings or IncidentSettings()
+    bench.reconfigure(dataclasses.replace(current, **{BUTTONS[name]: False}))
     _attach(bench, context)
 
 

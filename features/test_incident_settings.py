@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pytest_bdd import given, parsers, scenarios, then
+from pytest_bdd import given, parsers, scenarios, then, when
 
 from bpsn.testing import InProcessBench
 from integration.config.models import ModuleSettings
@@ -26,6 +26,7 @@ def _sys_id(bench: InProcessBench, table: str, query: str) -> str:
 
 
 @given("the Incidents settings:")
+@when("the Incidents settings:")
 def incidents_settings(bench: InProcessBench, datatable: list[list[str]]) -> None:
     """Validated as a configuration version is (strings as the settings form sends them)."""
     values = {name: value for name, value in datatable[1:]}

@@ -8,13 +8,12 @@ from typing import Any
 
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from bpsn.testing import InProcessBench
+from bpsn.testing import InProcessBench, batches_writing
 from integration.engine.mapping import IncidentSettings
 from integration.modules import incident_tasks
 from integration.modules.incident_tasks import IncidentTaskSettings
 
 scenarios("incident_tasks.feature")
-BATCH_PATH = "/api/now/v1/batch"
 
 
 def _attach(bench: InProcessBench, context: dict[str, Any], attach: Callable[..., Any], settings: Any) -> None:
@@ -98,18 +97,6 @@ def task_state(bench: InProcessBench, context: dict[str, Any], group: str, state
 @then(parsers.parse('no task lists "{text}"'))
 def no_task_lists(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
     assert not [t for t in _tasks(bench, context) if text in t["description"]]
-
-
-def batches_writing(entries: list[Any], table: str) -> int:
-    """Batch API requests that wrote `table`: a batch's items are journaled just before it."""
-    count, tables = 0, set()
-    for e in entries:
-        if e.path == BATCH_PATH:
-            count += table in tables
-            tables = set()
-        elif e.method != "GET":
-            tables.add(e.table)
-    return count
 
 
 @then(parsers.re(r"the core sent (?P<batches>\d+) Batch API requests? to ServiceNow and looked up groups "

@@ -7,13 +7,12 @@ from typing import Any
 
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from bpsn.testing import InProcessBench
+from bpsn.testing import BATCH_PATH, InProcessBench
 from integration.engine.mapping import IncidentSettings
 from integration.modules import parent_child
 from integration.modules.parent_child import ParentChildSettings
 
 scenarios("parent_child.feature")
-BATCH_PATH = "/api/now/v1/batch"
 
 
 @given("the core opens a child incident per CI when an incident groups alerts from several CIs")

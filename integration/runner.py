@@ -104,9 +104,13 @@ class IntegrationRunner:
 
     async def watch_once(self) -> int:
         """One pass of the ServiceNow delta watch (tickets changed by others -> BigPanda)."""
+        if not self.engine.settings.active:
+            return 0
         return await self.watch.poll_once()
 
     async def poll_once(self) -> PollReport:
+        if not self.engine.settings.active:  # the module is off: shares wait in BigPanda's queue
+            return PollReport()
         shares, has_more = await self.bigpanda.retrieve_shares(self.retrieval_count)
         report = PollReport(shares=len(shares), has_more=has_more)
         if not shares:

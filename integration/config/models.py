@@ -63,7 +63,6 @@ class ModuleSettingsBase(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    incidents_active: bool = True
     poll_interval: float = Field(15.0, gt=0, le=3600, description="Seconds between polls")
     retrieval_count: int = Field(30, ge=1, le=100, description="Shares retrieved per poll")
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field(

@@ -22,6 +22,7 @@ CORRELATION_DISPLAY = "BigPanda"
 
 @dataclass(frozen=True)
 class IncidentSettings:
+    active: bool = True  # Active: the Incidents module's master switch (off: shares wait in BigPanda)
     update_fields: tuple[str, ...] = ("short_description", "description", "impact", "urgency")
     resolve_servicenow: bool = True
     close_code: str = "Solution provided"
@@ -48,6 +49,8 @@ class IncidentSettings:
     description_incident_tags: tuple[str, ...] = ()  # incident tags listed in the description
     description_alert_tags: tuple[str, ...] = ()  # alert tags listed under each alert
     description_to_work_notes: bool = False  # the description also as a work note when it changes
+    incident_button: bool = True  # Show UI Action Button to Incident in BP (its URL in the metadata)
+    timeline_button: bool = True  # Show UI Action Button to Incident Timeline in BP
     aia_in_description: bool = False  # AIA in Description: the AI summary heads the description
     aia_replaces_alert_summary: bool = False  # (Alert Configuration) ... and the alert summary goes
     aia_tag: str = AIA_TAG

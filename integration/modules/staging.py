@@ -123,7 +123,9 @@ def attach(runner: IntegrationRunner, **options: Any) -> ShareStaging:
     """Add share staging to a runner's companions; `options`: StagingSettings fields but the
     organisation (the runner's) and the CI lookup tag (its CMDB CI Field)."""
     s = runner.engine.settings
-    settings = StagingSettings(**{"organisation": s.namespace, "ci_lookup_tag": s.cmdb_ci_tag, **options})
+    settings = StagingSettings(**{"organisation": s.namespace, "ci_lookup_tag": s.cmdb_ci_tag,
+                                  "incident_button": s.incident_button, "timeline_button": s.timeline_button,
+                                  "aia_tag": s.aia_tag, **options})
     companion = ShareStaging(runner.servicenow, runner.directory, settings)
     runner.companions.append(companion)
     return companion

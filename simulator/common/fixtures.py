@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from .yaml_text import load_yaml
+
 
 class FixtureError(ValueError):
     pass
@@ -20,7 +22,7 @@ def read_fixture_file(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise FixtureError(f"cannot read fixtures {p}: {exc.strerror}") from None
     try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if p.suffix == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise FixtureError(f"fixtures {p} are not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
     if not isinstance(data, dict):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-import yaml
+from simulator.common.yaml_text import load_yaml
 
 from .dictionary import Dictionary
 
@@ -33,7 +33,7 @@ class Acls:
 
     @classmethod
     def from_yaml_text(cls, dictionary: Dictionary, text: str) -> Acls:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text) or {}
         rules = []
         for spec in data.get("rules", []):
             for op in spec["operations"]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import yaml
+from simulator.common.yaml_text import load_yaml
 
 FIELD_TYPES = {"string", "integer", "boolean", "reference", "glide_date_time", "journal",
                "password2", "guid", "email", "url"}
@@ -90,7 +90,7 @@ class Dictionary:
 
     @classmethod
     def from_yaml_text(cls, text: str) -> Dictionary:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text) or {}
         d = cls()
         for name, spec in (data.get("tables") or {}).items():
             d.add_table(name, spec or {}, validate=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from simulator.common.yaml_text import load_yaml
 
 from .business_rules import Actor
 from .dictionary import Dictionary
@@ -134,7 +134,7 @@ class TransformMaps:
     @classmethod
     def from_yaml_text(cls, dictionary: Dictionary, text: str) -> TransformMaps:
         registry = cls(dictionary)
-        for spec in (yaml.safe_load(text) or {}).get("maps") or []:
+        for spec in (load_yaml(text) or {}).get("maps") or []:
             registry.add(spec)
         return registry
 
