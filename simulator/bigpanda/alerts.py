@@ -24,6 +24,41 @@ MAX_VALUE_CHARS = 512
 MAX_BATCH = 1000
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+# The rules above as JSON Schema, for the OpenAPI document. What it cannot say: the primary
+# property must be present and non-empty, and the app key must name an integration.
+_TAG_SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
+_FIELDS: dict[str, Any] = {
+    "status": {"type": "string", "description": f"One of {', '.join(ALERT_STATUSES)}, in any (ASCII) case",
+               "pattern": "^(" + "|".join(_any_case(s) for s in ALERT_STATUSES) + ")$"},
+    "timestamp": {"type": "number", "minimum": 0, "maximum": 1e11, "description": "Epoch seconds"},
+    "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+    "primary_property": {"type": ["string", "null"], "description": "The tag that is the primary property"},
+    "secondary_property": {"type": ["string", "null"]},
+    "incident_identifier": {"type": ["string", "null"], "description": "Overrides the dedup key"},
+}
+_TAG: dict[str, Any] = {"description": "A tag", "anyOf": [_TAG_SCALAR, {
+    "type": "array", "maxItems": MAX_ARRAY_ITEMS,
+    "items": {"anyOf": [{"type": "string", "maxLength": MAX_VALUE_CHARS}, {"type": ["number", "boolean", "null"]}]}}]}
+ALERT_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["status"], "additionalProperties": _TAG,
+    "properties": {**_FIELDS, "app_key": {"type": ["string", "null"]}},
+    "not": {"required": ["alerts"]},  # a body with `alerts` is a batch
+}
+BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["alerts"],
+    "properties": {"app_key": {"type": ["string", "null"]}, "alerts": {
+        "type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {
+            "type": "object", "required": ["status"], "additionalProperties": _TAG,
+            "properties": {**_FIELDS, "app_key": {"description": "Ignored: the batch's app_key counts"},
+                           "alerts": {"description": "Ignored in a batch item"}}}}},
+}
+BODY_SCHEMA: dict[str, Any] = {"anyOf": [ALERT_SCHEMA, BATCH_SCHEMA]}
+
+
 def _tag_value(name: str, value: Any, where: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -52,7 +87,7 @@ def normalize(raw: Any, *, now: float, source_system: str, where: str = "alert")
     if not isinstance(raw, dict):
         raise bad_request(f"{where}: an alert must be a JSON object")
     status = raw.get("status")
-    if not isinstance(status, str) or status.lower() not in ALERT_STATUSES:
+    if not isinstance(status, str) or not status.isascii() or status.lower() not in ALERT_STATUSES:
         raise bad_request(f"{where}: status must be one of {', '.join(ALERT_STATUSES)} (got {status!r})")
     status = status.lower()
     timestamp = raw.get("timestamp", now)
@@ -98,6 +133,8 @@ def split_batch(body: Any) -> tuple[str | None, list[Any]]:
     """Either one alert or {"app_key", "alerts": [...]}; returns (app_key, raw alerts)."""
     if not isinstance(body, dict):
         raise bad_request("Call is missing parameters or malformed: the body must be a JSON object")
+    if body.get("app_key") is not None and not isinstance(body["app_key"], str):
+        raise bad_request("app_key must be a string")
     if "alerts" in body:
         alerts = body["alerts"]
         if not isinstance(alerts, list) or not alerts:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulator.common.admin import admin_router
-from simulator.common.openapi import allow_all, honest_openapi
+from simulator.common.openapi import allow_all, honest_openapi, single_valued_query
 from simulator.common.middleware import SimulatorMiddleware
 
 from .backend import BigPandaBackend
 from .errors import ERROR_RESPONSES, BpError
+from .openapi_links import link_created
 from .routes_admin import build_admin_router
 from .routes_alerts import build_alerts_router
 from .routes_changes import build_changes_router
@@ -34,6 +35,10 @@ minute, changes 400 per minute and 50,000 per week, answered with 429. Our choic
 in its own per-token bucket, windows on the simulator clock, and a journal note
 `early_retry` for a request that comes back before its Retry-After. Per organisation through
 `PUT /_sim/organizations/{name}/rate-limits`, or `BPSN_BP_RATE_LIMIT_ENABLED=false`.
+
+Request bodies take the JSON types this document gives (no `"5"` for 5, no `0` for false; `5.0`
+is 5), and a documented query parameter sent twice is refused (400): our choices, as BigPanda
+publishes no validation rules.
 
 Choices we made where BigPanda publishes nothing, all configurable (`BPSN_BP_*`):
 * share retrieval (`GET /integrations/v3/servicenow/shares`) and callbacks
@@ -60,11 +65,13 @@ Admin routes under `/_sim` are the simulator's own.
 def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     backend = backend or BigPandaBackend()
     app = FastAPI(title="bpsn BigPanda simulator", version="0.1.0", description=DESCRIPTION,
-                  responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name)
+                  responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name,
+                  dependencies=[Depends(single_valued_query)])
     app.state.backend = backend
     honest_openapi(app, {"bearerToken": {"type": "http", "scheme": "bearer",
                                                        "description": "The org token or a user API key"}},
-                   public=r"^/_sim/")  # the simulator's own controls take no token
+                   public=r"^/_sim/",  # the simulator's own controls take no token
+                   finish=link_created)
 
     @app.exception_handler(BpError)
     async def bp_error(request: Request, exc: BpError) -> JSONResponse:

@@ -16,6 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulator.common.bodies import StrictBody
+
 from . import incident_actions as act
 from .alerts import normalize
 from .backend import BigPandaBackend, Principal
@@ -27,11 +29,11 @@ from .organization import Organization
 from .push import PushTarget
 from .rate_limit import RateLimitSettings
 
-URL = r"^https?://\S+$"
+URL = r"^https?://[!-~]+$"  # ASCII, no spaces: every regex dialect reads it the same
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictBody):
+    model_config = ConfigDict(extra="forbid", strict=True)  # no unknown keys, no "true" for true
 
 
 class PatternIn(_Strict):

@@ -5,6 +5,7 @@ activity and, where BigPanda shares the change, enqueues a share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from .errors import BpError, bad_request, not_found
 from .models import Incident
@@ -12,7 +13,8 @@ from .organization import Organization
 
 MAX_ALERTS_PER_INCIDENT = 300
 MAX_SNOOZE_SECONDS = 90 * 86400
-TAG_TYPES = ("Text", "MultiValue", "Priority", "ClosedListValuesMulti", "ClosedListValuesSingle")
+TagType = Literal["Text", "MultiValue", "Priority", "ClosedListValuesMulti", "ClosedListValuesSingle"]
+TAG_TYPES: tuple[str, ...] = get_args(TagType)
 
 
 @dataclass

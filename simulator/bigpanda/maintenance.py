@@ -175,6 +175,9 @@ class MaintenanceStore:
     def __init__(self) -> None:
         self.plans: dict[str, Plan] = {}  # insertion order = creation order
 
+    def reset(self) -> None:
+        self.plans.clear()
+
     def get(self, plan_id: str) -> Plan:
         plan = self.plans.get(plan_id)
         if plan is None:

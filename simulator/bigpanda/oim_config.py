@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.common.bodies import StrictBody
+
 from .errors import bad_request
 from .oim_filter import Expr, FilterError, parse_filter
 
@@ -28,8 +30,9 @@ Status = Literal["critical", "warning", "acknowledged", "ok", "unknown"]
 Scalar = str | int | float | bool
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")  # UI suggestion flags and the like are kept and echoed
+class _Open(StrictBody):
+    # UI suggestion flags and the like are kept and echoed; documented fields take their JSON type only
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class TagRef(_Open):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from simulator.common.admin import Done
+from simulator.common.bodies import StrictBody
 
 from .backend import BigPandaBackend
 from .errors import doc
@@ -35,7 +36,7 @@ class ShareView(BaseModel):
     errors: list[str]
 
 
-class RateLimitsIn(BaseModel):
+class RateLimitsIn(StrictBody):
     enabled: bool = True
     per_second: int = Field(5, ge=1, le=1_000_000, description="Per token, every API but ingestion")
     alerts_per_second: int = Field(5, ge=1, le=1_000_000, description="Per token, alerts and OIM ingestion")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from .alerts import BODY_SCHEMA
 from .auth import app_key_of, principal
 from .backend import BigPandaBackend, Principal
 from .errors import doc
@@ -38,7 +39,7 @@ def build_alerts_router() -> APIRouter:
             description="The success body is our choice (BigPanda does not publish one): the ids of the "
                         "alerts and of the incidents they joined, so a test can follow an alert.")
     async def send_alerts(request: Request, body: Any = Body(..., examples=[EXAMPLE],  # one alert, or {"alerts": [...]}
-                                                     json_schema_extra={"type": "object"}),
+                                                     json_schema_extra=BODY_SCHEMA),
                           who: Principal = Depends(principal)) -> Response:
         backend: BigPandaBackend = request.app.state.backend
         backend.require(who, "org", "The alerts API")

@@ -7,10 +7,12 @@ choice and say so in their descriptions.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from simulator.common.bodies import StrictBody
 
 from .auth import app_key_of, principal
 from .backend import BigPandaBackend, Principal
@@ -30,7 +32,7 @@ def _epoch_seconds(value: int | None) -> int | None:
     return value
 
 
-class ChangeIn(BaseModel):
+class ChangeIn(StrictBody):
     identifier: str = Field(min_length=1, max_length=512, description="The upsert key, e.g. the CHG number",
                             examples=["CHG0030001"])
     status: Status
@@ -63,14 +65,19 @@ class ChangeList(BaseModel):
     total: int = Field(description="Changes matching the query, over all pages")
 
 
-class RccIn(BaseModel):
+class RccIn(StrictBody):
     change_id: str = Field(min_length=1, max_length=100)
     incident_id: str = Field(min_length=1, max_length=100)
     match_certainty: Certainty
     comment: str = Field("", max_length=4096)
 
 
-class RccUpdate(BaseModel):
+class RccUpdate(StrictBody):
+    # The validator's rule, in the document: a certainty, a comment, or both.
+    model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [
+        {"required": ["match_certainty"], "properties": {"match_certainty": {"enum": list(get_args(Certainty))}}},
+        {"required": ["comment"], "properties": {"comment": {"type": "string"}}}]})
+
     match_certainty: Certainty | None = None
     comment: str | None = Field(None, max_length=4096)
 

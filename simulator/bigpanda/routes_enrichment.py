@@ -10,6 +10,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from simulator.common.bodies import StrictBody
+
 from .auth import principal
 from .backend import BigPandaBackend, Principal
 from .enrichment import EnrichmentStore
@@ -30,7 +32,10 @@ upsert gave one. (Our choices.)
 """
 
 
-class RowOp(BaseModel):
+WHITESPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+
+
+class RowOp(StrictBody):
     op: Literal["create", "update", "delete", "upsert"]
     value: dict[str, Cell] = Field(min_length=1, examples=[{"host": "web-01", "owner": "sre"}],
                                    description="The row; delete needs only the key fields")
@@ -58,11 +63,12 @@ class JobAccepted(BaseModel):
     data: dict[str, str]
 
 
-class MapCreate(BaseModel):
+class MapCreate(StrictBody):
     name: str = Field(min_length=1, max_length=200, examples=["snow_cmdb_cmdb_ci_server"])
-    # Not blank: documented here, enforced (with its own message) by the route.
-    key_fields: list[Annotated[str, Field(json_schema_extra={"pattern": r"\S"})]] = Field(
-        min_length=1, max_length=10, examples=[["sys_id"]])
+    # Not blank: documented here, enforced (with its own message) by the route. The class is
+    # Python's whitespace (str.strip) spelled out, so every regex dialect reads it the same.
+    key_fields: list[Annotated[str, Field(json_schema_extra={"pattern": f"[^{WHITESPACE}]"})]] = Field(
+        min_length=1, max_length=10, examples=[["sys_id"]], json_schema_extra={"uniqueItems": True})
 
 
 class MapOut(BaseModel):
@@ -84,13 +90,13 @@ class RowsOut(BaseModel):
     rows: list[dict[str, str]]
 
 
-class DeltaUpsert(BaseModel):
+class DeltaUpsert(StrictBody):
     key: str = Field(min_length=1, max_length=1000)
     hash: str = Field(min_length=1, max_length=200)
     row: dict[str, Cell]
 
 
-class DeltaIn(BaseModel):
+class DeltaIn(StrictBody):
     upserts: list[DeltaUpsert] = Field([], max_length=MAX_DELTA_ITEMS)
     deletes: list[str] = Field([], max_length=MAX_DELTA_ITEMS)
 
@@ -131,7 +137,7 @@ def build_enrichment_router() -> APIRouter:
                         "a failed job changes nothing. A new id creates the map if the upload succeeds "
                         f"(our choice); bodies over 64 MB get 413 (our choice).{TABLE_RULES}",
             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
-                "schema": {"type": "string"}, "example": "host,owner\nweb-01,sre\nweb-02,dba\n"}}}},
+                "schema": {"type": "string", "minLength": 1}, "example": "host,owner\nweb-01,sre\nweb-02,dba\n"}}}},
             responses={202: {"description": "Job accepted", "headers": {"Location": {
                            "required": True, "schema": {"type": "string"},
                            "description": "/resources/v1.0/enrichment-jobs/{job_id}"}}},
@@ -145,6 +151,8 @@ def build_enrichment_router() -> APIRouter:
         if content_type and content_type not in ("text/csv", "text/plain", "application/octet-stream"):
             raise bad_request(f"Content-Type must be text/csv (got {content_type})")
         data = await read_limited(request, MAX_CSV_BYTES)
+        if not data:  # the body is required: no job for a request that sent nothing
+            raise bad_request("the body is empty: send the CSV (text/csv)")
         keys = [k.strip() for k in key.split(",") if k.strip()] if key else None
         job = store.upload_csv(enrichment_id, data, keys, who.org.rng, backend.clock.now())
         location = f"/resources/v1.0/enrichment-jobs/{job.id}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from simulator.common.bodies import StrictBody
 
 from . import incident_actions as act
 from .auth import principal
@@ -19,7 +21,7 @@ def _id() -> Any:
     return Path(min_length=1, max_length=100)
 
 
-class EnvironmentIn(BaseModel):
+class EnvironmentIn(StrictBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     filter: str = Field("", max_length=2000, description="BPQL; empty for every incident")
@@ -27,16 +29,16 @@ class EnvironmentIn(BaseModel):
                                          description="Our addition: share targets, e.g. servicenow")
 
 
-class EnvironmentPatch(BaseModel):
+class EnvironmentPatch(StrictBody):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     filter: str | None = Field(None, max_length=2000)
     autoshare_targets: list[str] | None = Field(None, max_length=20)
 
 
-class TagDefinitionIn(BaseModel):
+class TagDefinitionIn(StrictBody):
     name: str = Field(min_length=1, max_length=20)
-    type: str = Field("Text", max_length=40)
+    type: act.TagType = "Text"
     description: str = Field("", max_length=2000)
     values: list[str] = Field(default_factory=list, max_length=200)
 

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from simulator.common.bodies import StrictBody
 
 from . import incident_actions as act
 from .auth import principal
@@ -32,44 +34,49 @@ class SearchResult(BaseModel):
     items: list[dict[str, Any]]
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(StrictBody):
     comments: str = Field(min_length=1, max_length=10_000)
 
 
-class CommentIn(BaseModel):
+class CommentIn(StrictBody):
     comment: str = Field(min_length=1, max_length=10_000)
 
 
-class SnoozeIn(BaseModel):
+class SnoozeIn(StrictBody):
     end_time: int = Field(ge=0, description="Epoch seconds; less than 90 days ahead")
     comment: str = Field("", max_length=10_000)
     cancel_on_incident_updates: bool = False
 
 
-class AssignIn(BaseModel):
+class AssignIn(StrictBody):
     assignee: str = Field(min_length=1, max_length=200)
 
 
-class MergeIn(BaseModel):
+class MergeIn(StrictBody):
     source_incidents: list[str] = Field(min_length=1, max_length=300)
     comment: str = Field("", max_length=10_000)
 
 
-class SplitIn(BaseModel):
+class SplitIn(StrictBody):
     alerts: list[str] = Field(min_length=1, max_length=300)
     comment: str = Field("", max_length=10_000)
 
 
-class TagValueIn(BaseModel):
+class TagValueIn(StrictBody):
     tag_value: str | list[str]
 
 
-class TagSetIn(BaseModel):
+class TagSetIn(StrictBody):
     tag_id: str = Field(min_length=1, max_length=100)
     tag_value: str | list[str]
 
 
-class V1Update(BaseModel):
+class V1Update(StrictBody):
+    # The route's rule, in the document: resolve (resolved: true), comment, or both.
+    model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [
+        {"required": ["resolved"], "properties": {"resolved": {"const": True}}},
+        {"required": ["comments"], "properties": {"comments": {"type": "string", "minLength": 1}}}]})
+
     resolved: bool | None = None
     comments: str | None = Field(None, max_length=10_000)
 

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
+from simulator.common.bodies import StrictBody
+
 from .auth import principal
 from .backend import BigPandaBackend, Principal
 from .errors import doc
@@ -38,12 +40,12 @@ def _zone(value: str | None) -> str | None:
     return value
 
 
-class CustomTag(BaseModel):
+class CustomTag(StrictBody):
     name: str = Field(min_length=1, max_length=256)
     value: str = Field(max_length=4096)
 
 
-class PlanPatch(BaseModel):
+class PlanPatch(StrictBody):
     """Every field optional: what is sent replaces the plan's value; the result is validated whole."""
 
     name: str | None = Field(None, min_length=1, max_length=512)

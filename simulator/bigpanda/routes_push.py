@@ -9,6 +9,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from simulator.common.bodies import StrictBody
+
 from .backend import BigPandaBackend
 from .errors import bad_request, doc, not_found
 from .organization import Organization
@@ -24,10 +26,10 @@ NO_ORG = {404: doc(404, "No such organization")}
 NO_ENV = {404: doc(404, "No such organization or environment")}
 
 
-class PushConfigIn(BaseModel):
+class PushConfigIn(StrictBody):
     target: str = Field("servicenow", min_length=1, max_length=100,
                         description="One of the environment's autoshare targets")
-    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://\S+$",
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://[!-~]+$",  # ASCII, no spaces
                      examples=["http://127.0.0.1:8002/api/x_bip_panda/bigpanda/share"])
     headers: dict[str, str] = Field(default_factory=dict, max_length=50,
                                     description="Sent with every push, e.g. Authorization")

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from simulator.common.bodies import StrictBody
+
 from .auth import app_key_of, principal
 from .backend import BigPandaBackend, Principal
 from .errors import doc
@@ -40,20 +42,20 @@ class ShareBatch(BaseModel):
     has_more: bool = Field(description="More shares are waiting: poll again at once")
 
 
-class TicketRef(BaseModel):
+class TicketRef(StrictBody):
     number: str = Field(max_length=40, examples=["INC0010001"])
     sys_id: str = Field(max_length=64)
     url: str = Field(max_length=2000)
 
 
-class CallbackResult(BaseModel):
+class CallbackResult(StrictBody):
     share_id: str = Field(min_length=1, max_length=100)
     status: Literal["ok", "error"] = "ok"
     ticket: TicketRef | None = None
     error: str | None = Field(None, max_length=4000)
 
 
-class CallbackRequest(BaseModel):
+class CallbackRequest(StrictBody):
     results: list[CallbackResult] = Field(min_length=1, max_length=1000)
 
 

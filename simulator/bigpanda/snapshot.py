@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from simulator.common.admin import Done
+from simulator.common.bodies import StrictBody
 
 from .errors import BpError, doc
 from .maintenance import Plan, compile_condition
@@ -154,7 +155,7 @@ def load(backend: BigPandaBackend, path: str | os.PathLike[str]) -> None:
     loads(backend, data, f"snapshot {path}")
 
 
-class SnapshotRequest(BaseModel):
+class SnapshotRequest(StrictBody):
     path: str = Field(min_length=1, max_length=4096, description="A file on the simulator's machine")
 
 

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bpsn.clock import SimClock, iso
 
+from .bodies import StrictBody
 from .faults import FaultInjector
 from .journal import Journal
 
@@ -43,7 +45,7 @@ class ClockState(BaseModel):
     frozen: bool
 
 
-class ClockAdvance(BaseModel):
+class ClockAdvance(StrictBody):
     seconds: float = Field(ge=0, le=10 * 365 * 86400, strict=True,  # a number: not true, not "5"
                            description="How far to move the clock forward")
 
@@ -72,15 +74,17 @@ class Done(BaseModel):
     status: str = "ok"
 
 
-class FaultSpec(BaseModel):
-    """Match (method, path prefix or ^regex, table), roll the seeded dice, then misbehave."""
+class FaultSpec(StrictBody):
+    """Match (method, path prefix or ^regex, table), roll the seeded dice, then misbehave.
+    A matcher left out (or null) matches everything; one that is sent must say something."""
 
-    method: str | None = Field(None, max_length=10, examples=["POST"])
-    path: str | None = Field(None, max_length=500, examples=["/api/now/table/incident"])
-    table: str | None = Field(None, max_length=100)
+    method: str | None = Field(None, min_length=1, max_length=10, pattern=r"^[A-Za-z]+$", examples=["POST"])
+    path: str | None = Field(None, min_length=1, max_length=500, examples=["/api/now/table/incident"],
+                             description="A path prefix, or a regular expression when it starts with ^")
+    table: str | None = Field(None, min_length=1, max_length=100)
     probability: float = Field(1.0, ge=0, le=1)
     status: int | None = Field(None, ge=400, le=599, description="Answer this status with the API's error body")
-    message: str | None = Field(None, max_length=500)
+    message: str | None = Field(None, min_length=1, max_length=500)
     latency_ms: float = Field(0, ge=0, le=120_000)
     drop_connection: bool = False
     after_handling: bool = Field(False, description="Serve the request first, then lose or replace its answer")
@@ -154,13 +158,14 @@ def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -
         return [FaultOut(**rule.to_dict()) for rule in backend.faults.rules]
 
     @r.post("/faults", response_model=FaultOut, status_code=201,
-            responses={400: {"description": "A rule that cannot work (e.g. a bad regular expression)"}},
-            summary="Add a fault rule; the first matching rule wins")
+            summary="Add a fault rule; the first matching rule wins",
+            description="A rule that cannot work (e.g. a bad regular expression) is a 400 in the API's error body.")
     async def add_fault(spec: FaultSpec) -> Any:
         try:
             rule = backend.faults.add(**spec.model_dump())
-        except re.error as exc:
-            return JSONResponse({"detail": f"path is not a valid regular expression: {exc}"}, status_code=400)
+        except re.error as exc:  # the simulator's own validation error answer (400)
+            raise RequestValidationError([{"type": "value_error", "loc": ("body", "path"), "input": spec.path,
+                                           "msg": f"not a valid regular expression: {exc}"}]) from None
         return FaultOut(**rule.to_dict())
 
     @r.delete("/faults/{rule_id}", response_model=Done, responses={404: {"description": "No such rule"}},

@@ -54,6 +54,11 @@ class Journal:
             self._entries.append(entry)
         return entry
 
+    @property
+    def network_requests(self) -> int:
+        """Requests that came over the wire: every request but the Batch API's items."""
+        return self.totals["requests"] - self.totals[f"note:{BATCH_ITEM}"]
+
     def clear(self) -> None:
         self._entries.clear()
         self.totals.clear()

@@ -1,12 +1,15 @@
-"""What both simulators' apps need from FastAPI beyond the defaults: honest 405s and an
-OpenAPI document that promises what they really send (400 not 422; how to authenticate)."""
+"""What both simulators' apps need from FastAPI beyond the defaults: honest 405s, an OpenAPI
+document that promises what they really send (400 not 422; how to authenticate), and requests
+held to it (a single-valued query parameter sent twice is refused)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 import re
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -23,10 +26,12 @@ def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] |
     return {**(headers or {}), "Allow": ", ".join(methods)}
 
 
-def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]], public: str = r"(?!)") -> None:
+def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]], public: str = r"(?!)",
+                   finish: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Validation errors answer 400 with the API's own error body, never FastAPI's 422, so the
     document must not promise a 422; and it says how to authenticate, except on the paths that
-    `public` (a regex) matches: those take no credentials and say so with `security: []`."""
+    `public` (a regex) matches: those take no credentials and say so with `security: []`.
+    `finish` completes the document with what only the simulator knows (its tables, its links)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -43,6 +48,59 @@ def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]], pu
                 components.get("schemas", {}).pop(name, None)
             components["securitySchemes"] = security_schemes
             document["security"] = [{name: []} for name in security_schemes]
+            if finish is not None:
+                finish(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _single_valued(document: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(path, METHOD) -> the query parameters the document declares as one value."""
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict):
+                found[(path, method.upper())] = frozenset(
+                    p["name"] for p in operation.get("parameters", [])
+                    if p.get("in") == "query" and p.get("schema", {}).get("type") != "array")
+    return found
+
+
+async def single_valued_query(request: Request) -> None:
+    """A query parameter the document declares as one value is refused (400, the API's own
+    validation error body) when sent more than once, instead of one of the values winning
+    silently: the document and the behaviour agree on what a valid request is."""
+    route = request.scope.get("route")
+    app = request.app
+    if not hasattr(app.state, "single_valued"):
+        app.state.single_valued = _single_valued(app.openapi())
+    names = app.state.single_valued.get((getattr(route, "path_format", ""), request.method), frozenset())
+    repeated = [name for name in names if len(request.query_params.getlist(name)) > 1]
+    if repeated:
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", name), "input": None,
+                                       "msg": "given more than once; send it once"} for name in sorted(repeated)])
+
+
+def link(document: dict[str, Any], source: tuple[str, str, str], targets: dict[str, str],
+         parameters: dict[str, str]) -> None:
+    """OpenAPI links from one answer (`(method, path, status)`) to every operation of each target
+    path (path -> a name for the links, e.g. `Record`: GetRecord, PatchRecord...), filling the
+    `parameters` each operation takes (runtime expressions such as `$response.body#/id`): what a
+    client or a stateful fuzzer follows from a create to the resource it made."""
+    method, path, status = source
+    paths = document.get("paths", {})
+    response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+    if response is None:
+        raise ValueError(f"no {status} answer of {method.upper()} {path} in the document to link from")
+    links = response.setdefault("links", {})
+    for target, name in targets.items():
+        if target not in paths:
+            raise ValueError(f"no path {target} in the document to link to")
+        ref = "#/paths/" + target.replace("~", "~0").replace("/", "~1")
+        for target_method, operation in paths[target].items():
+            if target_method in ("get", "put", "patch", "post", "delete"):
+                taken = {p.get("name") for p in operation.get("parameters", [])}
+                links[f"{target_method.title()}{name}"] = {
+                    "operationRef": f"{ref}/{target_method}",
+                    "parameters": {k: v for k, v in parameters.items() if k in taken}}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulator.common.admin import admin_router
-from simulator.common.openapi import allow_all, honest_openapi
+from simulator.common.openapi import allow_all, honest_openapi, single_valued_query
 from simulator.common.middleware import SimulatorMiddleware
 
 from .auth import admin_caller
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, ErrorEnvelope, SnError
+from .openapi_document import complete
 from .routes_admin import build_admin_router
 from .routes_batch import build_batch_router
 from .routes_import import build_import_router
@@ -29,7 +30,9 @@ Choices we made where the real behaviour is not public, all configurable:
 * unknown fields in a request body are ignored, as are unknown `sysparm_fields` and invalid
   query parts (ServiceNow's default, `glide.invalid_query.returns_no_rows=false`);
 * with no ORDERBY, records come back in insertion order;
-* the `Link` header's `prev` may carry a negative offset, as captured from real instances.
+* the `Link` header's `prev` may carry a negative offset, as captured from real instances;
+* a documented query parameter sent twice is refused (400) rather than one value winning;
+* the table parameters list this instance's tables; any other name is answered 400 `Invalid table`.
 
 Admin routes under `/_sim` are the simulator's own: health, reset, clock, journal, wait,
 snapshots.
@@ -40,12 +43,14 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     backend = backend or ServiceNowBackend()
     app = FastAPI(title="bpsn ServiceNow simulator", version="0.1.0", description=DESCRIPTION,
                   responses=ERROR_RESPONSES,
-                  generate_unique_id_function=lambda route: route.name)
+                  generate_unique_id_function=lambda route: route.name,
+                  dependencies=[Depends(single_valued_query)])
     app.state.backend = backend
     honest_openapi(app, {"basicAuth": {"type": "http", "scheme": "basic"},
                                        "oauthBearer": {"type": "http", "scheme": "bearer",
                                                        "description": "A token from POST /oauth_token.do"}},
-                   public=r"^/(_sim/health|oauth_token\.do)$")  # a token request carries no token
+                   public=r"^/(_sim/health|oauth_token\.do)$",  # a token request carries no token
+                   finish=lambda document: complete(document, backend.dictionary))
 
     @app.exception_handler(SnError)
     async def sn_error(request: Request, exc: SnError) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from .auth import caller
 from .batch import IN_BATCH, MAX_ITEMS, BatchRunner, Item, Limits
@@ -14,25 +14,30 @@ from .routes_import import JSON_TYPE, RATE_LIMITED
 
 
 class Header(BaseModel):
-    name: str
-    value: str
+    name: StrictStr
+    value: StrictStr
+
+
+# An id may be a JSON number, echoed as text (our choice: ServiceNow's examples send strings, some
+# clients send numbers); every other field takes exactly the JSON type documented.
+Id = StrictStr | StrictInt | StrictFloat
+
+
+def _text(value: str | int | float | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class RestRequest(BaseModel):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-    id: str = Field(description="The item's id, echoed in the answer")
-    url: str | None = Field(None, description="Path and query on the instance, e.g. /api/now/table/incident")
-    method: str | None = Field(None, examples=["GET"])
+    id: Id = Field(description="The item's id, echoed in the answer as text")
+    url: StrictStr | None = Field(None, description="Path and query on the instance, e.g. /api/now/table/incident")
+    method: StrictStr | None = Field(None, examples=["GET"])
     headers: list[Header] | None = None
-    body: str | None = Field(None, description="Base64-encoded request body")
-    exclude_response_headers: bool = False
+    body: StrictStr | None = Field(None, description="Base64-encoded request body")
+    exclude_response_headers: StrictBool = False
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-    batch_request_id: str | None = None
+    batch_request_id: Id | None = Field(None, description="Echoed in the answer as text")
     rest_requests: list[RestRequest]
 
 
@@ -83,12 +88,12 @@ def build_batch_router() -> APIRouter:
             raise SnError(400, "Too many requests in batch",
                           f"A batch holds at most {MAX_ITEMS} rest_requests (simulator limit); "
                           f"this one has {len(body.rest_requests)}")
-        items = [Item(r.id, r.url, r.method, [(h.name, h.value) for h in r.headers or []], r.body,
+        items = [Item(str(r.id), r.url, r.method, [(h.name, h.value) for h in r.headers or []], r.body,
                       r.exclude_response_headers) for r in body.rest_requests]
         limits = Limits.for_request(request.headers)
         runner = BatchRunner(request.app, request.headers.get("authorization", ""), limits)
         serviced, unserviced = await runner.run(items)
-        resp = JSONResponse({"batch_request_id": body.batch_request_id, "serviced_requests": serviced,
+        resp = JSONResponse({"batch_request_id": _text(body.batch_request_id), "serviced_requests": serviced,
                              "unserviced_requests": unserviced})
         resp.headers["content-type"] = JSON_TYPE
         return resp

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from simulator.common.middleware import journal_info
 
@@ -18,6 +18,7 @@ from .auth import caller
 from .business_rules import Actor
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, ErrorEnvelope, no_records_v1
+from .routes_import import RATE_LIMITED
 
 JSON_TYPE = "application/json;charset=UTF-8"
 
@@ -36,6 +37,16 @@ DisplayValue = Annotated[Literal["true", "false", "all"],
 # ServiceNow reads sysparm_limit / sysparm_offset as Java ints; larger values are refused
 # here (400) instead of overflowing the SQLite LIMIT / OFFSET (a 500).
 MAX_INT = 2**31 - 1
+
+
+class RecordIn(BaseModel):
+    """A record's fields by column name. As on an instance, unknown names are ignored and any JSON
+    value is taken as text; only a given sys_id must be a real one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sys_id: str = Field(None, pattern=r"^[0-9a-f]{32}$",  # type: ignore[assignment]  # absent: generated
+                        description="The new record's sys_id (32 lowercase hex); generated when absent")
 
 
 class RecordList(BaseModel):
@@ -89,7 +100,8 @@ def _link_header(request: Request, offset: int, limit: int, total: int) -> str:
 
 
 def build_table_router() -> APIRouter:
-    r = APIRouter(tags=["Table API"], responses=ERROR_RESPONSES)
+    # 429: a sys_rate_limit_rules rule on the Table API (none until one is added)
+    r = APIRouter(tags=["Table API"], responses={**ERROR_RESPONSES, **RATE_LIMITED})
 
     for prefix, version in (("/api/now/table", "latest"), ("/api/now/v1/table", "v1"), ("/api/now/v2/table", "v2")):
         _register(r, prefix, version)
@@ -158,7 +170,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
 
     @r.post(prefix + "/{table}", response_model=RecordOne, status_code=201, name=f"table_create{suffix}",
             responses={201: {"headers": LOCATION_HEADER}, **FORBIDDEN, **NOT_FOUND}, summary="Create a record")
-    async def create_record(request: Request, body: dict[str, Any], table: str = _table(),
+    async def create_record(request: Request, body: RecordIn, table: str = _table(),
                             who: Actor = Depends(caller),
                             sysparm_fields: str | None = Query(None, max_length=4_000),
                             sysparm_display_value: DisplayValue = "false",
@@ -167,7 +179,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
                             sysparm_view: str | None = None) -> Response:
         b = _backend(request)
         journal_info(request)["table"] = table
-        row = b.insert(table, body, who, display=_flag(sysparm_input_display_value))
+        row = b.insert(table, body.model_dump(exclude_unset=True), who, display=_flag(sysparm_input_display_value))
         location = f"{b.settings.instance_url}/api/now/table/{table}/{row['sys_id']}"
         if _flag(request.headers.get("x-no-response-body")):
             return Response(status_code=201, headers={"Location": location})
