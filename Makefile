@@ -17,11 +17,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/bpsn demo
 
+# One pytest worker per core (a test file stays whole on one worker); the schemathesis contract
+# tests run on their own afterwards, since their per-operation tests do not survive xdist.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --ignore=tests/contract
+	$(BIN)/python -m pytest -q tests/contract
 
-bench: $(STAMP)
+bench: $(STAMP)  # simulators (~5 min), then load profiles steady, burst, soak-shortened (~10 min): BENCHMARKS.md
 	$(BIN)/python -m bpsn.bench
+	$(BIN)/python -m bpsn.bench.load
 
 up: $(STAMP)
 	$(BIN)/bpsn up

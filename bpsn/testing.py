@@ -105,7 +105,12 @@ class InProcessBench:
         return self.run(self.source.post("/data/v2/alerts", json=body))
 
     def poll(self) -> PollReport:
-        return self.run(self.runner.poll_once())
+        """One poll, its companions finished (in production they overlap the next retrieval)."""
+        async def poll_and_settle() -> PollReport:
+            report = await self.runner.poll_once()
+            await self.runner.settle()
+            return report
+        return self.run(poll_and_settle())
 
     def watch(self) -> int:
         """One pass of the core's ServiceNow delta watch (ticket changes -> BigPanda)."""

@@ -58,5 +58,6 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
 
 
 async def close_runner(runner: IntegrationRunner) -> None:
+    await runner.settle()
     await runner.bigpanda.api.aclose()
     await runner.servicenow.api.aclose()

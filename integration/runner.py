@@ -82,6 +82,9 @@ class IntegrationRunner:
         self.rules_ttl = 60.0  # seconds a loaded rule set is used before it is read again
         self._rules: tuple[float, list[Rule]] | None = None
         self.companions: list[TicketCompanion] = []
+        self._companion_run: asyncio.Task[None] | None = None
+        self._callback_run: asyncio.Task[None] | None = None
+        self.callback_failures = 0
         self.ticket_link: Callable[[str, str], str] | None = None  # (instance url, sys_id) -> URL
         self.references = ReferenceCache(servicenow, clock.now)
         self.directory = TagDirectory(bigpanda)
@@ -114,7 +117,7 @@ class IntegrationRunner:
         shares, has_more = await self.bigpanda.retrieve_shares(self.retrieval_count)
         report = PollReport(shares=len(shares), has_more=has_more)
         if not shares:
-            await self._companions(report)  # a quiet poll: companions with due work of their own (RCC)
+            await self._start_companions(report)  # a quiet poll: companions with due work of their own (RCC)
             return report
         shares = await self._cleaned(shares)
         rules = await self._current_rules()
@@ -130,10 +133,9 @@ class IntegrationRunner:
         outcomes = await asyncio.gather(*(self._process(s, existing.get(s["incident_id"]), report,
                                                         tags[s["share_id"]], sys_ids, rules) for s in shares))
         report.callbacks = [c for c in outcomes if c is not None]
-        await self._companions(report)
-        if report.callbacks:
-            await self.bigpanda.send_callbacks(report.callbacks)
         self._add_to_totals(report)
+        await self._start_callbacks(report.callbacks)
+        await self._start_companions(report)
         return report
 
     async def _references(self, shares: list[dict[str, Any]], tags: Any) -> dict[tuple[str, str], str]:
@@ -176,12 +178,50 @@ class IntegrationRunner:
         return self.ticket_link(self.instance_url, sys_id) if self.ticket_link else \
             f"{self.instance_url}/nav_to.do?uri=incident.do?sys_id={sys_id}"
 
-    async def _companions(self, report: PollReport) -> None:
-        for companion in self.companions:
+    async def _start_callbacks(self, callbacks: list[dict[str, Any]]) -> None:
+        """The batch's acknowledgement leaves while the next batch is retrieved and written: at
+        most one callback request in flight. A lost one is harmless: BigPanda hands the shares
+        out again after their lease, and the tickets they find are the ones already written."""
+        await self._settle_callbacks()
+        if callbacks:
+            self._callback_run = asyncio.create_task(self._send_callbacks(callbacks))
+
+    async def _send_callbacks(self, callbacks: list[dict[str, Any]]) -> None:
+        try:
+            await self.bigpanda.send_callbacks(callbacks)
+        except Exception as exc:  # the shares come back after their lease; nothing is lost
+            log.error("callbacks for %d shares not delivered; BigPanda redelivers them: %s", len(callbacks), exc)
+            self.callback_failures += 1
+
+    async def _settle_callbacks(self) -> None:
+        run, self._callback_run = self._callback_run, None
+        if run is not None:
+            await run
+
+    async def _start_companions(self, report: PollReport) -> None:
+        """The companions of this poll run together, beside the next retrieval: the tickets and
+        their callbacks do not wait for them. One poll's companions at a time (`settle`)."""
+        run, self._companion_run = self._companion_run, None
+        if run is not None:
+            await run
+        if self.companions:
+            self._companion_run = asyncio.create_task(self._companions(report.written))
+
+    async def settle(self) -> None:
+        """Wait until the last poll's callbacks and companions are done (tests, and before the
+        core stops)."""
+        await self._settle_callbacks()
+        run, self._companion_run = self._companion_run, None
+        if run is not None:
+            await run
+
+    async def _companions(self, written: list[WrittenTicket]) -> None:
+        async def one(companion: TicketCompanion) -> None:
             try:
-                await companion.after_poll(report.written)
-            except Exception as exc:  # the tickets are written: their callbacks must still leave
+                await companion.after_poll(written)
+            except Exception as exc:  # the tickets are written and acknowledged: log and go on
                 log.error("%s failed after the poll: %s", type(companion).__name__, exc)
+        await asyncio.gather(*(one(c) for c in self.companions))
 
     async def _current_rules(self) -> list[Rule]:
         """The organisation's transform rules, read again after `rules_ttl`; kept on a failed read."""
@@ -322,6 +362,7 @@ class IntegrationRunner:
                 await asyncio.wait_for(stop.wait(), self.poll_interval)
             except TimeoutError:
                 pass
+        await self.settle()
 
 
 def _result(write: BatchWrite) -> dict[str, Any]:

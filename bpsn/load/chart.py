@@ -11,43 +11,17 @@ import csv
 import html
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .samples import ALERT_TO_TICKET, NEW_TICKETS, Sample
 
 W, H = 900, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 45
 COLORS = {"p50": "#2b8a3e", "p95": "#e67700", "p99": "#c92a2a", "poll": "#5f3dc4", "bar": "#4c6ef5",
           "dot": "#4c6ef5", "fail": "#e03131"}
 MAX_DOTS = 4000
-
-
-@dataclass
-class Sample:
-    t: float  # when the alert was sent, in seconds since the first one was
-    ms: float
-    ok: bool
-
-    @property
-    def done(self) -> float:  # when the ticket was confirmed, same scale
-        return self.t + self.ms / 1000
-
-
-def read_samples(folder: Path) -> tuple[list[Sample], list[str]]:
-    """Samples from every `samples-*.csv` the users wrote, and the incident ids they saw."""
-    rows: list[tuple[float, float, bool]] = []
-    ids: list[str] = []
-    for path in sorted(folder.glob("samples-*.csv")):
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                try:
-                    rows.append((float(row["time"]), float(row["latency_ms"]), row["ok"] == "1"))
-                    ids.append(row["incident_id"])
-                except (KeyError, TypeError, ValueError):
-                    continue  # a line cut short when a process was stopped
-    sent = sorted((t - ms / 1000, ms, ok) for t, ms, ok in rows)  # files hold the time the ticket was seen
-    t0 = sent[0][0] if sent else 0.0
-    return [Sample(t - t0, ms, ok) for t, ms, ok in sent], ids
+METRIC_COLORS = ["#1098ad", "#ae3ec9", "#f08c00", "#37b24d"]
 
 
 def read_history(path: Path, name: str = "alert_to_ticket") -> list[tuple[float, float, float]]:
@@ -137,10 +111,11 @@ class Frame:
                 f'font-family="system-ui, \'Segoe UI\', \'DejaVu Sans\', sans-serif">{"".join(axes)}{"".join(self.parts)}{key_row}</svg>')
 
 
-def histogram_svg(hist: Mapping[Any, int], marks: Mapping[str, float], poll_ms: float, bins: int = 40) -> str:
+def histogram_svg(hist: Mapping[Any, int], marks: Mapping[str, float], poll_ms: float, bins: int = 40,
+                  label: str = "alert → ticket (ms)") -> str:
     values = sorted((float(k), n) for k, n in hist.items())
     if not values:
-        return "<p>No alert_to_ticket samples.</p>"
+        return "<p>No samples.</p>"
     total = sum(n for _, n in values)
     cut, seen = values[-1][0], 0  # the x range ends at p99.9 so one straggler does not squash the rest
     for ms, n in values:
@@ -153,7 +128,7 @@ def histogram_svg(hist: Mapping[Any, int], marks: Mapping[str, float], poll_ms: 
     counts = [0] * bins
     for ms, n in values:
         counts[min(bins - 1, int(ms / width))] += n
-    frame = Frame(top, max(counts), "alert → ticket (ms)", "samples")
+    frame = Frame(top, max(counts), label, "samples")
     for i, n in enumerate(counts):
         if n:
             x0, x1 = frame.x(i * width), frame.x((i + 1) * width)
@@ -203,7 +178,7 @@ def over_time_svgs(samples: list[Sample], history: list[tuple[float, float, floa
                               f'height="{rate.y(0) - rate.y(per_s):.1f}" fill="{COLORS["bar"]}" opacity="0.8">'
                               f'<title>{k * slice_s:.0f}–{(k + 1) * slice_s:.0f} s: {per_s:.1f} tickets/s</title></rect>')
         legend = {"sample": COLORS["dot"], "failed": COLORS["fail"], "p50": COLORS["p50"], "p95": COLORS["p95"]}
-        return (f"<h2>Latency over time</h2>{frame.svg(legend)}"
+        return (f"<h2>alert_to_ticket over time</h2>{frame.svg(legend)}"
                 f"<h2>Tickets confirmed per second</h2>{rate.svg()}")
     if history:  # no per-sample file: Locust's rolling percentiles
         frame = Frame(history[-1][0] or 1.0, max(max(b for _, _, b in history), poll_ms) * 1.05,
@@ -215,33 +190,78 @@ def over_time_svgs(samples: list[Sample], history: list[tuple[float, float, floa
     return "<p>No samples over time.</p>"
 
 
-def render(summary: dict[str, Any], hist: Mapping[Any, int], samples: list[Sample],
+def lifecycle_svg(samples: list[Sample], poll_ms: float) -> str:
+    """Every sample of the other E2E metrics (tag sync, resolve) as a dot, one colour per metric."""
+    if not samples:
+        return ""
+    metrics = sorted({s.metric for s in samples})
+    colors = {m: METRIC_COLORS[i % len(METRIC_COLORS)] for i, m in enumerate(metrics)}
+    frame = Frame(max(s.done for s in samples) or 1.0, max(max(s.ms for s in samples), poll_ms) * 1.05,
+                  "seconds since the first sample started (dot: when started)", "latency (ms)")
+    for s in samples:
+        color = colors[s.metric] if s.ok else COLORS["fail"]
+        frame.parts.append(f'<circle cx="{frame.x(s.t):.1f}" cy="{frame.y(s.ms):.1f}" r="3" fill="{color}" '
+                           f'opacity="0.7"><title>{html.escape(s.metric)} at {s.t:.1f} s: {s.ms:,.0f} ms'
+                           f'{"" if s.ok else " (failed)"}</title></circle>')
+    frame.hline(poll_ms, COLORS["poll"], f"poll interval {poll_ms:,.0f} ms")
+    return f"<h2>Tag sync and resolve over time</h2>{frame.svg({**colors, 'failed': COLORS['fail']})}"
+
+
+def exact_histogram(samples: list[Sample], metric: str) -> dict[float, int]:
+    """{ms: count} of the successful samples of `metric`, to the millisecond."""
+    out: dict[float, int] = {}
+    for s in samples:
+        if s.metric == metric and s.ok:
+            out[round(s.ms)] = out.get(round(s.ms), 0) + 1
+    return out
+
+
+def _marks(lat: Mapping[str, Any]) -> dict[str, float]:
+    return {k: lat[f"{k}_ms"] for k in ("p50", "p95", "p99") if lat.get(f"{k}_ms") is not None}
+
+
+def render(summary: dict[str, Any], hists: Mapping[str, Mapping[Any, int]], samples: list[Sample],
            history: list[tuple[float, float, float]]) -> str:
-    lat = summary["latency"].get("alert_to_ticket") or {}
+    """`hists`: Locust's histogram of each E2E row, by name."""
+    latency = summary["latency"]
+    exact = summary.get("samples") or {}
+    lat = exact.get(ALERT_TO_TICKET) or latency.get(ALERT_TO_TICKET) or {}
     poll_ms = summary["poll_interval_s"] * 1000
-    marks = {k: lat[f"{k}_ms"] for k in ("p50", "p95", "p99") if lat.get(f"{k}_ms") is not None}
+    marks = _marks(lat)
     p, t, c = summary["profile"], summary["throughput"], summary["ceiling"]
     facts = [("samples", f"{lat.get('count', 0)} ({lat.get('failures', 0)} failed)"),
              *((k, f"{v:,.0f} ms") for k, v in marks.items()),
              ("poll interval", f"{poll_ms:,.0f} ms"),
              ("p95 − poll", f"{summary['latency_vs_poll']['p95_minus_poll_ms'] or 0:,.0f} ms"),
+             *((f"{name} p95", f"{(exact.get(name) or m).get('p95_ms') or 0:,.0f} ms")
+               for name, m in latency.items() if name != ALERT_TO_TICKET),
              ("alerts/s", f"{t['alerts_per_s'] or 0:g}"), ("shares/s", f"{t['shares_per_s'] or 0:g}"),
-             ("of the ceiling", f"{(c['achieved_fraction'] or 0) * 100:.1f} % of {c['shares_per_s']:g}/s"),
+             ("sustained", f"{(c.get('sustained_fraction') or 0) * 100:.1f} % of {c['shares_per_s']:g}/s"),
              ("lost / duplicates", f"{summary['integrity']['lost']} / {summary['integrity']['duplicates']}")]
     cards = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{html.escape(v)}</div></div>'
                     for k, v in facts)
+    names = [*latency, *(n for n in exact if n not in latency and n != NEW_TICKETS)]
+    histograms = "".join(
+        f"<h2>Distribution: {html.escape(name)}</h2>"
+        + histogram_svg(exact_histogram(samples, name) or hists.get(name) or {},
+                        _marks(exact.get(name) or latency.get(name) or {}), poll_ms, label=f"{name} (ms)")
+        for name in names)
+    stream = [s for s in samples if s.metric == ALERT_TO_TICKET]
+    others = [s for s in samples if s.metric != ALERT_TO_TICKET]
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>bpsn load {html.escape(p['name'])}: alert → ticket latency</title>
+<html lang="en"><head><meta charset="utf-8"><title>bpsn load {html.escape(p['name'])}: end-to-end latency</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:24px auto;padding:0 12px;color:#212529}}
 .cards{{display:flex;flex-wrap:wrap;gap:8px}}.card{{border:1px solid #dee2e6;border-radius:6px;padding:6px 10px}}
 .k{{font-size:12px;color:#868e96}}.v{{font-size:18px;font-weight:600}}h2{{font-size:16px;margin:24px 0 4px}}</style>
-</head><body><h1>bpsn load {html.escape(p['name'])}: alert → ticket</h1>
+</head><body><h1>bpsn load {html.escape(p['name'])}: alert → ticket, tag sync, resolve</h1>
 <p>{html.escape(p.get('description', ''))} {p['users']} users for {p['duration']:g} s; started {html.escape(summary['started'])}.
 {'<b style="color:#2b8a3e">OK</b>' if summary['ok'] else '<b style="color:#c92a2a">NOT OK</b>'}</p>
 <div class="cards">{cards}</div>
-<h2>Distribution</h2>{histogram_svg(hist, marks, poll_ms)}
-{over_time_svgs(samples, history, poll_ms)}
-<p style="font-size:12px;color:#868e96">Histogram: Locust's buckets (exact below 100 ms, 10 ms to 1 s, 100 ms above).
-Over time: one dot per sample from the users' own files; lines are per-slice percentiles.</p>
+{histograms}
+{over_time_svgs(stream, history, poll_ms)}
+{lifecycle_svg(others, poll_ms)}
+<p style="font-size:12px;color:#868e96">Histograms and p50/p95/p99 marks: the users' sample files, to the millisecond
+(Locust's own buckets where there are no sample files). Over time: one dot per sample; lines are per-slice
+percentiles. tag_sync_to_bigpanda includes the core's 5 s coalesce window.</p>
 </body></html>
 """

@@ -24,6 +24,7 @@ class AlertMix:
     resolve_ratio: float = 0.0
     own_service: bool = False  # every host its own service: no correlation by service, more incidents
     statuses: dict[str, float] = field(default_factory=lambda: {"critical": 2.0, "warning": 1.0})
+    lifecycle_users: int = 0  # users that run whole incidents: ticket, tag edits both ways, resolve
 
     def env(self) -> dict[str, str]:
         """What the locustfile reads (BPSN_LOAD_*)."""
@@ -31,7 +32,8 @@ class AlertMix:
                 "BPSN_LOAD_NEW_HOST_RATIO": str(self.new_host_ratio),
                 "BPSN_LOAD_RESOLVE_RATIO": str(self.resolve_ratio),
                 "BPSN_LOAD_OWN_SERVICE": "1" if self.own_service else "0",
-                "BPSN_LOAD_STATUSES": ",".join(f"{k}={v:g}" for k, v in self.statuses.items())}
+                "BPSN_LOAD_STATUSES": ",".join(f"{k}={v:g}" for k, v in self.statuses.items()),
+                "BPSN_LOAD_LIFECYCLE_USERS": str(self.lifecycle_users)}
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,25 @@ class Profile:
     stop_timeout: float = 5.0
     poll_interval: float = 1.0
     retrieval_count: int = 30
+    core_bigpanda_rps: float = 4.5  # the core's pacing of its BigPanda calls (BigPanda allows 5 per second)
     ticket_timeout: float = 30.0
     workers: int = 0
     seed: int = 7
     wait: tuple[float, float] = (0.1, 0.3)
+    task_rate: float = 0.0  # > 0: each user starts at most this many tasks per second (instead of `wait`)
     mix: AlertMix = field(default_factory=AlertMix)
 
-    def with_overrides(self, *, workers: int | None = None, poll_interval: float | None = None) -> Profile:
-        return replace(self, workers=self.workers if workers is None else workers,
-                       poll_interval=self.poll_interval if poll_interval is None else poll_interval)
+    def with_overrides(self, *, workers: int | None = None, poll_interval: float | None = None,
+                       duration: float | None = None) -> Profile:
+        return _check(replace(self, workers=self.workers if workers is None else workers,
+                              poll_interval=self.poll_interval if poll_interval is None else poll_interval,
+                              duration=self.duration if duration is None else duration))
+
+    @property
+    def tag_timeout(self) -> float:
+        """Seconds a tag edit may take to cross: the core's watch sees it at its next pass, holds it
+        for the 5 s coalesce window and sends it at the pass after that."""
+        return self.ticket_timeout + 2 * self.poll_interval + 5
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,8 +78,14 @@ def _check(p: Profile) -> Profile:
                 if getattr(p, name) <= 0]
     if p.workers < 0 or p.stop_timeout < 0:
         problems.append("workers and stop_timeout must be >= 0")
+    if not 0 < p.core_bigpanda_rps <= 5:
+        problems.append("core_bigpanda_rps must be > 0 and at most BigPanda's 5 requests/s")
+    if not 0 <= p.mix.lifecycle_users <= p.users:
+        problems.append("mix.lifecycle_users must be between 0 and users")
     if not 0 <= p.wait[0] <= p.wait[1]:
         problems.append("wait must be [min, max] with 0 <= min <= max")
+    if p.task_rate < 0:
+        problems.append("task_rate must be >= 0 (0: use wait)")
     if not (0 <= p.mix.new_host_ratio <= 1 and 0 <= p.mix.resolve_ratio <= 1):
         problems.append("mix ratios must be between 0 and 1")
     if p.mix.hosts_per_user < 1 or not p.mix.statuses or any(w < 0 for w in p.mix.statuses.values()):

@@ -23,17 +23,37 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from simulator.bigpanda.settings import BigPandaSettings
 
 from . import chart
 from .collect import Simulators, live_stats
-from .processes import Child, Group, StartError, cli, free_port, healthy, locust, wait_until
+from .processes import (
+    Child,
+    Group,
+    StartError,
+    cli,
+    free_port,
+    healthy,
+    locust,
+    wait_until,
+)
 from .profiles import LOCUSTFILE, Profile
+from .samples import Sample, read_samples, sample_stats
+from .seed import ANALYST_KEY, TAG, TAG_FIELD, bigpanda_fixture, core_tag_mappings
 from .summary import RunFacts, build_summary, render_markdown
 
 START_TIMEOUT = 60.0
 DRAIN_MAX_S = 600.0
 STEM = "locust"  # locust_stats.csv, locust.json, locust.html
+SETTLE_S = 5.0  # seconds after the last user started before the steady window opens
 
 
 @dataclass
@@ -88,13 +108,16 @@ def _start(run: LoadRun, bp_port: int, sn_port: int, master_port: int) -> tuple[
     p, logs = run.profile, run.out / "logs"
     bp_url, sn_url = f"http://{run.host}:{bp_port}", f"http://{run.host}:{sn_port}"
     g = run.group
+    fixture = run.out / "bigpanda-fixtures.json"  # the demo organisation plus the analyst's key and the tag
+    fixture.write_text(json.dumps(bigpanda_fixture(BigPandaSettings()), indent=2) + "\n")
     # the alert source may post faster than BigPanda's 5/s; the core's own calls keep the documented limit
-    bp = g.start(Child("bigpanda", cli("sim", "bigpanda", "--host", run.host, "--port", str(bp_port)), logs,
-                       {"BPSN_BP_ALERTS_PER_SECOND": "1000000"}))
+    bp = g.start(Child("bigpanda", cli("sim", "bigpanda", "--host", run.host, "--port", str(bp_port),
+                                       "--fixtures", str(fixture)), logs, {"BPSN_BP_ALERTS_PER_SECOND": "1000000"}))
     sn = g.start(Child("servicenow", cli("sim", "servicenow", "--host", run.host, "--port", str(sn_port)), logs))
     core = g.start(Child("core", cli("core"), logs, {
         "BPSN_BIGPANDA_URL": bp_url, "BPSN_SERVICENOW_URL": sn_url,
-        "BPSN_POLL_INTERVAL": str(p.poll_interval), "BPSN_RETRIEVAL_COUNT": str(p.retrieval_count)}))
+        "BPSN_POLL_INTERVAL": str(p.poll_interval), "BPSN_RETRIEVAL_COUNT": str(p.retrieval_count),
+        "BPSN_BIGPANDA_REQUESTS_PER_SECOND": str(p.core_bigpanda_rps), "BPSN_TAG_MAPPINGS": core_tag_mappings()}))
     for i in range(p.workers):  # workers start now (imports take a while) and wait for the master
         g.start(Child(f"locust-worker-{i + 1}", locust("-f", str(run.locustfile), "--worker", "--master-host",
                                                       run.host, "--master-port", str(master_port)),
@@ -109,7 +132,10 @@ def _locust_env(run: LoadRun, sn_url: str) -> dict[str, str]:
     p = run.profile
     return {"BPSN_LOAD_SERVICENOW_URL": sn_url, "BPSN_LOAD_TICKET_TIMEOUT": str(p.ticket_timeout),
             "BPSN_LOAD_SEED": str(p.seed), "BPSN_LOAD_WAIT": f"{p.wait[0]},{p.wait[1]}",
-            "BPSN_LOAD_SAMPLES_DIR": str(run.out / "samples"), **p.mix.env()}
+            "BPSN_LOAD_TASK_RATE": str(p.task_rate), "BPSN_LOAD_LIFECYCLE_PAUSE": str(p.poll_interval),
+            "BPSN_LOAD_SAMPLES_DIR": str(run.out / "samples"), "BPSN_LOAD_TAG_TIMEOUT": str(p.tag_timeout),
+            "BPSN_LOAD_ANALYST_KEY": ANALYST_KEY, "BPSN_LOAD_TAG": TAG, "BPSN_LOAD_TAG_FIELD": TAG_FIELD,
+            **p.mix.env()}
 
 
 def _master(run: LoadRun, bp_url: str, sn_url: str, master_port: int) -> Child:
@@ -138,6 +164,8 @@ def _run(run: LoadRun) -> dict[str, Any]:
             acked_before = sims.queue().acknowledged
             master = _master(run, sims.bigpanda_url, sims.servicenow_url, master_port)
             load_started = time.time()
+            acked: list[tuple[float, int]] = [(load_started, 0)]
+            usage: dict[str, dict[str, float]] = {}
             progress.update(task, description="load", total=p.duration, completed=0)
             deadline = time.monotonic() + p.duration + p.stop_timeout + START_TIMEOUT + 30
             while master.alive():
@@ -146,14 +174,19 @@ def _run(run: LoadRun) -> dict[str, Any]:
                 time.sleep(0.5)
                 sims.track_core_calls()
                 q, s = sims.queue(), live_stats(run.out / f"{STEM}_stats.csv")
+                acked.append((time.time(), q.acknowledged - acked_before))
+                _read_usage(run.group, usage)  # Locust's last reading is from just before it exits
                 progress.update(task, completed=min(p.duration, time.time() - load_started), info=(
                     f"alerts {s['alerts']}  tickets {s['tickets']} (p95 {s['p95'] or '–'} ms)  failures "
                     f"{s['failures']}  queue {q.pending}+{q.leased}  acked {q.acknowledged - acked_before}"))
             locust_code = master.proc.returncode if master.proc else None
+            _await_workers(run.group, p.stop_timeout + 5)
+            load_ended = time.time()
+            acked.append((load_ended, sims.queue().acknowledged - acked_before))
             progress.update(task, description="draining", total=None, info="waiting for the share queue")
             q, drained = _drain(sims, p.poll_interval, progress, task)
             drained_at = time.time()
-            usage = core.usage()  # before it stops: /proc is gone afterwards
+            _read_usage(run.group, usage)  # before they stop: /proc is gone afterwards
             progress.update(task, description="checking", info="core stopped; reading both simulators")
             core.stop()
             bp_requests, bp_429, bp_429_routes = sims.bigpanda_journal()
@@ -168,15 +201,19 @@ def _run(run: LoadRun) -> dict[str, Any]:
     stats = json.loads((run.out / f"{STEM}.json").read_text())
     first_request = min((e["start_time"] for e in stats if e.get("start_time")), default=load_started)
     share_window = drained_at - max(load_started, first_request)  # first request until the queue was empty
-    samples, seen = chart.read_samples(run.out / "samples")
+    samples, seen = read_samples(run.out / "samples")
+    steady_from = max(load_started, first_request) + p.users / p.spawn_rate + SETTLE_S
+    steady_to = min(load_ended, max(load_started, first_request) + p.duration)
     facts = RunFacts(
         profile=p.as_dict(), workers=p.workers, poll_interval=p.poll_interval, retrieval_count=p.retrieval_count,
         locust_stats=stats, locust_exit_code=locust_code, bigpanda_ids=bp_ids, ticket_correlation_ids=tickets,
         seen_ids=seen, shares_acknowledged=q.acknowledged - acked_before, dead_letters=q.dead_letters,
         drained=drained, share_window_s=share_window, core_bigpanda_calls=dict(sims.core_calls),
         bigpanda_429=bp_429, bigpanda_429_by_route=bp_429_routes, bigpanda_requests=bp_requests,
-        servicenow_requests=sn_requests, servicenow_429=sn_429, core_usage=usage, unshared_incidents=unshared,
-        core_totals=_core_totals(core), started=started, wall_time_s=time.monotonic() - t_start)
+        servicenow_requests=sn_requests, servicenow_429=sn_429, core_usage=usage.get("core", {}),
+        unshared_incidents=unshared, core_totals=_core_totals(core), started=started,
+        wall_time_s=time.monotonic() - t_start, sample_stats=sample_stats(samples), acked_series=acked,
+        steady_window=(steady_from, steady_to), process_usage=usage)
     summary = build_summary(facts)
     _write(run, summary, stats, samples)
     return summary
@@ -205,26 +242,47 @@ def _core_totals(core: Child) -> str:
     return found[-1].strip() if found else ""
 
 
-def _write(run: LoadRun, summary: dict[str, Any], stats: list[dict[str, Any]], samples: list[chart.Sample]) -> None:
-    e2e = next((e for e in stats if e.get("name") == "alert_to_ticket" and e.get("method") == "E2E"), {})
+def _await_workers(group: Group, timeout: float) -> None:
+    """Workers finish their users' last tasks after the master has quit (up to the stop timeout):
+    the simulators must still answer them, and their sample files must be complete."""
+    deadline = time.monotonic() + timeout
+    workers = [c for c in group.children if c.name.startswith("locust-worker")]
+    while any(w.alive() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _read_usage(group: Group, into: dict[str, dict[str, float]]) -> None:
+    """The latest CPU seconds and peak RSS of every child still running."""
+    for child in group.children:
+        if child.alive():
+            reading = child.usage()
+            if reading:
+                into[child.name] = reading
+
+
+def _write(run: LoadRun, summary: dict[str, Any], stats: list[dict[str, Any]], samples: list[Sample]) -> None:
+    hists = {e["name"]: e.get("response_times") or {} for e in stats if e.get("method") == "E2E"}
     history = chart.read_history(run.out / f"{STEM}_stats_history.csv")
     summary["files"] = sorted(str(f.relative_to(run.out)) for f in run.out.iterdir() if f.is_file()) + [
         "summary.json", "summary.md", "latency.html"]
     summary["files"] = sorted(set(summary["files"]))
     (run.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (run.out / "summary.md").write_text(render_markdown(summary))
-    (run.out / "latency.html").write_text(chart.render(summary, e2e.get("response_times") or {}, samples, history))
+    (run.out / "latency.html").write_text(chart.render(summary, hists, samples, history))
 
 
 def _show(run: LoadRun, s: dict[str, Any]) -> None:
-    lat, t, c, i = s["latency"].get("alert_to_ticket") or {}, s["throughput"], s["ceiling"], s["integrity"]
-    core = s["core"]
+    exact, c, i, core = s.get("samples") or {}, s["ceiling"], s["integrity"], s["core"]
+    for name, m in s["latency"].items():
+        e = exact.get(name) or m
+        run.console.print(f"{name}: n={m['count']} failed={m['failures']} p50={e.get('p50_ms')} p95={e.get('p95_ms')} "
+                          f"p99={e.get('p99_ms')} max={e.get('max_ms')} ms")
+    t = s["throughput"]
     run.console.print(
-        f"alert_to_ticket: n={lat.get('count', 0)} p50={lat.get('p50_ms')} p95={lat.get('p95_ms')} "
-        f"p99={lat.get('p99_ms')} ms (poll {s['poll_interval_s']:g} s; p95 − poll = "
-        f"{s['latency_vs_poll']['p95_minus_poll_ms']} ms)\n"
-        f"throughput: {t['alerts_per_s']} alerts/s, {t['shares_per_s']} shares/s = "
-        f"{(c['achieved_fraction'] or 0) * 100:.1f} % of the {c['shares_per_s']:g} shares/s ceiling\n"
+        f"(poll {s['poll_interval_s']:g} s; alert_to_ticket p95 − poll = {s['latency_vs_poll']['p95_minus_poll_ms']} ms)\n"
+        f"throughput: {t['alerts_per_s']} alerts/s, {t['shares_per_s']} shares/s; sustained "
+        f"{c['sustained_shares_per_s']} shares/s = {(c['sustained_fraction'] or 0) * 100:.1f} % of the "
+        f"{c['shares_per_s']:g} shares/s ceiling\n"
         f"failures {s['failures']['total']}, BigPanda 429s {s['rate_limited']['bigpanda_429']}, ServiceNow "
         f"requests per incident {s['servicenow']['requests_per_incident']}, core {core.get('cpu_seconds')} CPU s, "
         f"peak RSS {core.get('peak_rss_mb')} MB\n"

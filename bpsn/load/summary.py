@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .samples import NEW_TICKETS
+
 BIGPANDA_RPS = 5.0  # BigPanda's documented limit per organisation (token) for the core's own calls
 CALLS_PER_BATCH = 2  # one share retrieval + one callback call per batch
 CEILING_FORMULA = "ceiling = rps / calls_per_batch * retrieval_count = {rps:g} / {calls} * {count} = {value:g} shares/s"
 ALERT_POST = "POST /data/v2/alerts"
+USER_SERVICENOW_ROWS = ("PATCH /api/now/table/incident",)  # the users' own Table API calls (analyst edits)
 
 
 def histogram_percentile(histogram: Mapping[Any, int], q: float) -> float:
@@ -93,6 +97,10 @@ class RunFacts:
     core_totals: str = ""
     started: str = ""
     wall_time_s: float = 0.0
+    sample_stats: dict[str, dict[str, Any]] = field(default_factory=dict)  # exact, from the users' files
+    acked_series: list[tuple[float, int]] = field(default_factory=list)  # (unix time, shares acknowledged)
+    steady_window: tuple[float, float] = (0.0, 0.0)  # unix times: the load after the ramp-up, before the stop
+    process_usage: dict[str, dict[str, float]] = field(default_factory=dict)  # child name -> CPU s, peak RSS
 
 
 def _r(x: float, digits: int = 1) -> float | None:
@@ -121,6 +129,25 @@ def load_window(stats: list[dict[str, Any]]) -> float:
     return max(0.0, max(ends) - min(starts)) if starts and ends else 0.0
 
 
+def rate_between(series: list[tuple[float, int]], start: float, end: float) -> float:
+    """Counts per second between two times of a (time, running count) series, interpolated linearly."""
+    if end <= start or len(series) < 2 or start < series[0][0] or end > series[-1][0]:
+        return math.nan
+
+    def at(t: float) -> float:
+        for (t0, n0), (t1, n1) in itertools.pairwise(series):
+            if t0 <= t <= t1:
+                return n0 + (n1 - n0) * ((t - t0) / (t1 - t0) if t1 > t0 else 1.0)
+        return math.nan
+
+    return (at(end) - at(start)) / (end - start)
+
+
+def _processes(usage: dict[str, dict[str, float]], wall: float) -> dict[str, dict[str, Any]]:
+    return {name: {**u, "cpu_share": _r(u["cpu_seconds"] / wall if wall else math.nan, 3)}
+            for name, u in usage.items() if u.get("cpu_seconds") is not None}
+
+
 def build_summary(f: RunFacts) -> dict[str, Any]:
     rows = [_row(e) for e in f.locust_stats]
     e2e = {r["name"]: {k: r[k] for k in ("count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms")}
@@ -133,12 +160,16 @@ def build_summary(f: RunFacts) -> dict[str, Any]:
     callbacks = sum(n for k, n in f.core_bigpanda_calls.items() if k.startswith("POST"))
     core_calls = sum(f.core_bigpanda_calls.values())
     avg_batch = f.shares_acknowledged / callbacks if callbacks else math.nan
-    p95 = (e2e.get("alert_to_ticket") or {}).get("p95_ms")
+    exact = f.sample_stats.get("alert_to_ticket") or {}
+    p95 = exact.get("p95_ms", (e2e.get("alert_to_ticket") or {}).get("p95_ms"))
     failures = {r["name"]: r["failures"] for r in rows if r["failures"]}
+    sustained = rate_between(f.acked_series, *f.steady_window)
+    user_sn = sum(r["count"] for r in rows if str(r["name"]).startswith(USER_SERVICENOW_ROWS))
+    core_sn = f.servicenow_requests - user_sn
     summary: dict[str, Any] = {
         "profile": f.profile, "started": f.started, "workers": f.workers, "poll_interval_s": f.poll_interval,
         "wall_time_s": _r(f.wall_time_s), "locust_exit_code": f.locust_exit_code,
-        "latency": e2e, "requests": rows,
+        "latency": e2e, "samples": f.sample_stats, "requests": rows,
         "throughput": {"load_window_s": _r(window, 2), "alerts": alerts,
                        "alerts_per_s": _r(alerts / window if window else math.nan, 2),
                        "tickets_per_s": _r((e2e.get("alert_to_ticket") or {}).get("count", 0) / window
@@ -154,18 +185,21 @@ def build_summary(f: RunFacts) -> dict[str, Any]:
                     "avg_batch": _r(avg_batch, 2),
                     "ceiling_at_avg_batch": _r(BIGPANDA_RPS / CALLS_PER_BATCH * avg_batch, 2),
                     "core_bigpanda_calls": dict(f.core_bigpanda_calls),
-                    "core_bigpanda_rps": _r(core_calls / f.share_window_s if f.share_window_s else math.nan, 2)},
+                    "core_bigpanda_rps": _r(core_calls / f.share_window_s if f.share_window_s else math.nan, 2),
+                    "steady_window_s": _r(f.steady_window[1] - f.steady_window[0], 1),
+                    "sustained_shares_per_s": _r(sustained, 2), "sustained_fraction": _r(sustained / top, 4)},
         "latency_vs_poll": {"poll_interval_ms": _r(f.poll_interval * 1000),
                             "alert_to_ticket_p95_ms": p95,
                             "p95_minus_poll_ms": _r(p95 - f.poll_interval * 1000) if p95 is not None else None},
         "failures": {"total": sum(failures.values()), "by_row": failures},
         "rate_limited": {"bigpanda_429": f.bigpanda_429, "bigpanda_429_by_route": f.bigpanda_429_by_route,
                          "servicenow_429": f.servicenow_429},
-        "servicenow": {"requests": f.servicenow_requests,
-                       "requests_per_incident": _r(f.servicenow_requests / check.bigpanda_incidents
+        "servicenow": {"requests": f.servicenow_requests, "requests_by_users": user_sn, "requests_by_core": core_sn,
+                       "requests_per_incident": _r(core_sn / check.bigpanda_incidents
                                                    if check.bigpanda_incidents else math.nan, 2)},
         "bigpanda": {"requests": f.bigpanda_requests, "dead_letters": f.dead_letters, "drained": f.drained},
         "core": {**f.core_usage, "totals": f.core_totals},
+        "processes": _processes(f.process_usage, f.wall_time_s),
         "integrity": {**check.as_dict(), "unshared_incidents": f.unshared_incidents},
     }
     summary["ok"] = bool(check.ok and f.drained and not f.dead_letters and not summary["failures"]["total"]
@@ -198,6 +232,18 @@ def render_markdown(s: dict[str, Any]) -> str:
     for name, m in s["latency"].items():
         lines.append(f"| {name} | {m['count']} | {m['failures']} | {_ms(m['p50_ms'])} | {_ms(m['p95_ms'])} | "
                      f"{_ms(m['p99_ms'])} | {_ms(m['max_ms'])} |")
+    if s.get("samples"):
+        lines += ["", "Exact, from the users' sample files (Locust's histogram above rounds to 10 ms above 100 ms "
+                  "and to 100 ms above 1 s; percentiles of the successful samples):", "",
+                  "| metric | samples | failures | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, m in s["samples"].items():
+            lines.append(f"| {name} | {m['count']} | {m['failures']} | {_ms(m['p50_ms'])} | {_ms(m['p95_ms'])} | "
+                         f"{_ms(m['p99_ms'])} | {_ms(m['max_ms'])} |")
+        missing = {n: m["count"] - s["latency"].get(n, {}).get("count", 0) for n, m in s["samples"].items()
+                   if n != NEW_TICKETS and m["count"] > s["latency"].get(n, {}).get("count", 0)}
+        if missing:
+            lines += ["", f"Locust's rows miss {missing}: samples that workers recorded while finishing their last "
+                      "task after the time limit (the master quits without waiting for them); the files keep them."]
     lines += ["", f"alert_to_ticket p95 {_ms(lp['alert_to_ticket_p95_ms'])} against a poll interval of "
                   f"{_ms(lp['poll_interval_ms'])}: p95 − poll interval = **{_ms(lp['p95_minus_poll_ms'])}** "
                   "(a new incident waits up to one interval for the next poll; the rest is the work).",
@@ -211,6 +257,10 @@ def render_markdown(s: dict[str, Any]) -> str:
               f"- achieved: **{_num(None if c['achieved_fraction'] is None else c['achieved_fraction'] * 100, ' %')}** "
               f"of the ceiling; average batch {_num(c['avg_batch'])} shares, so the ceiling at this batch size is "
               f"{_num(c['ceiling_at_avg_batch'])} shares/s",
+              f"- sustained after the ramp-up until Locust stopped ({_num(c.get('steady_window_s'), ' s')}): "
+              f"**{_num(c.get('sustained_shares_per_s'))} shares/s = "
+              f"{_num(None if c.get('sustained_fraction') is None else c['sustained_fraction'] * 100, ' %')}** "
+              "of the ceiling",
               f"- the core's BigPanda calls: {c['core_bigpanda_calls'] or 'none'} "
               f"(= {_num(c['core_bigpanda_rps'])} requests/s)",
               "", "## Requests", "",
@@ -223,10 +273,13 @@ def render_markdown(s: dict[str, Any]) -> str:
               f"- failures: {s['failures']['total']} {s['failures']['by_row'] or ''}",
               f"- 429 from BigPanda: {rl['bigpanda_429']} {rl['bigpanda_429_by_route'] or ''}; "
               f"from ServiceNow: {rl['servicenow_429']}",
-              f"- ServiceNow requests: {s['servicenow']['requests']} = "
+              f"- ServiceNow requests: {s['servicenow']['requests']}, of them the users' own "
+              f"{s['servicenow']['requests_by_users']}; the core's "
               f"**{_num(s['servicenow']['requests_per_incident'])} per BigPanda incident**",
               f"- core process: {_num(core.get('cpu_seconds'), ' CPU s')}, peak RSS "
               f"{_num(core.get('peak_rss_mb'), ' MB')} {('— ' + core['totals']) if core.get('totals') else ''}",
+              *(f"- {name}: {_num(u.get('cpu_seconds'), ' CPU s')} ({_num(u.get('cpu_share'))} of a core over the "
+                f"run), peak RSS {_num(u.get('peak_rss_mb'), ' MB')}" for name, u in s.get("processes", {}).items()),
               "", "## Integrity", "",
               f"- BigPanda incidents: {i['bigpanda_incidents']}; ServiceNow tickets: {i['servicenow_tickets']}",
               f"- lost: **{i['lost']}**, duplicates: **{i['duplicates']}**, tickets without an incident: {i['strays']}, "

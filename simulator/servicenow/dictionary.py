@@ -85,6 +85,7 @@ class Dictionary:
         self.tables: dict[str, TableDef] = {}
         self._fields_cache: dict[str, dict[str, FieldDef]] = {}
         self._ancestry_cache: dict[str, list[str]] = {}
+        self._descendants_cache: dict[str, list[str]] = {}
         self._listeners: list[Any] = []
         self.runtime_fields: list[tuple[str, str]] = []  # (table, field) added after start
 
@@ -111,6 +112,7 @@ class Dictionary:
         self.tables[name] = table
         self._fields_cache.clear()
         self._ancestry_cache.clear()
+        self._descendants_cache.clear()
         if validate:
             self.validate()
         return table
@@ -185,7 +187,10 @@ class Dictionary:
 
     def descendants(self, name: str) -> list[str]:
         """The table itself and every table that extends it."""
-        return [t for t in self.tables if name in self.ancestry(t)]
+        cached = self._descendants_cache.get(name)
+        if cached is None:
+            cached = self._descendants_cache[name] = [t for t in self.tables if name in self.ancestry(t)]
+        return cached
 
     def hierarchy_fields(self, root: str) -> dict[str, FieldDef]:
         """Every column any table of the hierarchy needs: the store's columns."""

@@ -30,7 +30,8 @@ from bpsn.load.summary import (
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 90.0
 LOCUST_FILES = ["locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust.json", "locust.html"]
-OUR_FILES = ["summary.md", "summary.json", "latency.html"]
+OUR_FILES = ["summary.md", "summary.json", "latency.html", "bigpanda-fixtures.json"]
+LIFECYCLE_METRICS = ("tag_sync_to_servicenow", "tag_sync_to_bigpanda", "resolve_to_ticket_resolved")
 
 
 def run_load(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -70,11 +71,32 @@ def check_run(out: Path, result: subprocess.CompletedProcess[str]) -> dict[str, 
     assert s["servicenow"]["requests_per_incident"] >= 1
     assert s["core"]["cpu_seconds"] > 0 and s["core"]["peak_rss_mb"] > 10
     assert s["bigpanda"]["drained"] and s["ok"]
+    check_lifecycle(s)
+    assert {"bigpanda", "servicenow", "core"} <= set(s["processes"])
     md = (out / "summary.md").read_text()
     assert "5 / 2 * 30 = 75 shares/s" in md and "lost: **0**" in md
     page = (out / "latency.html").read_text()
     assert page.count("<svg") >= 2 and "<script" not in page and "<link" not in page  # self-contained
+    for metric in LIFECYCLE_METRICS:
+        assert metric in md and f"Distribution: {metric}" in page
     return s
+
+
+def check_lifecycle(s: dict[str, Any]) -> None:
+    """The lifecycle user's metrics: a tag each way and a resolve, timed, none failed, plausible."""
+    poll_ms = s["poll_interval_s"] * 1000
+    for metric in LIFECYCLE_METRICS:
+        exact = s["samples"].get(metric)
+        assert exact and exact["count"] >= 1 and exact["failures"] == 0, (metric, s["samples"])
+        if not s["workers"]:  # a Locust master quits before workers report the tasks they finish while stopping
+            assert s["latency"][metric]["count"] == exact["count"], (metric, s["latency"].get(metric))
+    to_bp = s["samples"]["tag_sync_to_bigpanda"]
+    # the 5 s coalesce window opens at the ticket's sys_updated_on (whole seconds, so up to 1 s before the
+    # edit); the call leaves at the first watch pass after it (once per poll cycle)
+    assert 4000 <= to_bp["p50_ms"] <= to_bp["max_ms"] < 5000 + 2 * poll_ms + 2000, to_bp
+    for metric in ("tag_sync_to_servicenow", "resolve_to_ticket_resolved"):  # one poll and the write
+        assert 0 < s["samples"][metric]["max_ms"] < poll_ms + 4000, s["samples"][metric]
+    assert s["servicenow"]["requests_by_users"] >= 1  # the analyst's PATCH is not counted for the core
 
 
 @pytest.mark.load
@@ -153,6 +175,6 @@ def test_profiles() -> None:
     profiles = load_profiles()
     assert {"smoke", "steady", "burst", "soak"} <= set(profiles)
     smoke = profiles["smoke"]
-    assert smoke.duration <= 10 and smoke.workers == 0
+    assert smoke.duration <= 10 and smoke.workers == 0 and smoke.mix.lifecycle_users == 1
     assert profiles["soak"].duration > profiles["steady"].duration > smoke.duration
     assert smoke.with_overrides(workers=2, poll_interval=0.25).workers == 2
