@@ -114,7 +114,7 @@ def _naive(incidents: int) -> dict[str, Any]:
 
 
 def run(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    incidents = 30 if sizes.quick else 300
+    incidents = 10 if sizes.quick else 300
     progress(f"Core: ServiceNow and BigPanda requests per new incident ({incidents} incidents, core vs naive)")
     core, naive = _core(incidents), _naive(incidents)
     per = {name: round(r["servicenow_requests"] / max(1, r["tickets"]), 3) for name, r in
