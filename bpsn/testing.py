@@ -31,16 +31,24 @@ T = TypeVar("T")
 BATCH_PATH = "/api/now/v1/batch"
 
 
-def batches_writing(entries: list[Any], table: str) -> int:
-    """Batch API requests that wrote `table`: a batch's items are journaled just before it."""
-    count, tables = 0, set()
+def batch_items(entries: list[Any]) -> list[list[tuple[str, str]]]:
+    """The (method, table) writes of each Batch API request: its items are journaled just before it."""
+    out: list[list[tuple[str, str]]] = []
+    items: list[tuple[str, str]] = []
     for e in entries:
         if e.path == BATCH_PATH:
-            count += table in tables
-            tables = set()
+            out.append(items)
+            items = []
         elif e.method != "GET":
-            tables.add(e.table)
-    return count
+            items.append((e.method, e.table))
+    return out
+
+
+def batches_writing(entries: list[Any], table: str) -> int:
+    """Batch API requests that wrote `table`."""
+    return sum(any(t == table for _, t in items) for items in batch_items(entries))
+
+
 BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from bpsn.testing import BATCH_PATH, InProcessBench
+from bpsn.testing import InProcessBench, batch_items
 from integration.engine.mapping import IncidentSettings
 from integration.modules import parent_child
 from integration.modules.parent_child import ParentChildSettings
@@ -94,25 +94,12 @@ def only_parent_in_bigpanda(bench: InProcessBench, context: dict[str, Any]) -> N
     assert [t.number for t in bench.incident(context["incident_id"]).tickets] == [_parent(bench, context)["number"]]
 
 
-def _batches(entries: list[Any]) -> list[list[tuple[str, str]]]:
-    """The (method, table) items of each Batch API request: they are journaled just before it."""
-    out: list[list[tuple[str, str]]] = []
-    items: list[tuple[str, str]] = []
-    for e in entries:
-        if e.path == BATCH_PATH:
-            out.append(items)
-            items = []
-        elif e.method != "GET":
-            items.append((e.method, e.table))
-    return out
-
-
 @then(parsers.re(r"the core sent (?P<batches>\d+) Batch API requests? for the children and looked up CIs "
                  r"(?P<lookups>\d+) times?"))
 def requests_sent(bench: InProcessBench, context: dict[str, Any], batches: str, lookups: str) -> None:
     entries = bench.servicenow.journal.find(user=bench.settings.servicenow_user, since_id=context["sn_mark"])
     # the runner's batch creates the parent; the module's creates the children and counts them on it
-    module = [b for b in _batches(entries) if ("PATCH", "incident") in b]
+    module = [b for b in batch_items(entries) if ("PATCH", "incident") in b]
     looked_up = [e for e in entries if e.method == "GET" and e.table == "cmdb_ci"]
     assert (len(module), len(looked_up)) == (int(batches), int(lookups)), bench.servicenow.journal.counts(entries)
     children = len(_children(bench, context))

@@ -343,20 +343,28 @@ class IntegrationRunner:
         t.skipped += report.skipped
         t.errors += report.errors
 
+    async def cycle(self, extra: dict[str, Any] | None = None) -> PollReport | None:
+        """The delta watch, then one poll; errors are logged (with `extra`) and the cycle goes on:
+        the watch's cursor stays put and the share queue redelivers what was not acknowledged.
+        The report, or None when the poll failed."""
+        try:
+            await self.watch_once()
+        except Exception as exc:
+            log.error("ServiceNow watch failed: %s", exc, extra=extra)
+        try:
+            return await self.poll_once()
+        except Exception as exc:
+            log.error("poll failed: %s", exc, extra=extra)
+            return None
+
+    def again(self, report: PollReport | None) -> bool:
+        """Poll again at once: the last batch was full."""
+        return report is not None and (report.has_more or report.shares >= self.retrieval_count)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set: at once again after a full batch, else after the interval."""
         while not stop.is_set():
-            try:
-                await self.watch_once()
-            except Exception as exc:  # the watch's cursor stays put: the next pass reads the same rows
-                log.error("ServiceNow watch failed: %s", exc)
-            try:
-                report = await self.poll_once()
-                again = report.has_more or report.shares >= self.retrieval_count
-            except Exception as exc:  # keep polling: the share queue redelivers what was not acknowledged
-                log.error("poll failed: %s", exc)
-                again = False
-            if again:
+            if self.again(await self.cycle()):
                 continue
             try:
                 await asyncio.wait_for(stop.wait(), self.poll_interval)

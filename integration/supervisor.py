@@ -111,21 +111,13 @@ class OrgWorker:
             await self.refresh()
         except Exception as exc:  # the instance is down or refused: keep running the version we have
             log.warning("configuration of %s not checked: %s", self.organization, exc, extra=org)
-        try:
-            await self.runner.watch_once()
-        except Exception as exc:  # the watch's cursor stays put: the next pass reads the same rows
-            log.error("ServiceNow watch failed for %s: %s", self.organization, exc, extra=org)
-        try:
-            report: PollReport = await self.runner.poll_once()
-        except Exception as exc:  # the share queue redelivers what was not acknowledged
-            log.error("poll failed for %s: %s", self.organization, exc, extra=org)
-            return False
-        if report.shares:
+        report = await self.runner.cycle(org)
+        if report is not None and report.shares:
             log.info("%s: %d shares, %d created, %d updated, %d errors", self.organization, report.shares,
                      report.created, report.updated, report.errors,
                      extra={**org, "shares": report.shares, "tickets_created": report.created,
                             "tickets_updated": report.updated, "errors": report.errors})
-        return report.has_more or report.shares >= self.runner.retrieval_count
+        return self.runner.again(report)
 
     async def run(self, stop: asyncio.Event, wait: Wait = wait_or_stop) -> None:
         while not stop.is_set():

@@ -72,18 +72,21 @@ class RuleStore:
         `tags`: BigPanda's incident tag definitions (id -> name), when known (else not checked)."""
         self.client, self.table = client, table
         self._fields = dict(fields) if fields is not None else None
+        self._unreadable = False  # sys_dictionary refused this user once already
         self.tags = dict(tags) if tags is not None else None
 
     async def catalog(self, *, required: bool = True) -> Catalog:
         """What rules may name. Reading tolerates a user who may not read sys_dictionary; saving does not."""
-        if self._fields is None:
+        if self._fields is None and (required or not self._unreadable):
             try:
                 self._fields = await incident_fields(self.client)
             except CatalogError:
                 if required:
                     raise
+                self._unreadable = True  # the core reloads rules every minute: ask once, not each time
                 log.info("incident field names not checked: sys_dictionary is not readable")
-                return Catalog(None, self.tags)
+        if self._fields is None:
+            return Catalog(None, self.tags)
         return Catalog(self._fields, self.tags)
 
     async def _rows(self, org: str) -> list[dict[str, Any]]:
