@@ -44,7 +44,7 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
         base_url=settings.servicenow_url, transport=servicenow_transport, timeout=timeout,
         auth=(settings.servicenow_user, settings.servicenow_password.get_secret_value()),
         headers={"Accept": "application/json"})
-    pacer = Pacer(settings.bigpanda_requests_per_second) if pace else None
+    pacer = Pacer(settings.bigpanda_requests_per_second, settings.bigpanda_burst) if pace else None
     bigpanda = BigPandaClient(ApiClient(bp_http, policy=policy, pacer=pacer, rng=rng, sleep=sleep),
                               settings.incidents_app_key.get_secret_value())
     servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng, sleep=sleep))

@@ -151,8 +151,9 @@ class AlertSource(FastHttpUser):
         except UniquenessException:  # long runs use up the unique words; the serial keeps names apart
             self.alerts.fake.unique.clear()
             host = self.alerts.host()
-        if own_service:  # users differ by seed, so prefix the worker and user to keep services apart
-            host.service = f"{host.service}-{self.alerts_seed}-{host.name}"
+        if own_service:  # users differ by seed: the seed keeps hosts and services of two users apart
+            host.name = f"{host.name}-u{self.alerts_seed}"  # BigPanda correlates by host: one user's incident
+            host.service = f"{host.service}-{host.name}"
         return host
 
     def post(self, alert: dict[str, Any], name: str = ALERT_POST) -> tuple[bool, str | None]:

@@ -45,8 +45,9 @@ def _network(journal: Any, since: int) -> list[Any]:
 def _core(incidents: int) -> dict[str, Any]:
     bench = InProcessBench(incident_settings=SETTINGS)
     try:
-        bench.runner.bigpanda.api.pacer = Pacer(bench.settings.bigpanda_requests_per_second, clock=bench.clock.now,
-                                                sleep=bench._virtual_sleep)
+        connection = bench.settings
+        bench.runner.bigpanda.api.pacer = Pacer(connection.bigpanda_requests_per_second, connection.bigpanda_burst,
+                                                clock=bench.clock.now, sleep=bench._virtual_sleep)
         _storm(bench, incidents)
         sn0, bp0 = bench.journal_marks()
         while True:

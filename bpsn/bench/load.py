@@ -9,7 +9,8 @@
 
 Latencies are the exact ones from the users' sample files, and the latency goals are judged on the
 alerts that waited for a new ticket (every alert's p95 is reported beside it); the ceiling fraction is the shares/s
-the core acknowledged between the end of the ramp-up and the end of the load. Results:
+the core acknowledged between the end of the ramp-up and the end of the load, against the profile's
+ceiling: BigPanda's 5 requests/s less the core's tag calls and incident actions in that window. Results:
 results/bench/load.json and load.md, and each run's own folder under results/bench/load/.
 Exit 0: every run finished with its checks passed (a missed latency or ceiling goal is reported,
 not fatal: the machines are shared); 1: a run's checks failed; 2: a run could not run.
@@ -69,13 +70,17 @@ def latency_goal(summary: dict[str, Any], limit_ms: float, goal: str) -> GoalRes
 
 
 def ceiling_goal(summary: dict[str, Any], fraction: float = CEILING_FRACTION) -> GoalResult:
+    """Judged on the profile's ceiling, as issue #6 defines it: BigPanda's 5 requests/s less the
+    incident actions and tag calls the profile makes the core send. The share-only ceiling
+    (5 / 2 x 30 = 75, a profile without tag edits) is shown beside it."""
     c = summary["ceiling"]
-    got = c.get("sustained_fraction")
+    got, top = c.get("sustained_fraction_of_profile"), c.get("profile_shares_per_s")
+    shown = "not measured"
+    if got is not None and top is not None:
+        shown = (f"{c['sustained_shares_per_s']:g} shares/s = {got:.1%} of the profile's {top:g} "
+                 f"({c['sustained_fraction']:.1%} of the share-only {c['shares_per_s']:g})")
     return GoalResult("(b) sustained share rate", summary["profile"]["name"],
-                      f">= {fraction:.0%} of {c['shares_per_s']:g} shares/s",
-                      "not measured" if got is None else
-                      f"{c['sustained_shares_per_s']:g} shares/s = {got:.1%} of the ceiling",
-                      got is not None and got >= fraction)
+                      f">= {fraction:.0%} of the profile's ceiling", shown, got is not None and got >= fraction)
 
 
 def integrity_goal(summary: dict[str, Any]) -> GoalResult:
@@ -125,6 +130,8 @@ def _row(s: dict[str, Any]) -> dict[str, Any]:
     return {"profile": s["profile"], "ok": s["ok"], "wall_time_s": s["wall_time_s"], "metrics": metrics,
             "alerts_per_s": s["throughput"]["alerts_per_s"], "sustained_shares_per_s":
             s["ceiling"].get("sustained_shares_per_s"), "sustained_fraction": s["ceiling"].get("sustained_fraction"),
+            "profile_shares_per_s": s["ceiling"].get("profile_shares_per_s"),
+            "sustained_fraction_of_profile": s["ceiling"].get("sustained_fraction_of_profile"),
             "servicenow_requests_per_incident": s["servicenow"]["requests_per_incident"],
             "bigpanda_429": s["rate_limited"]["bigpanda_429"], "integrity": s["integrity"],
             "processes": s.get("processes", {})}
@@ -147,14 +154,16 @@ def markdown(report: dict[str, Any]) -> str:
             cells = " | ".join("–" if v.get(k) is None else f"{v[k]:,.0f} ms" for k in ("p50_ms", "p95_ms", "p99_ms"))
             lines.append(f"| {name} | {p['users']} users, {p['duration']:g} s, {p['poll_interval']:g} s | {metric} | "
                          f"{v['count']} | {v['failures']} | {cells} |")
-    lines += ["", "| profile | alerts/s | sustained shares/s (of 75) | ServiceNow req/incident | BigPanda 429 | "
-              "lost / dup | CPU seconds / peak RSS per process |", "|---|---:|---:|---:|---:|---|---|"]
+    lines += ["", "| profile | alerts/s | sustained shares/s (of 75) | of the profile's ceiling | "
+              "ServiceNow req/incident | BigPanda 429 | lost / dup | CPU seconds / peak RSS per process |",
+              "|---|---:|---:|---:|---:|---:|---|---|"]
     for name, r in report["runs"].items():
         cpu = ", ".join(f"{n} {u.get('cpu_seconds', 0):g} s / {u.get('peak_rss_mb', 0):g} MB"
                         for n, u in r["processes"].items())
-        frac = r["sustained_fraction"]
+        frac, of_profile, top = r["sustained_fraction"], r.get("sustained_fraction_of_profile"), r.get("profile_shares_per_s")
         lines.append(f"| {name} | {r['alerts_per_s']} | {r['sustained_shares_per_s']} "
-                     f"({'–' if frac is None else f'{frac:.1%}'}) | {r['servicenow_requests_per_incident']} | "
+                     f"({'–' if frac is None else f'{frac:.1%}'}) | "
+                     f"{'–' if of_profile is None else f'{of_profile:.1%} of {top:g}'} | {r['servicenow_requests_per_incident']} | "
                      f"{r['bigpanda_429']} | {r['integrity']['lost']} / {r['integrity']['duplicates']} | {cpu} |")
     lines += ["", "Each run's summary.md, latency.html and Locust reports: `results/bench/load/<profile>/`.", ""]
     return "\n".join(lines)

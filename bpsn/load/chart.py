@@ -237,6 +237,8 @@ def render(summary: dict[str, Any], hists: Mapping[str, Mapping[Any, int]], samp
                for name, m in latency.items() if name != ALERT_TO_TICKET),
              ("alerts/s", f"{t['alerts_per_s'] or 0:g}"), ("shares/s", f"{t['shares_per_s'] or 0:g}"),
              ("sustained", f"{(c.get('sustained_fraction') or 0) * 100:.1f} % of {c['shares_per_s']:g}/s"),
+             ("of the profile's ceiling", f"{(c.get('sustained_fraction_of_profile') or 0) * 100:.1f} % of "
+                                          f"{c.get('profile_shares_per_s') or 0:g}/s"),
              ("lost / duplicates", f"{summary['integrity']['lost']} / {summary['integrity']['duplicates']}")]
     cards = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{html.escape(v)}</div></div>'
                     for k, v in facts)

@@ -8,6 +8,7 @@ the core uses the same token, so it is read after the core has stopped, paced be
 from __future__ import annotations
 
 import csv
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,12 +17,19 @@ from typing import Any
 
 import httpx
 
+from simulator.bigpanda.auth import journal_user
 from simulator.bigpanda.settings import BigPandaSettings
 from simulator.servicenow.settings import ServiceNowSettings
 
 CORE_PATH = "/integrations/v3/servicenow"  # the core's share retrievals and callbacks
 LIST_PACE_S = 0.25  # 4 requests/s: under BigPanda's 5 per second per token
 PAGE_SIZE = 100
+OBJECT_ID = re.compile(r"/[0-9a-f]{24}(?=/|$)")
+
+
+def route(path: str) -> str:
+    """A path with its BigPanda object ids as {id}, so calls on different incidents count together."""
+    return OBJECT_ID.sub("/{id}", path)
 
 
 @dataclass
@@ -42,7 +50,8 @@ class Simulators:
     servicenow_url: str
     bp: BigPandaSettings = field(default_factory=BigPandaSettings)
     sn: ServiceNowSettings = field(default_factory=ServiceNowSettings)
-    core_calls: Counter[str] = field(default_factory=Counter)
+    core_calls: Counter[str] = field(default_factory=Counter)  # "METHOD /route/{id}" -> calls by the core's key
+    other_calls: list[tuple[float, int]] = field(default_factory=list)  # incident actions and tag calls so far
     _since: int = 0
 
     def __post_init__(self) -> None:
@@ -69,12 +78,17 @@ class Simulators:
             return False
 
     def track_core_calls(self) -> None:
-        """Add the core's BigPanda calls since the last look (the journal holds only recent entries)."""
-        body = self.bp_http.get("/_sim/journal", params={"path": CORE_PATH, "since_id": self._since,
-                                                         "limit": 1}).raise_for_status().json()
-        self.core_calls.update(body["counts"])
+        """Add the core's BigPanda calls since the last look (the journal holds only recent entries):
+        by route, and (unix time, calls other than retrievals and callbacks) for the ceiling."""
+        who = journal_user(self.bp.organization, "user", self.bp.user_api_key)
+        body = self.bp_http.get("/_sim/journal", params={"user": who, "since_id": self._since,
+                                                         "limit": 100_000}).raise_for_status().json()
+        for e in body["entries"]:
+            self.core_calls[f"{e['method']} {route(e['path'])}"] += 1
         if body["entries"]:
             self._since = body["entries"][-1]["id"]
+        other = sum(n for k, n in self.core_calls.items() if not k.split(" ", 1)[1].startswith(CORE_PATH))
+        self.other_calls.append((time.time(), other))
 
     # --- after the run -----------------------------------------------------------------------------
     def bigpanda_journal(self) -> tuple[int, int, dict[str, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -85,6 +86,7 @@ def run_load(run: LoadRun) -> int:
     """0: every check passed; 1: the run finished but a check failed; 2: it could not run; 130: interrupted."""
     run.out = run.out.resolve()  # the children run in the project root
     run.out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(run.out / "samples", ignore_errors=True)  # a folder run again must not count the last run's alerts
     with sigterm_as_interrupt():
         try:
             summary = _run(run)
@@ -213,6 +215,7 @@ def _run(run: LoadRun) -> dict[str, Any]:
         servicenow_requests=sn_requests, servicenow_429=sn_429, core_usage=usage.get("core", {}),
         unshared_incidents=unshared, core_totals=_core_totals(core), started=started,
         wall_time_s=time.monotonic() - t_start, sample_stats=sample_stats(samples), acked_series=acked,
+        other_calls_series=sims.other_calls,
         steady_window=(steady_from, steady_to), process_usage=usage)
     summary = build_summary(facts)
     _write(run, summary, stats, samples)
@@ -282,7 +285,9 @@ def _show(run: LoadRun, s: dict[str, Any]) -> None:
         f"(poll {s['poll_interval_s']:g} s; alert_to_ticket p95 − poll = {s['latency_vs_poll']['p95_minus_poll_ms']} ms)\n"
         f"throughput: {t['alerts_per_s']} alerts/s, {t['shares_per_s']} shares/s; sustained "
         f"{c['sustained_shares_per_s']} shares/s = {(c['sustained_fraction'] or 0) * 100:.1f} % of the "
-        f"{c['shares_per_s']:g} shares/s ceiling\n"
+        f"{c['shares_per_s']:g} shares/s ceiling; {(c.get('sustained_fraction_of_profile') or 0) * 100:.1f} % of "
+        f"the profile's {c.get('profile_shares_per_s')} (its tag calls and incident actions: "
+        f"{c.get('other_calls_per_s')}/s)\n"
         f"failures {s['failures']['total']}, BigPanda 429s {s['rate_limited']['bigpanda_429']}, ServiceNow "
         f"requests per incident {s['servicenow']['requests_per_incident']}, core {core.get('cpu_seconds')} CPU s, "
         f"peak RSS {core.get('peak_rss_mb')} MB\n"

@@ -15,6 +15,7 @@ BIGPANDA_RPS = 5.0  # BigPanda's documented limit per organisation (token) for t
 CALLS_PER_BATCH = 2  # one share retrieval + one callback call per batch
 CEILING_FORMULA = "ceiling = rps / calls_per_batch * retrieval_count = {rps:g} / {calls} * {count} = {value:g} shares/s"
 ALERT_POST = "POST /data/v2/alerts"
+CALLBACKS = "POST /integrations/v3/servicenow/callbacks"
 USER_SERVICENOW_ROWS = ("PATCH /api/now/table/incident",)  # the users' own Table API calls (analyst edits)
 
 
@@ -34,6 +35,12 @@ def histogram_percentile(histogram: Mapping[Any, int], q: float) -> float:
 def ceiling(rps: float = BIGPANDA_RPS, retrieval_count: int = 30, calls_per_batch: int = CALLS_PER_BATCH) -> float:
     """Shares (incident updates) per second the core can take under BigPanda's request limit, full batches."""
     return rps / calls_per_batch * retrieval_count
+
+
+def profile_ceiling(other_rps: float, retrieval_count: int = 30, rps: float = BIGPANDA_RPS) -> float:
+    """The ceiling left for shares once the profile's other calls (incident actions, tag calls:
+    per second, in the steady window) have taken their part of the limit."""
+    return ceiling(max(0.0, rps - other_rps), retrieval_count)
 
 
 @dataclass
@@ -99,6 +106,7 @@ class RunFacts:
     wall_time_s: float = 0.0
     sample_stats: dict[str, dict[str, Any]] = field(default_factory=dict)  # exact, from the users' files
     acked_series: list[tuple[float, int]] = field(default_factory=list)  # (unix time, shares acknowledged)
+    other_calls_series: list[tuple[float, int]] = field(default_factory=list)  # (unix time, the core's other calls)
     steady_window: tuple[float, float] = (0.0, 0.0)  # unix times: the load after the ramp-up, before the stop
     process_usage: dict[str, dict[str, float]] = field(default_factory=dict)  # child name -> CPU s, peak RSS
 
@@ -157,13 +165,15 @@ def build_summary(f: RunFacts) -> dict[str, Any]:
     check = integrity(f.bigpanda_ids, f.ticket_correlation_ids, f.seen_ids)
     top = ceiling(BIGPANDA_RPS, f.retrieval_count)
     shares_per_s = f.shares_acknowledged / f.share_window_s if f.share_window_s > 0 else math.nan
-    callbacks = sum(n for k, n in f.core_bigpanda_calls.items() if k.startswith("POST"))
+    callbacks = f.core_bigpanda_calls.get(CALLBACKS, 0)
     core_calls = sum(f.core_bigpanda_calls.values())
     avg_batch = f.shares_acknowledged / callbacks if callbacks else math.nan
     exact = f.sample_stats.get("alert_to_ticket") or {}
     p95 = exact.get("p95_ms", (e2e.get("alert_to_ticket") or {}).get("p95_ms"))
     failures = {r["name"]: r["failures"] for r in rows if r["failures"]}
     sustained = rate_between(f.acked_series, *f.steady_window)
+    other_rps = rate_between(f.other_calls_series, *f.steady_window)  # incident actions and tag calls
+    profile_top = profile_ceiling(other_rps, f.retrieval_count)
     user_sn = sum(r["count"] for r in rows if str(r["name"]).startswith(USER_SERVICENOW_ROWS))
     core_sn = f.servicenow_requests - user_sn
     summary: dict[str, Any] = {
@@ -187,7 +197,9 @@ def build_summary(f: RunFacts) -> dict[str, Any]:
                     "core_bigpanda_calls": dict(f.core_bigpanda_calls),
                     "core_bigpanda_rps": _r(core_calls / f.share_window_s if f.share_window_s else math.nan, 2),
                     "steady_window_s": _r(f.steady_window[1] - f.steady_window[0], 1),
-                    "sustained_shares_per_s": _r(sustained, 2), "sustained_fraction": _r(sustained / top, 4)},
+                    "sustained_shares_per_s": _r(sustained, 2), "sustained_fraction": _r(sustained / top, 4),
+                    "other_calls_per_s": _r(other_rps, 2), "profile_shares_per_s": _r(profile_top, 2),
+                    "sustained_fraction_of_profile": _r(sustained / profile_top, 4)},
         "latency_vs_poll": {"poll_interval_ms": _r(f.poll_interval * 1000),
                             "alert_to_ticket_p95_ms": p95,
                             "p95_minus_poll_ms": _r(p95 - f.poll_interval * 1000) if p95 is not None else None},
@@ -261,6 +273,11 @@ def render_markdown(s: dict[str, Any]) -> str:
               f"**{_num(c.get('sustained_shares_per_s'))} shares/s = "
               f"{_num(None if c.get('sustained_fraction') is None else c['sustained_fraction'] * 100, ' %')}** "
               "of the ceiling",
+              f"- the profile's ceiling: the core's incident actions and tag calls took "
+              f"{_num(c.get('other_calls_per_s'))} of the {c['bigpanda_rps']:g} requests/s in that window, which "
+              f"leaves **{_num(c.get('profile_shares_per_s'))} shares/s**; sustained = "
+              f"{_num(None if c.get('sustained_fraction_of_profile') is None else c['sustained_fraction_of_profile'] * 100, ' %')}"
+              " of it",
               f"- the core's BigPanda calls: {c['core_bigpanda_calls'] or 'none'} "
               f"(= {_num(c['core_bigpanda_rps'])} requests/s)",
               "", "## Requests", "",

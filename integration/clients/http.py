@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -18,22 +20,50 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 class Pacer:
-    """Spaces requests at most `rate` per second (a token bucket of size 1, on real time)."""
+    """At most `burst` requests in any `burst / rate` seconds as the server counts them, on real time.
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+    A server stamps a request somewhere between its sending and its answer, so each request holds
+    its place in the window from when it leaves until `burst / rate` seconds after its answer came
+    back. Request n + burst then reaches the server at least a full window after request n did,
+    whatever the network delay: no 429 of our own making, with no margin to guess. With rate 5
+    and burst 5 (BigPanda's 5 in any second) a retrieval and its callback leave back to back and
+    the average is 5 per (1 s + the answer time); burst=1 spaces requests 1 / rate apart.
+    Callers are served in order (asyncio.Lock is first come, first served)."""
+
+    def __init__(self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.interval = 1.0 / rate
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"pacing needs a positive rate and a burst of at least 1 (got {rate}, {burst})")
+        self.rate, self.burst = rate, burst
+        self.window = burst / rate
+        self._answers: deque[float] = deque()  # when the requests of the last window were answered
         self._clock, self._sleep = clock, sleep
-        self._next = 0.0
         self._lock = asyncio.Lock()
+        self._in_flight = 0
+        self._answered = asyncio.Event()
 
-    async def wait(self) -> None:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a place in the window for one request: `async with pacer.slot(): send it`."""
         async with self._lock:
-            now = self._clock()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            await self._sleep(delay)
+            while True:
+                now = self._clock()
+                while self._answers and self._answers[0] + self.window <= now:
+                    self._answers.popleft()
+                if self._in_flight + len(self._answers) < self.burst:
+                    break
+                if self._answers:  # the oldest answer leaves the window first
+                    await self._sleep(self._answers[0] + self.window - now)
+                else:  # every place is held by a request still out
+                    self._answered.clear()
+                    await self._answered.wait()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            self._answers.append(self._clock())
+            self._answered.set()
 
 
 @dataclass
@@ -72,11 +102,13 @@ class ApiClient:
     async def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
         last_error: Exception | None = None
         for attempt in range(self.policy.max_attempts):
-            if self.pacer is not None:
-                await self.pacer.wait()
             self.requests += 1
             try:
-                response = await self.http.request(method, url, **kwargs)  # type: ignore[arg-type]
+                if self.pacer is None:
+                    response = await self.http.request(method, url, **kwargs)  # type: ignore[arg-type]
+                else:
+                    async with self.pacer.slot():
+                        response = await self.http.request(method, url, **kwargs)  # type: ignore[arg-type]
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last_error, retry_after = exc, None
             else:

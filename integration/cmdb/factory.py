@@ -43,7 +43,7 @@ class _Clients:
         http = httpx.AsyncClient(base_url=self.connection.bigpanda_url, transport=self.bigpanda_transport,
                                  timeout=self.timeout,
                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-        pacer = (Pacer(self.connection.bigpanda_requests_per_second, clock=self.clock.now, sleep=self.sleep)
+        pacer = (Pacer(self.connection.bigpanda_requests_per_second, self.connection.bigpanda_burst, clock=self.clock.now, sleep=self.sleep)
                  if self.pace else None)
         api = ApiClient(http, policy=self.policy, pacer=pacer, rng=self.rng, sleep=self.sleep)
         s = self.settings

@@ -24,6 +24,11 @@ class ConnectionSettings(BaseSettings):
 
     poll_interval: float = Field(15.0, gt=0, description="Seconds between polls when the queue is drained")
     retrieval_count: int = Field(30, ge=1, le=100, description="Shares retrieved per poll")
-    bigpanda_requests_per_second: float = Field(4.5, gt=0, description="Pacing, under BigPanda's 5 rps")
+    bigpanda_requests_per_second: float = Field(
+        4.5, gt=0, description="Pacing of the core's BigPanda calls: BigPanda allows 5 per second per token; "
+        "the default leaves room for other tools that use the same token")
+    bigpanda_burst: int = Field(5, ge=1, le=5, description="Requests that may leave back to back: never more than "
+                                "this many in burst / rate seconds, counted from each answer (so network delay "
+                                "cannot push them into one of BigPanda's seconds)")
     http_timeout: float = Field(10.0, gt=0)
     max_attempts: int = Field(6, ge=1)

@@ -18,11 +18,16 @@ def token_of(request: Request) -> str | None:
     return request.query_params.get("access_token") or request.headers.get("x-auth-token")
 
 
+def journal_user(org: str, kind: str, token: str) -> str:
+    """Who a request came from, as the journal names it (never the whole token)."""
+    return f"{org}:{kind}:{token[-6:]}"
+
+
 async def principal(request: Request) -> Principal:  # async: no threadpool hop per request
     backend: BigPandaBackend = request.app.state.backend
     p = backend.resolve_token(token_of(request))
     info = journal_info(request)
-    info["user"] = f"{p.org.name}:{p.kind}:{p.token[-6:]}"
+    info["user"] = journal_user(p.org.name, p.kind, p.token)
     verdict = backend.limiter.check(p.token, request.url.path, p.org.rate_limits, backend.clock.now())
     if verdict.early_retry:
         info["notes"].append("early_retry")  # came back before the Retry-After it was given

@@ -21,8 +21,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from simulator.common.asgi_call import call_app
 from simulator.common.journal import NESTED_CALL
 
 from .errors import SnError
@@ -112,20 +111,18 @@ class BatchRunner:
         started = self.timer()
         token = IN_BATCH.set(True)
         try:
-            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://instance") as client:
-                for n, item in enumerate(items):
-                    if self.timer() - started >= self.limits.quota:
-                        return serviced, [i.id for i in items[n:]]
-                    result = await self._one(client, item)
-                    if result is None:  # the item's request or response is over its size limit
-                        return serviced, [i.id for i in items[n:]]
-                    serviced.append(result)
+            for n, item in enumerate(items):
+                if self.timer() - started >= self.limits.quota:
+                    return serviced, [i.id for i in items[n:]]
+                result = await self._one(item)
+                if result is None:  # the item's request or response is over its size limit
+                    return serviced, [i.id for i in items[n:]]
+                serviced.append(result)
         finally:
             IN_BATCH.reset(token)
         return serviced, []
 
-    async def _one(self, client: httpx.AsyncClient, item: Item) -> dict[str, Any] | None:
+    async def _one(self, item: Item) -> dict[str, Any] | None:
         started = self.timer()
         missing = [name for name in ("url", "method") if not getattr(item, name)]
         if missing:
@@ -152,17 +149,18 @@ class BatchRunner:
         if self.authorization:
             headers.append(("Authorization", self.authorization))
         try:
-            response = await client.request(method, target, headers=headers, content=body or None)
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError, TypeError) as exc:
+            response = await call_app(self.app, method, target, headers, body)
+        except (ValueError, UnicodeError, TypeError) as exc:  # a header or URL that is not Latin-1
             return self._malformed(item, started, f"Invalid request: {exc}")
-        content = response.content
+        content = response.body
         if len(content) > self.limits.max_output:
             return None
-        out = self._entry(item, started, response.status_code, response.headers.multi_items(), content)
-        if response.status_code >= 400:
+        out = self._entry(item, started, response.status, response.headers, content)
+        location = next((v for k, v in response.headers if k.lower() == "location"), "")
+        if response.status >= 400:
             out["error_message"] = _error_message(content) or out["status_text"]
-        elif 300 <= response.status_code < 400 and response.headers.get("location"):
-            out["redirect_url"] = response.headers["location"]
+        elif 300 <= response.status < 400 and location:
+            out["redirect_url"] = location
         return out
 
     def _entry(self, item: Item, started: float, status: int, headers: list[tuple[str, str]],

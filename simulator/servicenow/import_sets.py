@@ -244,6 +244,8 @@ class ImportSets:
         return self.b.insert(ref, {lookup: raw}, worker)["sys_id"] if ref else raw
 
     def _match(self, table: str, keys: dict[str, str]) -> dict[str, str] | None:
+        if len(keys) > 1:
+            self.b.store.ensure_index(table, list(keys))
         where = Where(" AND ".join(f"{quote(f)} = ?" for f in keys), list(keys.values()))
         rows = self.b.store.select(table, where, limit=1)
         return rows[0] if rows else None

@@ -44,6 +44,7 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._columns: dict[str, set[str]] = {}
+        self._indexes: set[tuple[str, tuple[str, ...]]] = set()
         self.ensure_schema()
         dictionary.on_change(self._on_field_added)
 
@@ -82,8 +83,30 @@ class Store:
     def drop_column(self, root: str, column: str) -> None:
         with self.lock:
             if column in self._columns.get(root, set()):
+                for key in [k for k in self._indexes if k[0] == root and column in k[1]]:
+                    self.conn.execute(f"DROP INDEX IF EXISTS {quote(self._index_name(*key))}")
+                    self._indexes.discard(key)
+                self.conn.execute(f"DROP INDEX IF EXISTS {quote(f'ix_{root}_{column}')}")  # SQLite keeps it else
                 self.conn.execute(f"ALTER TABLE {quote(root)} DROP COLUMN {quote(column)}")
                 self._columns[root].discard(column)
+
+    def ensure_index(self, table: str, columns: Sequence[str]) -> None:
+        """A composite index for a lookup the single-column indexes serve badly: with one index per
+        column SQLite picks either, and a coalesce on (incident id, organisation) through the
+        organisation index scans every row of the organisation."""
+        key = (self.dictionary.root(table), tuple(columns))
+        if key in self._indexes:
+            return
+        root, cols = key
+        if all(c in self._columns[root] for c in cols):
+            with self.lock:
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(self._index_name(root, cols))} "
+                                  f"ON {quote(root)} ({', '.join(quote(c) for c in cols)})")
+            self._indexes.add(key)
+
+    @staticmethod
+    def _index_name(root: str, columns: tuple[str, ...]) -> str:
+        return "ixc_" + root + "_" + "_".join(columns)
 
     def columns(self, table: str) -> set[str]:
         return self._columns[self.dictionary.root(table)]
@@ -198,6 +221,7 @@ class Store:
                 src.backup(self.conn)
             finally:
                 src.close()
+            self._indexes.clear()  # the restored database has the indexes it was saved with
             self.ensure_schema()
 
     def close(self) -> None:

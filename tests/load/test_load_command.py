@@ -74,6 +74,7 @@ def check_run(out: Path, result: subprocess.CompletedProcess[str]) -> dict[str, 
     check_lifecycle(s)
     assert {"bigpanda", "servicenow", "core"} <= set(s["processes"])
     md = (out / "summary.md").read_text()
+    assert "leaves **67.5 shares/s**" in md
     assert "5 / 2 * 30 = 75 shares/s" in md and "lost: **0**" in md
     page = (out / "latency.html").read_text()
     assert page.count("<svg") >= 2 and "<script" not in page and "<link" not in page  # self-contained
@@ -102,8 +103,12 @@ def check_lifecycle(s: dict[str, Any]) -> None:
 @pytest.mark.load
 def test_smoke_profile(tmp_path: Path) -> None:
     out = tmp_path / "smoke"
+    stale = out / "samples" / "samples-1.csv"  # an earlier run into the same folder
+    stale.parent.mkdir(parents=True)
+    stale.write_text("time,latency_ms,ok,incident_id,metric,waited\n1.0,99999,1,not-this-run,alert_to_ticket,1\n")
     s = check_run(out, run_load(out))
     assert s["workers"] == 0
+    assert not stale.exists(), "the last run's samples were counted again"
     assert list((out / "samples").glob("samples-*.csv")), "the users wrote no per-sample file"
 
 
@@ -143,8 +148,11 @@ def test_ceiling_and_summary_math() -> None:
         profile=get_profile("smoke").as_dict(), workers=0, poll_interval=1.0, retrieval_count=30,
         locust_stats=[post, resolve, e2e], locust_exit_code=0, bigpanda_ids=["a", "b", "c"],
         ticket_correlation_ids=["a", "b", "b"], seen_ids=["a"], shares_acknowledged=150, share_window_s=10.0,
-        core_bigpanda_calls={"GET /integrations/v3/servicenow/shares": 12, "POST /integrations/v3/servicenow/callbacks": 10},
-        servicenow_requests=60, bigpanda_429=2, core_usage={"cpu_seconds": 1.5, "peak_rss_mb": 60.0})
+        core_bigpanda_calls={"GET /integrations/v3/servicenow/shares": 12, "POST /integrations/v3/servicenow/callbacks": 10,
+                             "POST /resources/v2.0/environments/{id}/incidents/{id}/tags": 3},
+        servicenow_requests=60, bigpanda_429=2, core_usage={"cpu_seconds": 1.5, "peak_rss_mb": 60.0},
+        acked_series=[(1000.0, 0), (1004.0, 200), (1010.0, 560)], steady_window=(1002.0, 1008.0),
+        other_calls_series=[(1000.0, 0), (1010.0, 5)])
     s = build_summary(facts)
     lat = s["latency"]["alert_to_ticket"]
     assert (lat["p50_ms"], lat["p95_ms"], lat["p99_ms"], lat["max_ms"]) == (900.0, 1200.0, 1500.0, 1500.0)
@@ -152,7 +160,11 @@ def test_ceiling_and_summary_math() -> None:
     assert s["throughput"]["tickets_per_s"] == 10.0 and s["throughput"]["shares_per_s"] == 15.0
     c = s["ceiling"]
     assert c["shares_per_s"] == 75.0 and c["achieved_fraction"] == 0.2
-    assert c["avg_batch"] == 15.0 and c["ceiling_at_avg_batch"] == 37.5 and c["core_bigpanda_rps"] == 2.2
+    assert c["avg_batch"] == 15.0 and c["ceiling_at_avg_batch"] == 37.5 and c["core_bigpanda_rps"] == 2.5
+    # steady 1002-1008 s: 100 -> 440 shares = 56.67/s; tag calls 0.5/s leave (5 - 0.5) / 2 * 30 = 67.5
+    assert c["sustained_shares_per_s"] == 56.67 and c["sustained_fraction"] == round(340 / 6 / 75, 4)
+    assert c["other_calls_per_s"] == 0.5 and c["profile_shares_per_s"] == 67.5
+    assert c["sustained_fraction_of_profile"] == round(340 / 6 / 67.5, 4)
     assert c["formula"] == CEILING_FORMULA.format(rps=5.0, calls=2, count=30, value=75.0)
     assert s["latency_vs_poll"] == {"poll_interval_ms": 1000.0, "alert_to_ticket_p95_ms": 1200.0,
                                     "p95_minus_poll_ms": 200.0}
@@ -162,6 +174,7 @@ def test_ceiling_and_summary_math() -> None:
     assert (i["lost"], i["duplicates"], i["lost_ids"], i["duplicate_ids"]) == (1, 1, ["c"], {"b": 2})
     assert not i["ok"] and not s["ok"]
     md = render_markdown(s)
+    assert "leaves **67.5 shares/s**" in md
     assert "5 / 2 * 30 = 75 shares/s" in md and "lost: **1**, duplicates: **1**" in md and "NOT OK" in md
 
 

@@ -264,3 +264,18 @@ def test_transform_maps_are_validated(backend: ServiceNowBackend) -> None:
     maps.add({**base, "active": False})
     assert [m.name for m in maps.for_source("imp_user")] == ["User"]
     assert maps.remove("Bad") and not maps.remove("Bad")
+
+
+async def test_two_field_coalesce_looks_up_through_one_composite_index(
+        client: httpx.AsyncClient, backend: ServiceNowBackend) -> None:
+    """The share map coalesces on (incident id, organisation); through the organisation's own
+    index every staged share would scan all the organisation's metadata rows."""
+    for n in range(3):
+        r = await post(client, "x_bip_panda_shareincident", {"u_bp_incident_id": f"inc-{n}", "u_bp_organization": "acme"})
+        assert r.json()["result"][0]["status"] == "inserted", r.text
+    plan = " ".join(row["detail"] for row in backend.store.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM x_bip_panda_incident_metadata WHERE u_bp_incident_id = ? "
+        "AND u_organization = ?", ["inc-1", "acme"]))
+    assert "ixc_x_bip_panda_incident_metadata_u_bp_incident_id_u_organization" in plan, plan
+    backend.store.drop_column("x_bip_panda_incident_metadata", "u_organization")  # the index goes with it
+    assert "u_organization" not in backend.store.columns("x_bip_panda_incident_metadata")
