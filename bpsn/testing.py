@@ -21,6 +21,7 @@ from integration.factory import build_runner, close_runner
 from integration.modules.alert_config import AlertConfigSettings
 from integration.runner import IntegrationRunner, PollReport
 from simulator.bigpanda.app import create_app as create_bigpanda_app
+from simulator.common.asgi_call import InProcessTransport
 from simulator.bigpanda.backend import BigPandaBackend
 from simulator.bigpanda.settings import BigPandaSettings
 from simulator.servicenow.app import create_app as create_servicenow_app
@@ -56,7 +57,7 @@ def call_asgi(app: Any, method: str, url: str, base_url: str = "http://testserve
               **kwargs: Any) -> httpx.Response:
     """One request to an ASGI app from synchronous test code, with no server and no port."""
     async def send() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client:
+        async with httpx.AsyncClient(transport=InProcessTransport(app), base_url=base_url) as client:
             return await client.request(method, url, **kwargs)
     return asyncio.run(send())
 
@@ -82,15 +83,15 @@ class InProcessBench:
 
     @staticmethod
     async def _client(app: Any, base_url: str, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, **kwargs)
+        return httpx.AsyncClient(transport=InProcessTransport(app), base_url=base_url, **kwargs)
 
     def new_core(self) -> IntegrationRunner:
         """A fresh core (as after a restart): no memory but what the two systems hold."""
         async def build() -> IntegrationRunner:
             return build_runner(self.settings, clock=self.clock, pace=False, sleep=self._virtual_sleep,
                                 incident_settings=self.incident_settings, alert_settings=self.alert_settings,
-                                bigpanda_transport=httpx.ASGITransport(app=self.bigpanda_app),
-                                servicenow_transport=httpx.ASGITransport(app=self.servicenow_app))
+                                bigpanda_transport=InProcessTransport(self.bigpanda_app),
+                                servicenow_transport=InProcessTransport(self.servicenow_app))
         return self.run(build())
 
     def reconfigure(self, incident_settings: IncidentSettings) -> None:

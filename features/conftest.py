@@ -171,8 +171,10 @@ def _patch_ticket(bench: InProcessBench, context: dict[str, Any], body: dict[str
 
 def _user_key_client(bench: InProcessBench) -> Any:
     import httpx
+
+    from simulator.common.asgi_call import InProcessTransport
     token = bench.settings.bigpanda_bearer_token.get_secret_value()
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=bench.bigpanda_app),
+    return httpx.AsyncClient(transport=InProcessTransport(bench.bigpanda_app),
                              base_url=bench.settings.bigpanda_url, headers={"Authorization": f"Bearer {token}"})
 
 

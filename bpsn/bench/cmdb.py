@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from bpsn.clock import SimClock, glide
 from bpsn.rng import SeededRandom
 from integration.cmdb.factory import build_cmdb_sync, build_v1_exporter
@@ -25,6 +23,7 @@ from integration.config.settings import ConnectionSettings
 from simulator.bigpanda.app import create_app as create_bigpanda_app
 from simulator.bigpanda.backend import BigPandaBackend
 from simulator.bigpanda.settings import BigPandaSettings
+from simulator.common.asgi_call import InProcessTransport
 from simulator.servicenow.app import create_app as create_servicenow_app
 from simulator.servicenow.backend import SYSTEM, ServiceNowBackend
 from simulator.servicenow.settings import ServiceNowSettings
@@ -96,8 +95,8 @@ async def _measure(n: int, progress: Callable[[str], None]) -> dict[str, Any]:
     settings = CmdbSettings(classes={TABLE: DEFAULT_CLASSES[TABLE]})
     options: dict[str, Any] = {
         "clock": clock, "pace": True, "sleep": sleep, "seed": 7,
-        "bigpanda_transport": httpx.ASGITransport(app=create_bigpanda_app(bigpanda)),
-        "servicenow_transport": httpx.ASGITransport(app=create_servicenow_app(servicenow))}
+        "bigpanda_transport": InProcessTransport(create_bigpanda_app(bigpanda)),
+        "servicenow_transport": InProcessTransport(create_servicenow_app(servicenow))}
     sync = build_cmdb_sync(connection, settings, **options)
     exporter = build_v1_exporter(connection, settings, **options)
     sn_api = sync.state.servicenow.api
