@@ -40,6 +40,8 @@ def ceiling(rps: float = BIGPANDA_RPS, retrieval_count: int = 30, calls_per_batc
 def profile_ceiling(other_rps: float, retrieval_count: int = 30, rps: float = BIGPANDA_RPS) -> float:
     """The ceiling left for shares once the profile's other calls (incident actions, tag calls:
     per second, in the steady window) have taken their part of the limit."""
+    if math.isnan(other_rps):  # no steady window (a short run)
+        return math.nan
     return ceiling(max(0.0, rps - other_rps), retrieval_count)
 
 
@@ -199,7 +201,7 @@ def build_summary(f: RunFacts) -> dict[str, Any]:
                     "steady_window_s": _r(f.steady_window[1] - f.steady_window[0], 1),
                     "sustained_shares_per_s": _r(sustained, 2), "sustained_fraction": _r(sustained / top, 4),
                     "other_calls_per_s": _r(other_rps, 2), "profile_shares_per_s": _r(profile_top, 2),
-                    "sustained_fraction_of_profile": _r(sustained / profile_top, 4)},
+                    "sustained_fraction_of_profile": _r(sustained / profile_top if profile_top else math.nan, 4)},
         "latency_vs_poll": {"poll_interval_ms": _r(f.poll_interval * 1000),
                             "alert_to_ticket_p95_ms": p95,
                             "p95_minus_poll_ms": _r(p95 - f.poll_interval * 1000) if p95 is not None else None},

@@ -90,4 +90,5 @@ class InProcessTransport(httpx.AsyncBaseTransport):
                                 [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
                                 await request.aread(), scheme=url.scheme, server=(url.host, url.port),
                                 raise_app_exceptions=self.raise_app_exceptions)
-        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+        # a stream, not content: the client reads and closes it, which sets `elapsed`
+        return httpx.Response(answer.status, headers=answer.headers, stream=httpx.ByteStream(answer.body))

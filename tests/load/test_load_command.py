@@ -6,6 +6,8 @@ The load runs are subprocesses (`python -m bpsn.cli load ...`): Locust never run
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -74,7 +76,7 @@ def check_run(out: Path, result: subprocess.CompletedProcess[str]) -> dict[str, 
     check_lifecycle(s)
     assert {"bigpanda", "servicenow", "core"} <= set(s["processes"])
     md = (out / "summary.md").read_text()
-    assert "leaves **67.5 shares/s**" in md
+    assert "the profile's ceiling: the core's incident actions and tag calls took" in md
     assert "5 / 2 * 30 = 75 shares/s" in md and "lost: **0**" in md
     page = (out / "latency.html").read_text()
     assert page.count("<svg") >= 2 and "<script" not in page and "<link" not in page  # self-contained
@@ -165,6 +167,8 @@ def test_ceiling_and_summary_math() -> None:
     assert c["sustained_shares_per_s"] == 56.67 and c["sustained_fraction"] == round(340 / 6 / 75, 4)
     assert c["other_calls_per_s"] == 0.5 and c["profile_shares_per_s"] == 67.5
     assert c["sustained_fraction_of_profile"] == round(340 / 6 / 67.5, 4)
+    short = build_summary(dataclasses.replace(facts, steady_window=(0.0, 0.0)))["ceiling"]  # no steady window
+    assert short["profile_shares_per_s"] is None and short["sustained_fraction_of_profile"] is None
     assert c["formula"] == CEILING_FORMULA.format(rps=5.0, calls=2, count=30, value=75.0)
     assert s["latency_vs_poll"] == {"poll_interval_ms": 1000.0, "alert_to_ticket_p95_ms": 1200.0,
                                     "p95_minus_poll_ms": 200.0}
