@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bpsn.alertgen import AlertGenerator
-from bpsn.stack import Stack, run_stack
-from integration.clients.http import ApiClient, Pacer
+from bpsn.integration.clients.http import ApiClient, Pacer
+
+from .alertgen import AlertGenerator
+from .stack import Stack, run_stack
 
 
 @dataclass

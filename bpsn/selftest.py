@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 import httpx
 
-from integration.bootstrap import BootstrapError, connection_for, how_to_create, open_reader
-from integration.clients.servicenow import ServiceNowError
-from integration.config.crypto import KEY_ENV, ConfigCipher, ConfigKeyError
-from integration.config.settings import ConnectionSettings
-from integration.config.versioned import TABLE
-from integration.logs import Redactor
+from bpsn.integration.bootstrap import BootstrapError, connection_for, how_to_create, open_reader
+from bpsn.integration.clients.servicenow import ServiceNowError
+from bpsn.integration.config.crypto import KEY_ENV, ConfigCipher, ConfigKeyError
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.config.versioned import TABLE
+from bpsn.integration.logs import Redactor
 
 Status = Literal["PASS", "FAIL", "SKIP"]
 REQUIRED_ROLES = {

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 import uvicorn
 from fastapi import FastAPI
 
-from bpsn.clock import SimClock
+from bpsn.base.clock import SimClock
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.factory import build_runner, close_runner
+from bpsn.integration.runner import IntegrationRunner
 from bpsn.load.processes import free_port
-from integration.config.settings import ConnectionSettings
-from integration.factory import build_runner, close_runner
-from integration.runner import IntegrationRunner
-from simulator.bigpanda.app import create_app as create_bigpanda_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
-from simulator.servicenow.app import create_app as create_servicenow_app
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.settings import ServiceNowSettings
+from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
 
 class QuietServer(uvicorn.Server):

@@ -14,19 +14,19 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bpsn.clock import SimClock
-from integration.config.settings import ConnectionSettings
-from integration.engine.mapping import IncidentSettings
-from integration.factory import build_runner, close_runner
-from integration.modules.alert_config import AlertConfigSettings
-from integration.runner import IntegrationRunner, PollReport
-from simulator.bigpanda.app import create_app as create_bigpanda_app
-from simulator.common.asgi_call import InProcessTransport
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
-from simulator.servicenow.app import create_app as create_servicenow_app
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.settings import ServiceNowSettings
+from bpsn.base.clock import SimClock
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.integration.factory import build_runner, close_runner
+from bpsn.integration.modules.alert_config import AlertConfigSettings
+from bpsn.integration.runner import IntegrationRunner, PollReport
+from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.common.asgi_call import InProcessTransport
+from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
 T = TypeVar("T")
 BATCH_PATH = "/api/now/v1/batch"

@@ -1,4 +1,4 @@
-"""Binds features/alert_to_ticket.feature (steps in features/conftest.py)."""
+"""Binds features/alert_to_ticket.feature (steps in bpsn/steps/common.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Binds features/flapping.feature (steps in features/conftest.py)."""
+"""Binds features/flapping.feature (steps in bpsn/steps/common.py)."""
 
 from pytest_bdd import scenarios
 

@@ -1,4 +1,4 @@
-"""Binds features/servicenow_to_bigpanda.feature (steps in features/conftest.py)."""
+"""Binds features/servicenow_to_bigpanda.feature (steps in bpsn/steps/common.py)."""
 
 from pytest_bdd import scenarios
 

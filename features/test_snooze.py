@@ -1,4 +1,4 @@
-"""Binds features/snooze.feature (steps in features/conftest.py)."""
+"""Binds features/snooze.feature (steps in bpsn/steps/common.py)."""
 
 from pytest_bdd import scenarios
 

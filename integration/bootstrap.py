@@ -24,15 +24,16 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
-from bpsn.clock import Clock
-from integration.config.crypto import ConfigCipher
-from integration.config.models import IntegrationConfig
-from integration.config.settings import ConnectionSettings
-from integration.config.versioned import TABLE, ConfigAdminSettings, ConfigStore, ConfigVersion, open_store
-from integration.engine.mapping import IncidentSettings
-from integration.factory import build_runner
-from integration.logs import REDACTOR, Redactor
-from integration.runner import IntegrationRunner
+from bpsn.base.clock import Clock
+from bpsn.integration.config.crypto import ConfigCipher
+from bpsn.integration.config.models import IntegrationConfig
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.config.versioned import TABLE, ConfigAdminSettings, ConfigStore, ConfigVersion, open_store
+from bpsn.integration.engine.mapping import IncidentSettings
+
+from .factory import build_runner
+from .logs import REDACTOR, Redactor
+from .runner import IntegrationRunner
 
 
 class BootstrapError(RuntimeError):

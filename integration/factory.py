@@ -7,17 +7,17 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bpsn.clock import Clock, SimClock
-from bpsn.rng import SeededRandom
+from bpsn.base.clock import Clock, SimClock
+from bpsn.base.rng import SeededRandom
+from bpsn.integration.clients.bigpanda import BigPandaClient
+from bpsn.integration.clients.http import ApiClient, Pacer, RetryPolicy
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.engine.incidents import IncidentEngine
+from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.integration.modules.alert_config import AlertConfigSettings
+from bpsn.integration.modules.companions import attach_companions
 
-from .clients.bigpanda import BigPandaClient
-from .clients.http import ApiClient, Pacer, RetryPolicy
-from .clients.servicenow import ServiceNowClient
-from .config.settings import ConnectionSettings
-from .engine.incidents import IncidentEngine
-from .engine.mapping import IncidentSettings
-from .modules.alert_config import AlertConfigSettings
-from .modules.companions import attach_companions
 from .privacy import PrivacyPolicy
 from .runner import IntegrationRunner
 

@@ -24,12 +24,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from bpsn.integration.log_levels import LEVELS, level_number, normalize_level  # noqa: F401 - part of this module's API
+
 if TYPE_CHECKING:
-    from integration.config.models import IntegrationConfig
-    from integration.config.settings import ConnectionSettings
+    from bpsn.integration.config.models import IntegrationConfig
+    from bpsn.integration.config.settings import ConnectionSettings
 
 LogFormat = Literal["json", "human"]
-LEVELS = {"ERROR": logging.ERROR, "WARN": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG}
 NAMES = {number: name for name, number in LEVELS.items()}
 MASK = "[redacted]"
 MIN_SECRET_LENGTH = 4
@@ -37,19 +38,6 @@ MIN_SECRET_LENGTH = 4
 BEARER = re.compile(r"\b(Bearer\s+)(?=[A-Za-z0-9._~+/=-]*[0-9_-])[A-Za-z0-9._~+/=-]{8,}")
 # what a LogRecord carries of its own; anything else on it came in through `extra=`
 STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-
-
-def normalize_level(value: str) -> str:
-    """`warn`, `WARNING`, ` info ` -> the configuration's word; anything else is refused, naming the choices."""
-    name = str(value).strip().upper()
-    name = "WARN" if name == "WARNING" else name
-    if name not in LEVELS:
-        raise ValueError(f"unknown log level {value!r}: use one of {', '.join(LEVELS)}")
-    return name
-
-
-def level_number(value: str) -> int:
-    return LEVELS[normalize_level(value)]
 
 
 class Redactor:
@@ -67,7 +55,7 @@ class Redactor:
                     self._values.add(json.dumps(value)[1:-1])  # as it appears inside a JSON string
 
     def add_config(self, config: IntegrationConfig) -> None:
-        from integration.config.models import CREDENTIAL_FIELDS
+        from bpsn.integration.config.models import CREDENTIAL_FIELDS
         self.add(*(getattr(config, name).reveal() for name in CREDENTIAL_FIELDS))
 
     def add_connection(self, settings: ConnectionSettings) -> None:

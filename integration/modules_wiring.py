@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from bpsn.clock import Clock
-from integration.config.settings import ConnectionSettings
-from integration.runner import IntegrationRunner
+from bpsn.base.clock import Clock
+from bpsn.integration.config.settings import ConnectionSettings
+
+from .runner import IntegrationRunner
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
 Closer = Callable[[], Awaitable[None]]
@@ -25,16 +26,16 @@ def module_loops(wanted: set[str], settings: ConnectionSettings, runner: Integra
     closers: list[Closer] = []
     pacer = runner.bigpanda.api.pacer
     if "changes" in wanted:
-        from integration.changes.factory import build_changes_forwarder
+        from bpsn.integration.changes.factory import build_changes_forwarder
         loops.append(build_changes_forwarder(runner).run)
     if "cmdb" in wanted:
-        from integration.cmdb.factory import build_cmdb_sync
+        from bpsn.integration.cmdb.factory import build_cmdb_sync
         sync = build_cmdb_sync(settings, clock=clock, pace=pacer is None)
         sync.bigpanda.api.pacer = pacer
         loops.append(sync.run)
         closers.append(sync.aclose)
     if "oim" in wanted:
-        from integration.oim.factory import OimConnection, build_oim_forwarder
+        from bpsn.integration.oim.factory import OimConnection, build_oim_forwarder
         oim = OimConnection()
         forwarder = build_oim_forwarder(settings, oim, runner.servicenow, clock)
         forwarder.api.api.pacer = pacer

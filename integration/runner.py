@@ -13,43 +13,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
-from bpsn.clock import Clock
+from bpsn.base.clock import Clock
+from bpsn.integration.clients.batch import BatchError, BatchWrite, BatchWriter, WriteCoalescer
+from bpsn.integration.clients.bigpanda import BigPandaClient
+from bpsn.integration.clients.lookups import ReferenceCache, TagDirectory
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.engine.incidents import IncidentEngine
+from bpsn.integration.engine.mapping import references
+from bpsn.integration.engine.messages import (
+    Command,
+    CreateTicket,
+    Event,
+    SendCallback,
+    ShareReceived,
+    TicketRef,
+    TicketWriteFailed,
+    TicketWritten,
+    UpdateTicket,
+)
+from bpsn.integration.rules.commands import command_after_rules, rules_for_command
 
-from .clients.batch import BatchError, BatchWrite, BatchWriter, WriteCoalescer
-from .clients.bigpanda import BigPandaClient
-from .clients.lookups import ReferenceCache, TagDirectory
-from .clients.servicenow import ServiceNowClient, ServiceNowError
-from .engine.incidents import IncidentEngine
-from .engine.mapping import references
-from .engine.messages import (Command, CreateTicket, Event, SendCallback, ShareReceived, TicketRef,
-                              TicketWriteFailed, TicketWritten, UpdateTicket)
+from .modules.companion import TicketCompanion, WrittenTicket
 from .privacy import PrivacyPolicy, Pseudonymiser, to_bigpanda, to_servicenow
 from .rules import Rule, RuleStore
-from .rules.commands import command_after_rules, rules_for_command
 from .watch import ServiceNowWatch
 
 log = logging.getLogger("bpsn.integration")
 LOOKUP_FIELDS = ["sys_id", "number", "state", "correlation_id", "resolved_at", "hold_reason", "parent_incident",
                  "sys_created_on"]
-
-
-@dataclass(frozen=True)
-class WrittenTicket:
-    """A share the poll wrote to ServiceNow, and the ticket that now stands for its incident."""
-
-    share: dict[str, Any]
-    ticket: TicketRef
-
-
-class TicketCompanion(Protocol):
-    """Writes what goes with a ticket (alert records, tasks, metadata) once per poll, batched.
-    Errors are its own to log: the callbacks leave whatever it does."""
-
-    async def after_poll(self, written: list[WrittenTicket]) -> None: ...
 
 
 @dataclass

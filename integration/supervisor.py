@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from integration.bootstrap import (BootstrapError, OrgPlan, RunnerBuilder, load_plans, open_reader,
-                                   organizations_to_run, plan_for)
-from integration.clients.servicenow import ServiceNowError
-from integration.config.crypto import ConfigCipher, ConfigKeyError
-from integration.config.settings import ConnectionSettings
-from integration.config.versioned import ConfigStore, changed_fields
-from integration.factory import close_runner
-from integration.logs import REDACTOR, Redactor, most_verbose
-from integration.runner import IntegrationRunner, PollReport
+from bpsn.integration.clients.servicenow import ServiceNowError
+from bpsn.integration.config.crypto import ConfigCipher, ConfigKeyError
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.config.versioned import ConfigStore, changed_fields
+
+from .bootstrap import BootstrapError, OrgPlan, RunnerBuilder, load_plans, open_reader, organizations_to_run, plan_for
+from .factory import close_runner
+from .logs import REDACTOR, Redactor, most_verbose
+from .runner import IntegrationRunner, PollReport
 
 log = logging.getLogger("bpsn.integration.supervisor")
 READ_FIXES = {401: "Check BPSN_SERVICENOW_USER / BPSN_SERVICENOW_PASSWORD. ",

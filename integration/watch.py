@@ -1,7 +1,7 @@
 """The ServiceNow delta watch: tickets changed in ServiceNow -> BigPanda incident actions.
 
 Each pass reads `correlation_display=BigPanda^sys_updated_on>=<cursor>` oldest first (the
-shared DeltaCursor, integration/delta_cursor.py) and skips rows last updated by the core's own user (the echo guard: what the core wrote
+shared DeltaCursor, integration/clients/delta_cursor.py) and skips rows last updated by the core's own user (the echo guard: what the core wrote
 came from BigPanda already). The engine decides; this module only carries out its commands.
 
 Cursor: in memory. A fresh watch (after a restart) starts at `now - poll_interval`, so a
@@ -29,16 +29,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bpsn.clock import Clock, glide
-
-from .clients.bigpanda import BigPandaClient, BigPandaError
-from .clients.lookups import ReferenceCache, TagDirectory
-from .clients.servicenow import ServiceNowClient
-from .delta_cursor import DeltaCursor, read_changed
-from .engine.incidents import IncidentEngine
-from .engine.mapping import owns_ticket
-from .engine.messages import (CoalesceTick, Command, CommentIncident, ResolveIncident, SetIncidentTags,
-                              SnoozeIncident, TagsSent, TicketChanged, TicketRef, UnsnoozeIncident)
+from bpsn.base.clock import Clock, glide
+from bpsn.integration.clients.bigpanda import BigPandaClient, BigPandaError
+from bpsn.integration.clients.delta_cursor import DeltaCursor, read_changed
+from bpsn.integration.clients.lookups import ReferenceCache, TagDirectory
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.engine.incidents import IncidentEngine
+from bpsn.integration.engine.mapping import owns_ticket
+from bpsn.integration.engine.messages import (
+    CoalesceTick,
+    Command,
+    CommentIncident,
+    ResolveIncident,
+    SetIncidentTags,
+    SnoozeIncident,
+    TagsSent,
+    TicketChanged,
+    TicketRef,
+    UnsnoozeIncident,
+)
 
 log = logging.getLogger("bpsn.integration.watch")
 WATCH_FIELDS = ["sys_id", "number", "state", "correlation_id", "hold_reason", "close_code", "close_notes",

@@ -1,0 +1,1 @@
+"""The two simulators (bpsn.simulator): BigPanda and ServiceNow, and what they share."""

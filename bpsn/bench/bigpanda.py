@@ -7,14 +7,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from simulator.bigpanda.alerts import normalize
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.models import AlertEvent
-from simulator.bigpanda.organization import Organization
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.bigpanda.alerts.normalize import normalize
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.models import AlertEvent
+from bpsn.simulator.bigpanda.organization import Organization
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 
-from .common import (Rate, Request, Sizes, compare, interleaved, median, rate_summary, ratio, request_rate,
-                     warmup_count)
+from .common import Rate, Request, Sizes, compare, interleaved, median, rate_summary, ratio, request_rate, warmup_count
 from .data import ORG_TOKEN, alert, alert_batch
 from .serve import disable_rate_limits, server
 

@@ -15,19 +15,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bpsn.clock import SimClock, glide
-from bpsn.rng import SeededRandom
-from integration.cmdb.factory import build_cmdb_sync, build_v1_exporter
-from integration.cmdb.settings import DEFAULT_CLASSES, CmdbSettings
-from integration.config.settings import ConnectionSettings
-from simulator.bigpanda.app import create_app as create_bigpanda_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
-from simulator.common.asgi_call import InProcessTransport
-from simulator.servicenow.app import create_app as create_servicenow_app
-from simulator.servicenow.backend import SYSTEM, ServiceNowBackend
-from simulator.servicenow.settings import ServiceNowSettings
-from simulator.servicenow.store import quote
+from bpsn.base.clock import SimClock, glide
+from bpsn.base.rng import SeededRandom
+from bpsn.integration.cmdb.factory import build_cmdb_sync, build_v1_exporter
+from bpsn.integration.cmdb.settings import DEFAULT_CLASSES, CmdbSettings
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.common.asgi_call import InProcessTransport
+from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
+from bpsn.simulator.servicenow.backend import SYSTEM, ServiceNowBackend
+from bpsn.simulator.servicenow.records.store import quote
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
 from .common import Sizes
 

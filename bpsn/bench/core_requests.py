@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bpsn.integration.clients.http import Pacer
+from bpsn.integration.engine.mapping import IncidentSettings, ticket_fields, ticket_sys_id
 from bpsn.testing import InProcessBench
-from integration.clients.http import Pacer
-from integration.engine.mapping import IncidentSettings, ticket_fields, ticket_sys_id
 
 from .common import Sizes
 

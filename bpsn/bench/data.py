@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 from bpsn.alertgen import CHECKS, REGIONS, TEAMS
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.business_rules import NUMBER_BASE, PRIORITY
-from simulator.servicenow.store import quote
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.records.business_rules import NUMBER_BASE, PRIORITY
+from bpsn.simulator.servicenow.records.store import quote
 
 BASE_TIME = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 STATES = ["1", "1", "1", "2", "2", "2", "3", "6", "6", "7"]  # 10 % closed, i.e. active=false
@@ -36,7 +36,7 @@ def correlation_id(i: int) -> str:
 
 
 def _glide(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))  # bpsn.clock.glide, faster
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))  # bpsn.base.clock.glide, faster
 
 
 def incident_record(i: int, n: int, refs: dict[str, list[str]]) -> dict[str, str]:

@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"started": started, "runtime_s": round(time.monotonic() - t0, 1), "machine": machine_facts(),
               "load_average": {"before": [round(x, 2) for x in load_before],
                                "after": [round(x, 2) for x in os.getloadavg()]},
-              "command": f"make bench (or: PYTHONPATH=. {sys.executable} -m bpsn.bench.load --profiles {','.join(names)})",
+              "command": f"make bench (or: {sys.executable} -m bpsn.bench.load --profiles {','.join(names)})",
               "exit_codes": codes, "goals": [asdict(g) for g in goals],
               "runs": {name: _row(s) for name, s in summaries.items()}}
     args.out.mkdir(parents=True, exist_ok=True)

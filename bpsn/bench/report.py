@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from . import cmdb, core_requests, rules
+from bpsn.bench import cmdb, core_requests, rules
 
 
 @dataclass

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from integration.engine.incidents import IncidentEngine
-from integration.engine.messages import CreateTicket, ShareReceived
-from integration.rules import Rule, command_after_rules, parse_rule, rules_for_command
-from integration.rules.model import OPERATORS
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.integration.engine.incidents import IncidentEngine
+from bpsn.integration.engine.messages import CreateTicket, ShareReceived
+from bpsn.integration.rules import Rule, command_after_rules, parse_rule, rules_for_command
+from bpsn.integration.rules.model import OPERATORS
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 
 from .common import Sizes, interleaved, median, ratio
 from .data import alert

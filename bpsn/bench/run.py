@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import bigpanda, cmdb, core_requests, rules, servicenow
+from bpsn.bench import bigpanda, cmdb, core_requests, rules, servicenow
+
 from .common import Sizes, machine_facts
-from .serve import ROOT
 
 
 def run_all(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def run_all(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> d
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": sizes.quick, "sizes": sizes.as_dict(), "machine": machine_facts(),
         "command": {"make": "make bench" if not flag else f".venv/bin/python -m bpsn.bench{flag}",
-                    "direct": f"PYTHONPATH={ROOT} {sys.executable} -m bpsn.bench{flag}"},
+                    "direct": f"{sys.executable} -m bpsn.bench{flag}"},
     }
     t = time.perf_counter()
     results["servicenow"] = servicenow.run(sizes, progress)

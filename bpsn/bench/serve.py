@@ -8,14 +8,12 @@ the numbers are the server's, not the client's) or, for --quick and tests, in a 
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -29,7 +27,6 @@ from .data import fill_incidents
 Kind = Literal["bare", "servicenow", "bigpanda"]
 HOST = "127.0.0.1"
 READY_PATH = {"bare": "/bare/item/ready", "servicenow": "/_sim/health", "bigpanda": "/_sim/health"}
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def bare_app() -> FastAPI:
@@ -55,15 +52,15 @@ def build_app(kind: Kind, fill: int = 0) -> FastAPI:
     if kind == "bare":
         return bare_app()
     if kind == "servicenow":
-        from simulator.servicenow.app import create_app
-        from simulator.servicenow.backend import ServiceNowBackend
-        from simulator.servicenow.settings import ServiceNowSettings
+        from bpsn.simulator.servicenow.app import create_app
+        from bpsn.simulator.servicenow.backend import ServiceNowBackend
+        from bpsn.simulator.servicenow.settings import ServiceNowSettings
         sn = ServiceNowBackend(ServiceNowSettings(journal_max_entries=1_000))
         fill_incidents(sn, fill)
         return create_app(sn)
-    from simulator.bigpanda.app import create_app as create_bp
-    from simulator.bigpanda.backend import BigPandaBackend
-    from simulator.bigpanda.settings import BigPandaSettings
+    from bpsn.simulator.bigpanda.app import create_app as create_bp
+    from bpsn.simulator.bigpanda.backend import BigPandaBackend
+    from bpsn.simulator.bigpanda.settings import BigPandaSettings
     bp = BigPandaBackend(BigPandaSettings(journal_max_entries=1_000))
     disable_rate_limits(bp)
     return create_bp(bp)
@@ -124,8 +121,7 @@ def server(kind: Kind, fill: int = 0, *, inproc: bool = False) -> Iterator[Serve
         return
     port = free_port(HOST)
     base = f"http://{HOST}:{port}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "bpsn.bench.serve", kind, str(port), str(fill)], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "bpsn.bench.serve", kind, str(port), str(fill)])
     try:
         _wait_ready(base + READY_PATH[kind], lambda: proc.poll() is None)
         yield Served(base, proc.pid)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import gc
 import json
-import os
 import random
 import subprocess
 import sys
@@ -18,15 +17,26 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.settings import ServiceNowSettings
-from simulator.servicenow.store import Where
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.records.store import Where
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
-from .common import (Rate, Request, Sender, Sizes, compare, interleaved, median, rate_summary, ratio, request_rate,
-                     rss_bytes)
+from .common import (
+    Rate,
+    Request,
+    Sender,
+    Sizes,
+    compare,
+    interleaved,
+    median,
+    rate_summary,
+    ratio,
+    request_rate,
+    rss_bytes,
+)
 from .data import correlation_id, fill_incidents, number, sys_id
-from .serve import ROOT, Served, server, threaded
+from .serve import Served, server, threaded
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 TABLE = "/api/now/table/incident"
@@ -190,9 +200,8 @@ def measure_store(sizes: Sizes) -> dict[str, Any]:
 def store_scaling(sizes: Sizes) -> dict[str, Any]:
     if sizes.inproc_servers:
         return {**measure_store(sizes), "fresh_process": False}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-m", "bpsn.bench.servicenow", "store", json.dumps(sizes.as_dict())],
-                          env=env, capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"store benchmark failed:\n{proc.stderr[-3000:]}")
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "fresh_process": True}

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from simulator.bigpanda.auth import journal_user
-from simulator.bigpanda.settings import BigPandaSettings
-from simulator.servicenow.settings import ServiceNowSettings
+from bpsn.simulator.bigpanda.auth import journal_user
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
 CORE_PATH = "/integrations/v3/servicenow"  # the core's share retrievals and callbacks
 LIST_PACE_S = 0.25  # 4 requests/s: under BigPanda's 5 per second per token

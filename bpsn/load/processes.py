@@ -19,8 +19,6 @@ from pathlib import Path
 
 import httpx
 
-from .profiles import ROOT
-
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -35,9 +33,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """This environment plus `extra`, with the project root first on PYTHONPATH."""
+    """This environment plus `extra` (children import the installed bpsn, as this process does)."""
     env = dict(os.environ, **extra)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -62,7 +59,7 @@ class Child:
     def start(self) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.args, cwd=ROOT, env=child_env(**self.env), stdout=out,
+            self.proc = subprocess.Popen(self.args, env=child_env(**self.env), stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         return self

@@ -1,4 +1,4 @@
-"""Load profiles as data: `loadtests/profiles.yaml` (defaults merged under each profile)."""
+"""Load profiles as data: `loadtests/profiles.yaml` (bpsn.loadtests) (defaults merged under each profile)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-PROFILES_FILE = ROOT / "loadtests" / "profiles.yaml"
-LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+from bpsn import loadtests
+
+LOADTESTS = Path(loadtests.__file__).parent  # shipped in the wheel as bpsn.loadtests
+PROFILES_FILE = LOADTESTS / "profiles.yaml"
+LOCUSTFILE = LOADTESTS / "locustfile.py"
 
 
 class ProfileError(ValueError):

@@ -24,28 +24,13 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.load import chart
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 
-from . import chart
 from .collect import Simulators, live_stats
-from .processes import (
-    Child,
-    Group,
-    StartError,
-    cli,
-    free_port,
-    healthy,
-    locust,
-    wait_until,
-)
+from .processes import Child, Group, StartError, cli, free_port, healthy, locust, wait_until
 from .profiles import LOCUSTFILE, Profile
 from .samples import Sample, read_samples, sample_stats
 from .seed import ANALYST_KEY, TAG, TAG_FIELD, bigpanda_fixture, core_tag_mappings

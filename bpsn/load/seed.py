@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 
 ANALYST_KEY = "BPUload-analyst-key"
 ANALYST_EMAIL = "load.analyst@demo.example.com"

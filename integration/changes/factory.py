@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from integration.clients.lookups import ReferenceCache
-from integration.runner import IntegrationRunner
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.runner import IntegrationRunner
 
 from .client import ChangesApi
 from .lookups import CiLookupGatherer

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from integration.clients.lookups import ReferenceCache
-from integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.clients.servicenow import ServiceNowClient
 
 from .ci_resolution import CiLookups, CiRef, RecordCis, names_in_text, resolve_ci
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpsn.clock import from_glide
+from bpsn.base.clock import from_glide
 
 from .ci_resolution import CiResolution
 

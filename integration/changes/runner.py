@@ -1,7 +1,7 @@
 """The changes forwarder: ServiceNow change_request, change_task and cmdb_ci_outage records
 -> BigPanda changes (for Root Cause Changes) and maintenance plans.
 
-Each pass follows the three tables with a delta cursor each (integration/delta_cursor.py),
+Each pass follows the three tables with a delta cursor each (integration/clients/delta_cursor.py),
 page after page until nothing is new, gathers the CI lookups of a page at once, and for
 every new row:
 
@@ -33,17 +33,29 @@ from typing import Any
 
 import httpx
 
-from bpsn.clock import Clock, glide
-from integration.clients.bigpanda import BigPandaError
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from integration.delta_cursor import DeltaCursor, read_changed
-from integration.rate_budget import RateBudget, Window
+from bpsn.base.clock import Clock, glide
+from bpsn.integration.clients.bigpanda import BigPandaError
+from bpsn.integration.clients.delta_cursor import DeltaCursor, read_changed
+from bpsn.integration.clients.rate_budget import RateBudget, Window
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .ci_resolution import CiResolution, resolve_ci
 from .client import ChangesApi
 from .lookups import SOURCES, CiLookupGatherer
-from .maintenance import (CreatePlan, DeletePlan, KeepPlan, KnownPlan, NoPlan, PlanCommand, PlanWindow, StopPlan,
-                          UpdatePlan, decide, plan_for_change, plan_for_outage)
+from .maintenance import (
+    CreatePlan,
+    DeletePlan,
+    KeepPlan,
+    KnownPlan,
+    NoPlan,
+    PlanCommand,
+    PlanWindow,
+    StopPlan,
+    UpdatePlan,
+    decide,
+    plan_for_change,
+    plan_for_outage,
+)
 from .mapping import ChangeMappingError, ChangeSettings, change_body
 
 log = logging.getLogger("bpsn.integration.changes")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from integration.clients.http import RetryPolicy
+from bpsn.integration.clients.http import RetryPolicy
 
 
 @dataclass

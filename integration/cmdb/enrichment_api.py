@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from integration.clients.http import ApiClient
+from bpsn.integration.clients.http import ApiClient
 
 from .backoff import ThrottleBackoff
 from .planner import Delta

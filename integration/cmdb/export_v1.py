@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.clients.servicenow import ServiceNowClient
 
 from .enrichment_api import EnrichmentApi, Throttled
 from .planner import KEY_FIELD, ClassSchema

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bpsn.clock import Clock, SimClock
-from bpsn.rng import SeededRandom
-from integration.clients.http import ApiClient, Pacer
-from integration.clients.servicenow import ServiceNowClient
-from integration.config.settings import ConnectionSettings
+from bpsn.base.clock import Clock, SimClock
+from bpsn.base.rng import SeededRandom
+from bpsn.integration.clients.http import ApiClient, Pacer
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.config.settings import ConnectionSettings
 
 from .backoff import FixedIntervalRetry, ThrottleBackoff
 from .enrichment_api import EnrichmentApi

@@ -6,7 +6,7 @@ table is being read neither shifts nor repeats the rows of the pages that follow
 
 from __future__ import annotations
 
-from integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.clients.servicenow import ServiceNowClient
 
 from .planner import KEY_FIELD, ClassSchema
 

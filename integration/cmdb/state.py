@@ -16,7 +16,7 @@ import json
 import random
 from dataclasses import dataclass, replace
 
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .planner import HashBucket
 

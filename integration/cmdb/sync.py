@@ -15,11 +15,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from bpsn.clock import Clock, glide
+from bpsn.base.clock import Clock, glide
 
 from .enrichment_api import EnrichmentApi, MapInfo, StaleMap, Throttled, Traffic
-from .planner import (KEY_FIELD, ClassSchema, KeySpan, bucket_writes, hashes_after, known_hashes, plan_delta,
-                      prefix_range)
+from .planner import (
+    KEY_FIELD,
+    ClassSchema,
+    KeySpan,
+    bucket_writes,
+    hashes_after,
+    known_hashes,
+    plan_delta,
+    prefix_range,
+)
 from .settings import CmdbSettings
 from .source import read_rows
 from .state import MapRecord, SyncStateStore

@@ -15,9 +15,9 @@ from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from integration.engine.mapping import IncidentSettings
-from integration.privacy.policy import PrivacyPolicy
-from integration.logs import normalize_level
+from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.integration.log_levels import normalize_level
+from bpsn.integration.privacy.policy import PrivacyPolicy
 
 CREDENTIAL_FIELDS = ("bearer_token", "api_key", "incidents_app_key", "changes_app_key",
                      "cmdb_v2_app_key", "oim_app_key")
@@ -76,12 +76,12 @@ class ModuleSettingsBase(BaseModel):
     @field_validator("alert_configuration")
     @classmethod
     def _alert_configuration(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from integration.modules.alert_config import AlertConfigSettings
+        from bpsn.integration.modules.alert_config import AlertConfigSettings
         AlertConfigSettings.from_mapping(value)  # raises ValueError naming the bad setting
         return value
 
     def alert_settings(self) -> Any:
-        from integration.modules.alert_config import AlertConfigSettings
+        from bpsn.integration.modules.alert_config import AlertConfigSettings
         return AlertConfigSettings.from_mapping(self.alert_configuration)
 
     @field_validator("log_level", mode="before")

@@ -33,16 +33,22 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from integration.clients.http import ApiClient, RetryPolicy
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.clients.http import ApiClient, RetryPolicy
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .crypto import ConfigCipher
-from .models import (CREDENTIAL_FIELDS, PLAIN_FIELDS, ConfigInput, IntegrationConfig, ModuleSettings,
-                     validate_organization)
+from .models import (
+    CREDENTIAL_FIELDS,
+    PLAIN_FIELDS,
+    ConfigInput,
+    IntegrationConfig,
+    ModuleSettings,
+    validate_organization,
+)
 
 TABLE = "x_bip_panda_config"
 SAVE_ATTEMPTS = 25  # versions a save may lose to concurrent saves before it gives up
-log = logging.getLogger("integration.config")
+log = logging.getLogger("bpsn.integration.config")
 
 FIELDS = ["sys_id", "organization", "version", "current", *CREDENTIAL_FIELDS, *PLAIN_FIELDS, "settings",
           "change_note", "sys_created_by", "sys_created_on"]

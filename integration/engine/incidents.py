@@ -12,12 +12,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bpsn.clock import from_glide, glide
+from bpsn.base.clock import from_glide, glide
 
 from .mapping import IncidentSettings, ticket_fields, ticket_generation, ticket_sys_id
-from .messages import (CoalesceTick, Command, CommentIncident, CreateTicket, Event, ResolveIncident,
-                       SendCallback, ShareReceived, SnoozeIncident, TagsSent, TicketChanged, TicketRef,
-                       TicketWriteFailed, TicketWritten, UnsnoozeIncident, UpdateTicket)
+from .messages import (
+    CoalesceTick,
+    Command,
+    CommentIncident,
+    CreateTicket,
+    Event,
+    ResolveIncident,
+    SendCallback,
+    ShareReceived,
+    SnoozeIncident,
+    TagsSent,
+    TicketChanged,
+    TicketRef,
+    TicketWriteFailed,
+    TicketWritten,
+    UnsnoozeIncident,
+    UpdateTicket,
+)
 from .tags import TagSync
 
 NEW, IN_PROGRESS, ON_HOLD, RESOLVED, CLOSED, CANCELED = "1", "2", "3", "6", "7", "8"

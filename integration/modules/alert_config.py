@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from integration.clients.lookups import ReferenceCache
-from integration.engine.mapping import AIA_HEADING, AIA_TAG, alert_tag, description_with_aia  # noqa: F401 - re-exported
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.engine.mapping import AIA_HEADING, AIA_TAG, alert_tag, description_with_aia  # noqa: F401 - re-exported
 
 from .record_writes import PlannedRecord, WriteOutcome, record_sys_id
 

@@ -20,18 +20,16 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bpsn.clock import glide
-from integration.clients.lookups import ReferenceCache
-from integration.clients.servicenow import ServiceNowClient
-from integration.engine.mapping import alert_tag
+from bpsn.base.clock import glide
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.engine.mapping import alert_tag
 
 from .alert_config import AlertConfigSettings, CiBinder, alert_host, alert_severity, lookable
+from .companion import CompanionHost, WrittenTicket
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
-
-if TYPE_CHECKING:
-    from integration.runner import IntegrationRunner, WrittenTicket
 
 TABLE = "x_bip_panda_bp_alerts"
 GROUP_TABLE = "sys_user_group"
@@ -164,7 +162,7 @@ class AlertRecords:
         self.cis.confirm(binding, self.last)
 
 
-def attach(runner: IntegrationRunner, settings: AlertConfigSettings) -> AlertRecords:
+def attach(runner: CompanionHost, settings: AlertConfigSettings) -> AlertRecords:
     """Add the alert records to a runner's companions (its ServiceNow client, lookups, organisation)."""
     companion = AlertRecords(runner.servicenow, runner.references, settings, runner.engine.settings.namespace)
     runner.companions.append(companion)

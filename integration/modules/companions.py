@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 
-from integration.runner import IntegrationRunner
+from bpsn.integration.modules import alert_records, incident_tasks, parent_child, root_cause, similar, staging
 
-from . import alert_records, incident_tasks, parent_child, root_cause, similar, staging
 from .alert_config import AlertConfigSettings, activity_link
+from .companion import CompanionHost
 
 
-def attach_companions(runner: IntegrationRunner, settings: AlertConfigSettings) -> None:
+def attach_companions(runner: CompanionHost, settings: AlertConfigSettings) -> None:
     staging.attach(runner)
     if settings.processing and settings.alerts_table:
         alert_records.attach(runner, settings)

@@ -26,17 +26,15 @@ query per poll at most), then one Batch API request for every task of the poll.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bpsn.clock import glide
-from integration.clients.lookups import ReferenceCache
-from integration.clients.servicenow import ServiceNowClient
-from integration.engine.mapping import IMPACT_URGENCY, STATUS_RANK, alert_tag
+from bpsn.base.clock import glide
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.engine.mapping import IMPACT_URGENCY, STATUS_RANK, alert_tag
 
+from .companion import CompanionHost, WrittenTicket
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
-
-if TYPE_CHECKING:
-    from integration.runner import IntegrationRunner, WrittenTicket
 
 TABLE = "incident_task"
 OPEN, CLOSED_COMPLETE = "1", "3"
@@ -161,7 +159,7 @@ class IncidentTasks:
         self.last = await self.writer.write(planned)
 
 
-def attach(runner: IntegrationRunner, settings: IncidentTaskSettings) -> IncidentTasks:
+def attach(runner: CompanionHost, settings: IncidentTaskSettings) -> IncidentTasks:
     """Add incident tasks to a runner's companions (sharing its ServiceNow client and lookups)."""
     companion = IncidentTasks(runner.servicenow, runner.references, settings)
     runner.companions.append(companion)

@@ -28,17 +28,15 @@ ReferenceCache (cached), then one Batch API request for every child and parent o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from integration.clients.lookups import ReferenceCache
-from integration.clients.servicenow import ServiceNowClient
-from integration.engine.mapping import STATUS_RANK, alert_tag
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.engine.mapping import STATUS_RANK, alert_tag
 
+from .companion import CompanionHost, WrittenTicket
 from .incident_tasks import alert_lines, impact_urgency
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
-
-if TYPE_CHECKING:
-    from integration.runner import IntegrationRunner, WrittenTicket
 
 TABLE = "incident"
 NEW, IN_PROGRESS, RESOLVED = "1", "2", "6"
@@ -134,7 +132,7 @@ class ParentChildIncidents:
         self.last = await self.writer.write(planned)
 
 
-def attach(runner: IntegrationRunner, settings: ParentChildSettings) -> ParentChildIncidents:
+def attach(runner: CompanionHost, settings: ParentChildSettings) -> ParentChildIncidents:
     """Add parent-child incidents to a runner's companions (its ServiceNow client and lookups)."""
     companion = ParentChildIncidents(runner.servicenow, runner.references, settings)
     runner.companions.append(companion)

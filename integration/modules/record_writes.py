@@ -22,8 +22,8 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from integration.clients.batch import BatchWrite, BatchWriter
-from integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.clients.batch import BatchWrite, BatchWriter
+from bpsn.integration.clients.servicenow import ServiceNowClient
 
 log = logging.getLogger("bpsn.integration.modules")
 

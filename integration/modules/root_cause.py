@@ -32,20 +32,17 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bpsn.clock import Clock
-from integration.clients.bigpanda import BigPandaError
-from integration.clients.http import ApiClient
-from integration.clients.lookups import ReferenceCache
-from integration.clients.servicenow import ServiceNowClient
+from bpsn.base.clock import Clock
+from bpsn.integration.clients.bigpanda import BigPandaError
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.clients.servicenow import ServiceNowClient
 
+from .alert_config import AlertConfigSettings
+from .companion import CompanionHost, WrittenTicket
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
-
-if TYPE_CHECKING:
-    from integration.runner import IntegrationRunner, WrittenTicket
-
-    from .alert_config import AlertConfigSettings
 
 log = logging.getLogger("bpsn.integration.rcc")
 TABLE = "x_bip_panda_related_change"
@@ -229,7 +226,7 @@ class RootCauseChanges:
         return await self.writer.write(planned)
 
 
-def attach(runner: IntegrationRunner, settings: RootCauseSettings) -> RootCauseChanges:
+def attach(runner: CompanionHost, settings: RootCauseSettings) -> RootCauseChanges:
     """Add RCC to a runner's companions: its paced BigPanda client, ServiceNow client and lookups."""
     companion = RootCauseChanges(runner.bigpanda.api, runner.servicenow, runner.references, runner.clock,
                                  settings)

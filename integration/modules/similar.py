@@ -26,17 +26,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from integration.clients.servicenow import ServiceNowClient
-from integration.engine.mapping import alert_tag
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.engine.mapping import alert_tag
 
+from .alert_config import AlertConfigSettings
+from .companion import CompanionHost, WrittenTicket
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
-
-if TYPE_CHECKING:
-    from integration.runner import IntegrationRunner, WrittenTicket
-
-    from .alert_config import AlertConfigSettings
 
 TABLE = "x_bip_panda_similar_incident"
 SHOWN_TAGS = 5  # shared tags named in the reasoning
@@ -163,7 +160,7 @@ class SimilarIncidents:
             self.last = await self.writer.write(planned)
 
 
-def attach(runner: IntegrationRunner, settings: SimilarSettings) -> SimilarIncidents:
+def attach(runner: CompanionHost, settings: SimilarSettings) -> SimilarIncidents:
     """Add similar incidents to a runner's companions (its ServiceNow client)."""
     companion = SimilarIncidents(runner.servicenow, settings)
     runner.companions.append(companion)

@@ -5,7 +5,7 @@ every share the poll wrote, whatever their number.
 A row holds the share as the seed's "additional data fields" list it (incident id, status,
 alert statuses and counts, environment, the incident / timeline / preview links, the event
 type, the whole incident JSON) plus the organisation and the ticket's sys_id. The instance's
-transform map "BigPanda ShareIncident" (simulator/servicenow/transform_maps.yaml) then keeps
+transform map "BigPanda ShareIncident" (simulator/servicenow/import_sets/transform_maps.yaml) then keeps
 x_bip_panda_incident_metadata up to date: one record per (incident id, organisation), bound
 to the ticket, with the UI actions' targets (the BigPanda incident and its timeline), runbook
 and external URLs, flapping, snoozed, status, the last share id and the AIA summary. The
@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bpsn.clock import glide
-from integration.clients.lookups import TagDirectory
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from integration.engine.mapping import alert_tag, primary_alert
+from bpsn.base.clock import glide
+from bpsn.integration.clients.lookups import TagDirectory
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.engine.mapping import alert_tag, primary_alert
 
 from .alert_config import AIA_TAG
-
-if TYPE_CHECKING:
-    from integration.runner import IntegrationRunner, WrittenTicket
+from .companion import CompanionHost, WrittenTicket
 
 STAGING_TABLE = "x_bip_panda_shareincident"
 IMPORT_PATH = f"/api/now/import/{STAGING_TABLE}/insertMultiple"
@@ -119,7 +117,7 @@ class ShareStaging:
         self.last_import_set = str(r.json().get("import_set_id", ""))
 
 
-def attach(runner: IntegrationRunner, **options: Any) -> ShareStaging:
+def attach(runner: CompanionHost, **options: Any) -> ShareStaging:
     """Add share staging to a runner's companions; `options`: StagingSettings fields but the
     organisation (the runner's) and the CI lookup tag (its CMDB CI Field)."""
     s = runner.engine.settings

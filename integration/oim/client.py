@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.clients.bigpanda import BigPandaError
-from integration.clients.http import ApiClient
+from bpsn.integration.clients.bigpanda import BigPandaError
+from bpsn.integration.clients.http import ApiClient
 
 
 class OimApi:

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpsn.clock import from_glide
-from integration.changes.ci_resolution import CiResolution
+from bpsn.base.clock import from_glide
+from bpsn.integration.changes.ci_resolution import CiResolution
 
 TAG_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 RESERVED = {"status", "timestamp", "app_key", "alerts", "primary_property", "secondary_property",

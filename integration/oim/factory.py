@@ -10,13 +10,13 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bpsn.clock import Clock
-from bpsn.rng import SeededRandom
-from integration.changes.lookups import CiLookupGatherer
-from integration.clients.http import ApiClient, RetryPolicy
-from integration.clients.lookups import ReferenceCache
-from integration.clients.servicenow import ServiceNowClient
-from integration.config.settings import ConnectionSettings
+from bpsn.base.clock import Clock
+from bpsn.base.rng import SeededRandom
+from bpsn.integration.changes.lookups import CiLookupGatherer
+from bpsn.integration.clients.http import ApiClient, RetryPolicy
+from bpsn.integration.clients.lookups import ReferenceCache
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.config.settings import ConnectionSettings
 
 from .client import OimApi
 from .events import OimSelection

@@ -2,7 +2,7 @@
 
 First it makes sure the OIM integration is configured as the core needs (events.py): it reads
 the stored configuration and creates or updates it when it differs. Then each pass follows
-the selected table with a delta cursor (integration/delta_cursor.py), page after page until
+the selected table with a delta cursor (integration/clients/delta_cursor.py), page after page until
 nothing is new, finds each record's CI
 with the changes module's four-level chain, and sends the events in bodies under 6 MB
 (batching.py), at most `requests_per_second` requests a second on the core's clock.
@@ -27,13 +27,13 @@ from typing import Any
 
 import httpx
 
-from bpsn.clock import Clock, glide
-from integration.changes.ci_resolution import resolve_ci
-from integration.changes.lookups import CiLookupGatherer, RecordSource
-from integration.clients.bigpanda import BigPandaError
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from integration.delta_cursor import DeltaCursor, read_changed
-from integration.rate_budget import RateBudget, Window
+from bpsn.base.clock import Clock, glide
+from bpsn.integration.changes.ci_resolution import resolve_ci
+from bpsn.integration.changes.lookups import CiLookupGatherer, RecordSource
+from bpsn.integration.clients.bigpanda import BigPandaError
+from bpsn.integration.clients.delta_cursor import DeltaCursor, read_changed
+from bpsn.integration.clients.rate_budget import RateBudget, Window
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .batching import MAX_EVENTS, MAX_OIM_BODY, Batch, TooLarge, body_bytes, encode, pack
 from .client import OimApi

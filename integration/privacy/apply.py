@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import detect
+from bpsn.integration.privacy import detect
+
 from .policy import DirectionPolicy, PrivacyPolicy
 from .pseudonym import Pseudonymiser, is_masked
 

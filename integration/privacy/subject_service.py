@@ -19,12 +19,24 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpsn.clock import Clock, glide
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.base.clock import Clock, glide
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .pseudonym import Pseudonymiser
-from .subject import (Account, DeleteRecord, EraseStep, Found, KeepRecord, Subject, UpdateRecord, counts, matches,
-                      plan_erase, query, validate_email)
+from .subject import (
+    Account,
+    DeleteRecord,
+    EraseStep,
+    Found,
+    KeepRecord,
+    Subject,
+    UpdateRecord,
+    counts,
+    matches,
+    plan_erase,
+    query,
+    validate_email,
+)
 from .tables import AUDIT_TABLE, DECLARED, PREFIX, TablePrivacy
 
 TABLE_SOURCES = ("sys_db_object", "sys_dictionary")

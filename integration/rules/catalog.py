@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 # incident extends task: its inherited columns are dictionary rows of task
 INCIDENT_TABLES = ("incident", "task")

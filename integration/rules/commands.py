@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from integration.engine.messages import CreateTicket, UpdateTicket
+from bpsn.integration.engine.messages import CreateTicket, UpdateTicket
 
 from .evaluator import RulesOutcome, evaluate
 from .model import Rule

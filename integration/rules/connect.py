@@ -17,8 +17,8 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from integration.clients.http import ApiClient, RetryPolicy
-from integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.clients.http import ApiClient, RetryPolicy
+from bpsn.integration.clients.servicenow import ServiceNowClient
 
 from .catalog import CatalogError, tag_definitions
 from .store import RuleStore

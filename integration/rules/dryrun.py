@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from integration.clients.http import ApiClient
-from integration.engine.mapping import IncidentSettings, ticket_fields
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.engine.mapping import IncidentSettings, ticket_fields
 
 from .evaluator import RulesOutcome, evaluate
 from .model import Rule

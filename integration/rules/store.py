@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from integration.config.models import validate_organization
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.config.models import validate_organization
 
 from .catalog import Catalog, CatalogError, FieldSpec, incident_fields
 from .model import Rule
@@ -27,7 +27,7 @@ from .validation import RuleRefused, parse_rule, parse_rules
 TABLE = "x_bip_panda_transform_rule"
 COLUMNS = ["sys_id", "name", "organization", "order", "active", "run_on", "match", "conditions", "actions",
            "stop_processing", "description", "sys_updated_by", "sys_updated_on"]
-log = logging.getLogger("integration.rules")
+log = logging.getLogger("bpsn.integration.rules")
 
 
 @dataclass(frozen=True)

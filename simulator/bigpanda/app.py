@@ -7,23 +7,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from simulator.common.admin import admin_router
-from simulator.common.openapi import allow_all, honest_openapi, single_valued_query
-from simulator.common.middleware import SimulatorMiddleware
+from bpsn.simulator.bigpanda.admin.routes import build_admin_router
+from bpsn.simulator.bigpanda.alerts.routes import build_alerts_router
+from bpsn.simulator.bigpanda.changes.routes import build_changes_router
+from bpsn.simulator.bigpanda.enrichment.routes import build_enrichment_router
+from bpsn.simulator.bigpanda.incidents.routes import build_incidents_router
+from bpsn.simulator.bigpanda.incidents.routes_actions import build_incident_actions_router
+from bpsn.simulator.bigpanda.incidents.routes_environments import build_environments_router
+from bpsn.simulator.bigpanda.maintenance.routes import build_maintenance_router
+from bpsn.simulator.bigpanda.oim.routes import build_oim_router
+from bpsn.simulator.bigpanda.sharing.routes import build_sharing_router
+from bpsn.simulator.common.admin import admin_router
+from bpsn.simulator.common.middleware import SimulatorMiddleware
+from bpsn.simulator.common.openapi import allow_all, honest_openapi, single_valued_query
 
 from .backend import BigPandaBackend
 from .errors import ERROR_RESPONSES, BpError
 from .openapi_links import link_created
-from .routes_admin import build_admin_router
-from .routes_alerts import build_alerts_router
-from .routes_changes import build_changes_router
-from .routes_enrichment import build_enrichment_router
-from .routes_environments import build_environments_router
-from .routes_incident_actions import build_incident_actions_router
-from .routes_incidents import build_incidents_router
-from .routes_maintenance import build_maintenance_router
-from .routes_oim import build_oim_router
-from .routes_sharing import build_sharing_router
 
 DESCRIPTION = """
 A BigPanda organisation for tests: alerts in, correlation into incidents, sharing to

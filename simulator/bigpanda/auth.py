@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from simulator.common.middleware import journal_info
+from bpsn.simulator.common.middleware import journal_info
 
 from .backend import BigPandaBackend, Principal
 from .errors import BpError

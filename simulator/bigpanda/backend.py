@@ -8,20 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bpsn.clock import SimClock
-from bpsn.rng import SeededRandom
-from simulator.common.faults import FaultInjector
-from simulator.common.journal import Journal
-from simulator.common.notifier import ChangeNotifier
+from bpsn.base.clock import SimClock
+from bpsn.base.rng import SeededRandom
+from bpsn.simulator.bigpanda.alerts.normalize import normalize, split_batch
+from bpsn.simulator.bigpanda.incidents.render import incident_share
+from bpsn.simulator.bigpanda.sharing.pusher import Pusher
+from bpsn.simulator.bigpanda.sharing.queue import Share
+from bpsn.simulator.common.faults import FaultInjector
+from bpsn.simulator.common.journal import Journal
+from bpsn.simulator.common.notifier import ChangeNotifier
 
-from .alerts import normalize, split_batch
 from .errors import BpError, bad_request, forbidden, not_found, unauthorized
 from .models import CorrelationPattern, Environment, Incident, Ticket
 from .organization import IngestResult, Organization
-from .push import Pusher
 from .rate_limit import RateLimiter, RateLimitSettings
-from .render import incident_share
-from .sharing import Share
 from .settings import BigPandaSettings
 
 TokenKind = Literal["org", "user"]
@@ -230,19 +230,6 @@ class BigPandaBackend:
             org.tick(now)
         self.pusher.kick()  # pushes whose retry fell due
         self.notifier.notify()
-
-    # --- snapshots and fixtures (simulator/bigpanda/snapshot.py, fixtures.py) ---------------------
-    def save_snapshot(self, path: str) -> None:
-        from .snapshot import save
-        save(self, path)
-
-    def load_snapshot(self, path: str) -> None:
-        from .snapshot import load
-        load(self, path)
-
-    def load_fixtures(self, data: dict[str, Any]) -> dict[str, Any]:
-        from .fixtures import load_fixtures
-        return load_fixtures(self, data)
 
     def find_alert_incident(self, org: Organization, alert_id: str) -> Incident | None:
         alert = org.alerts.get(alert_id)

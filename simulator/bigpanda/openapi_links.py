@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.common.openapi import link
+from bpsn.simulator.common.openapi import link
 
 PLANS = "/resources/v2.0/maintenance-plans"
 MAPPINGS = "/resources/v2.1/mapping-enrichment"

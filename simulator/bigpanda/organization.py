@@ -8,22 +8,22 @@ that BigPanda shares enqueues a share for each environment that autoshares the i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
-from bpsn.rng import SeededRandom
+from bpsn.base.rng import SeededRandom
+from bpsn.simulator.bigpanda.changes.store import ChangeStore
+from bpsn.simulator.bigpanda.enrichment.store import EnrichmentStore
+from bpsn.simulator.bigpanda.incidents.lookup import incident_lookup
+from bpsn.simulator.bigpanda.maintenance.plans import MaintenanceStore
+from bpsn.simulator.bigpanda.oim.store import OimStore
+from bpsn.simulator.bigpanda.sharing.push import PushStore
+from bpsn.simulator.bigpanda.sharing.queue import ShareQueue
 
-from .changes import ChangeStore
-from .enrichment import EnrichmentStore
-from .maintenance import MaintenanceStore
 from .bpql import evaluate, parse
-from .models import (STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment,
-                     Incident, worst)
-from .oim import OimStore
-from .push import PushStore
+from .models import STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment, Incident, worst
 from .rate_limit import RateLimitSettings
 from .settings import BigPandaSettings
-from .sharing import ShareQueue
 
 SYSTEM = "system"
 
@@ -228,8 +228,7 @@ class Organization:
     def in_environment(self, env: Environment, incident: Incident) -> bool:
         if not env.filter:
             return True
-        from .search import incident_lookup  # search renders folders, which needs this module
-        return evaluate(parse(env.filter), incident_lookup(self, incident))
+        return evaluate(parse(env.filter), incident_lookup(self.alerts, incident))
 
     # --- sharing ------------------------------------------------------------------------------------
     def share(self, incident: Incident, trigger: str, now: float) -> None:

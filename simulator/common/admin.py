@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from bpsn.clock import SimClock, iso
+from bpsn.base.clock import SimClock, iso
 
 from .bodies import StrictBody
 from .faults import FaultInjector

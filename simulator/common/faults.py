@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from itertools import count
 from typing import Any
 
-from bpsn.rng import SeededRandom
+from bpsn.base.rng import SeededRandom
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,19 @@ import yaml
 
 from .yaml_text import load_yaml
 
+EXAMPLES = {"bigpanda": "bpsn.simulator.bigpanda.admin", "servicenow": "bpsn.simulator.servicenow.admin"}
+
 
 class FixtureError(ValueError):
     pass
+
+
+def example_fixtures(simulator: str) -> Path:
+    """The example fixtures file shipped with a simulator (`bpsn sim example-fixtures NAME`)."""
+    package = EXAMPLES.get(simulator)
+    if package is None:
+        raise FixtureError(f"no example fixtures for {simulator!r}: choose {' or '.join(EXAMPLES)}")
+    return Path(str(resources.files(package).joinpath("fixtures.example.yaml")))
 
 
 def read_fixture_file(path: str | Path) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from itertools import count
 from typing import Any
 
-
 # Set while an app serves a call it makes to itself (a ServiceNow Batch API item): such calls are
 # journaled with the note "batch-item", so request counts can tell them from network requests.
 NESTED_CALL: ContextVar[bool] = ContextVar("bpsn_nested_call", default=False)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bpsn.clock import Clock
+from bpsn.base.clock import Clock
 
 from .faults import FaultInjector, FaultRule
 from .journal import BATCH_ITEM, NESTED_CALL, Journal

@@ -4,9 +4,9 @@ held to it (a single-valued query parameter sent twice is refused)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
-import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError

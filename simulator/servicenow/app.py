@@ -7,20 +7,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from simulator.common.admin import admin_router
-from simulator.common.openapi import allow_all, honest_openapi, single_valued_query
-from simulator.common.middleware import SimulatorMiddleware
+from bpsn.simulator.common.admin import admin_router
+from bpsn.simulator.common.middleware import SimulatorMiddleware
+from bpsn.simulator.common.openapi import allow_all, honest_openapi, single_valued_query
+from bpsn.simulator.servicenow.admin.routes import build_admin_router
+from bpsn.simulator.servicenow.aggregate.routes import build_stats_router
+from bpsn.simulator.servicenow.batch.routes import build_batch_router
+from bpsn.simulator.servicenow.import_sets.routes import build_import_router
+from bpsn.simulator.servicenow.security.auth import admin_caller
+from bpsn.simulator.servicenow.security.routes_oauth import build_oauth_router
+from bpsn.simulator.servicenow.table.routes import build_table_router
 
-from .auth import admin_caller
 from .backend import ServiceNowBackend
 from .errors import ERROR_RESPONSES, ErrorEnvelope, SnError
 from .openapi_document import complete
-from .routes_admin import build_admin_router
-from .routes_batch import build_batch_router
-from .routes_import import build_import_router
-from .routes_oauth import build_oauth_router
-from .routes_stats import build_stats_router
-from .routes_table import build_table_router
 
 DESCRIPTION = """
 A ServiceNow instance for tests: the Table API over a real data dictionary and SQLite store,

@@ -8,26 +8,26 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bpsn.clock import SimClock, glide
-from bpsn.rng import SeededRandom
-from simulator.common.faults import FaultInjector
-from simulator.common.journal import Journal
-from simulator.common.notifier import ChangeNotifier
+from bpsn.base.clock import SimClock, glide
+from bpsn.base.rng import SeededRandom
+from bpsn.simulator.common.faults import FaultInjector
+from bpsn.simulator.common.journal import Journal
+from bpsn.simulator.common.notifier import ChangeNotifier
+from bpsn.simulator.servicenow.import_sets.transform_maps import TransformMaps
+from bpsn.simulator.servicenow.query.sql import QueryContext, compile_text
+from bpsn.simulator.servicenow.records.business_rules import Actor, BusinessRules, NumberCounters
+from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
+from bpsn.simulator.servicenow.records.render import Renderer, RenderOptions
+from bpsn.simulator.servicenow.records.store import Order, Store, Where
+from bpsn.simulator.servicenow.security.acl import Acls, Operation
+from bpsn.simulator.servicenow.security.oauth import OAuthClient, OAuthServer
+from bpsn.simulator.servicenow.security.password2 import Password2
+from bpsn.simulator.servicenow.security.rate_limits import RateLimiter
 
-from .acl import Acls, Operation
-from . import dictionary_entries
-from .business_rules import Actor, BusinessRules, NumberCounters
-from .dictionary import Dictionary, FieldDef
 from .errors import SnError, acl_denied, bad_request, invalid_table, no_record, query_denied
-from .oauth import OAuthClient, OAuthServer
-from .query_sql import QueryContext, compile_text
-from .rate_limits import RateLimiter
-from .render import RenderOptions, Renderer
-from .secrets import Password2
+from .records import dictionary_entries
 from .seed import seed_demo_instance
 from .settings import ServiceNowSettings
-from .store import Order, Store, Where
-from .transform_maps import TransformMaps
 
 SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 SYSTEM = Actor(user_name="system", sys_id="", roles=frozenset({"admin"}))
@@ -91,7 +91,7 @@ class ServiceNowBackend:
         self.oauth = OAuthServer(self.rng)
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         self._seed_dictionary()
-        seed_demo_instance(self)
+        seed_demo_instance(self.insert_system, self.settings)
         self.ready = True
         self.notifier.notify()
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.common.openapi import link
-
-from .dictionary import Dictionary
-from .transform_maps import is_staging
+from bpsn.simulator.common.openapi import link
+from bpsn.simulator.servicenow.import_sets.transform_maps import is_staging
+from bpsn.simulator.servicenow.records.dictionary import Dictionary
 
 ANY_TABLE = "any"
 STAGING_TABLE = "staging"

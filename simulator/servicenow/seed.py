@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from .backend import ServiceNowBackend
+from .settings import ServiceNowSettings
+
+Insert = Callable[[str, dict[str, Any]], dict[str, Any]]  # table, values -> the record as stored
 
 ROLES = {
     "admin": ("Administrator: every role", ""),
@@ -33,10 +35,9 @@ CIS = [
 ]
 
 
-def seed_demo_instance(backend: ServiceNowBackend) -> None:
-    s = backend.settings
-    role_ids = {name: backend.insert_system("sys_user_role", {"name": name, "description": desc,
-                                                              "contains_roles": contains})["sys_id"]
+def seed_demo_instance(insert: Insert, s: ServiceNowSettings) -> None:
+    role_ids = {name: insert("sys_user_role", {"name": name, "description": desc,
+                                               "contains_roles": contains})["sys_id"]
                 for name, (desc, contains) in ROLES.items()}
     users = [
         ("admin", "System Administrator", "admin@example.com", s.admin_password, ["admin"]),
@@ -51,14 +52,14 @@ def seed_demo_instance(backend: ServiceNowBackend) -> None:
     ]
     for user_name, name, email, password, roles in users:
         first, _, last = name.partition(" ")
-        user = backend.insert_system("sys_user", {
+        user = insert("sys_user", {
             "user_name": user_name, "name": name, "first_name": first, "last_name": last,
             "email": email, "user_password": password, "active": "true"})
         for role in roles:
-            backend.insert_system("sys_user_has_role", {"user": user["sys_id"], "role": role_ids[role]})
+            insert("sys_user_has_role", {"user": user["sys_id"], "role": role_ids[role]})
     group_ids = {}
     for name, email in GROUPS:
-        group_ids[name] = backend.insert_system("sys_user_group", {"name": name, "email": email})["sys_id"]
+        group_ids[name] = insert("sys_user_group", {"name": name, "email": email})["sys_id"]
     for table, name, ip in CIS:
-        backend.insert_system(table, {"name": name, "ip_address": ip, "host_name": name,
+        insert(table, {"name": name, "ip_address": ip, "host_name": name,
                                       "support_group": group_ids["Linux Platform"]})

@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bpsn.base.clock import SimClock
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.testing import call_asgi
-from bpsn.clock import SimClock
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
 
 USER = {"Authorization": "Bearer BPUdemo-user-key"}
 CHANGES = {**USER, "x-bp-app-key": "demo-changes-app-key"}

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from bpsn.base.clock import SimClock
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.models import CorrelationPattern
 from bpsn.testing import call_asgi
-from bpsn.clock import SimClock
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.models import CorrelationPattern
 
 ORG = {"Authorization": "Bearer demo-org-token"}
 PATTERNS = "/_sim/organizations/demo/correlation-patterns"

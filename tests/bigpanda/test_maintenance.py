@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from bpsn.base.clock import SimClock
+from bpsn.base.rng import SeededRandom
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.errors import BpError
+from bpsn.simulator.bigpanda.maintenance.plans import MAX_PLANS, ConditionError, MaintenanceStore, compile_condition
 from bpsn.testing import call_asgi
-from bpsn.clock import SimClock
-from bpsn.rng import SeededRandom
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.errors import BpError
-from simulator.bigpanda.maintenance import MAX_PLANS, ConditionError, MaintenanceStore, compile_condition
 
 USER = {"Authorization": "Bearer BPUdemo-user-key"}
 ORG = {"Authorization": "Bearer demo-org-token"}

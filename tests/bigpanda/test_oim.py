@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 import uvicorn
+from fastapi import FastAPI
 
+from bpsn.base.clock import SimClock
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.testing import call_asgi
-from bpsn.clock import SimClock
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
 
 ORG = {"Authorization": "Bearer demo-org-token"}
 USER = {"Authorization": "Bearer BPUdemo-user-key"}

@@ -13,11 +13,12 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bpsn.clock import SimClock
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.push import PushStore, PushTarget, parse_statuses
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.base.clock import SimClock
+from bpsn.simulator.bigpanda.admin.fixtures import load_fixtures
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.bigpanda.sharing.push import PushStore, PushTarget, parse_statuses
 
 ORG = {"Authorization": "Bearer demo-org-token"}
 USER = {"Authorization": "Bearer BPUdemo-user-key"}
@@ -337,7 +338,7 @@ def test_outbox_keeps_one_push_per_incident_in_flight() -> None:
     assert store.take_due(1) == [a]
     b = store.enqueue("s3", "i1", "env", "servicenow", "incident#resolved", 2)
     assert b is not a and store.take_due(5) == []  # a is in flight
-    from simulator.bigpanda.push import Attempt
+    from bpsn.simulator.bigpanda.sharing.push import Attempt
     store.settle(a, Attempt(5, 503), "retry", max_attempts=6, interval=10)
     assert list(store.queue) == ["s1"] and a.triggers[-1] == "incident#resolved"  # b joined a
     assert store.take_due(14) == [] and store.take_due(15) == [a]
@@ -356,7 +357,7 @@ def test_pushes_seeded_by_fixtures_go_out_when_the_server_starts() -> None:
     async def go() -> None:
         backend = BigPandaBackend(clock=SimClock.virtual())
         backend.pusher.client = httpx.AsyncClient(transport=asgi(target))
-        backend.load_fixtures({"organizations": [{
+        load_fixtures(backend, {"organizations": [{
             "name": "acme", "org_token": "acme-token", "integrations": {"acme-alerts": "api.x"},
             "environments": [{"name": "prod", "autoshare_targets": ["servicenow"],
                               "push": {"servicenow": {"url": URL, "headers": {"X-Token": "t"}}}}],

@@ -12,20 +12,22 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from bpsn.base.clock import SimClock
+from bpsn.simulator.bigpanda.admin import snapshot
+from bpsn.simulator.bigpanda.admin.fixtures import load_fixtures
+from bpsn.simulator.bigpanda.admin.snapshot import MAGIC
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.errors import BpError
+from bpsn.simulator.common.fixtures import example_fixtures, read_fixture_file
 from bpsn.testing import call_asgi
-from bpsn.clock import SimClock
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.errors import BpError
-from simulator.bigpanda.snapshot import MAGIC
-from simulator.common.fixtures import read_fixture_file
 
 ORG = {"Authorization": "Bearer demo-org-token"}
 USER = {"Authorization": "Bearer BPUdemo-user-key"}
 INCIDENTS_KEY = {"x-bp-app-key": "demo-incidents-app-key"}
 CHANGES_KEY = {"x-bp-app-key": "demo-changes-app-key"}
 T0 = 1_767_225_600
-EXAMPLE = Path(__file__).resolve().parents[2] / "simulator" / "bigpanda" / "fixtures.example.yaml"
+EXAMPLE = example_fixtures("bigpanda")
 
 
 class Api:
@@ -125,23 +127,23 @@ def test_state_survives_save_reset_load(api: Api, tmp_path: Path) -> None:
 def test_a_loaded_snapshot_continues_with_the_same_ids(api: Api, tmp_path: Path) -> None:
     build_state(api)
     path = tmp_path / "s"
-    api.backend.save_snapshot(str(path))
+    snapshot.save(api.backend, str(path))
     first = api.alert(host="cache-1")
-    api.backend.load_snapshot(str(path))
+    snapshot.load(api.backend, str(path))
     assert api.alert(host="cache-1") == first  # same rng state, same ids
 
 
 def test_the_clock_is_not_part_of_a_snapshot(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "s"
-    api.backend.save_snapshot(str(path))
+    snapshot.save(api.backend, str(path))
     later = api.backend.clock.advance(100)
-    api.backend.load_snapshot(str(path))
+    snapshot.load(api.backend, str(path))
     assert api.backend.clock.now() == later
 
 
 def test_an_unknown_format_version_is_refused(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "s"
-    api.backend.save_snapshot(str(path))
+    snapshot.save(api.backend, str(path))
     header, payload = path.read_bytes()[len(MAGIC):].split(b"\n", 1)
     path.write_bytes(MAGIC + json.dumps({**json.loads(header), "format": 99}).encode() + b"\n" + payload)
     incident = api.alert(host="web-9")["incident_id"]
@@ -238,20 +240,20 @@ def test_a_bad_fixture_changes_nothing_and_names_the_entry(api: Api, org: dict[s
 
 def test_fixture_errors_from_a_file_name_the_entry(api: Api) -> None:
     with pytest.raises(BpError) as caught:
-        api.backend.load_fixtures({"organizations": [{"name": "acme", "org_token": "t"}, {"name": "beta"}]})
+        load_fixtures(api.backend, {"organizations": [{"name": "acme", "org_token": "t"}, {"name": "beta"}]})
     assert caught.value.messages == ["organizations[1] (beta).org_token: Field required"]
 
 
 def test_a_fixture_replaces_an_organization_of_the_same_name(api: Api) -> None:
     api.alert(host="web-1")
-    loaded = api.backend.load_fixtures(fixture(name="demo", org_token="demo-org-token", alerts=[]))
+    loaded = load_fixtures(api.backend, fixture(name="demo", org_token="demo-org-token", alerts=[]))
     assert loaded["incidents"] == 0 and api.backend.orgs["demo"].incidents == {}
     assert api.backend.orgs["demo"].environments == {}  # only what the fixture lists
 
 
 def test_fixture_alerts_are_ingested_oldest_first_at_their_offsets(api: Api) -> None:
     now = api.backend.clock.now()  # the module's clock: earlier tests may have moved it
-    api.backend.load_fixtures(fixture(
+    load_fixtures(api.backend, fixture(
         correlation_patterns=[{"id": "by_service", "tags": ["service"], "window": 100}],
         environments=[{"name": "all", "autoshare_targets": ["servicenow"]}],
         alerts=[{"at": -50, "status": "critical", "host": "b", "service": "pay"},
@@ -267,7 +269,7 @@ def test_cli_seeds_fixtures_and_keeps_state_in_a_file(monkeypatch: pytest.Monkey
     import uvicorn
     from typer.testing import CliRunner
 
-    from bpsn.cli import app
+    from bpsn.cli.main import app
 
     seen: list[dict[str, int]] = []
 

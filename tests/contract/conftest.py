@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from bpsn.testing import call_asgi
 
 # /_sim/wait long-polls until its timeout when nothing matches: a fuzzed timeout of up to

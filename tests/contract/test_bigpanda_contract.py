@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from contract_checks import ALL_CHECKS, INVALID, Allowed, authorize, config, may_steer, only, undocumented
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from contract_checks import ALL_CHECKS, INVALID, Allowed, authorize, config, may_steer, only, undocumented
-from simulator.bigpanda.app import create_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.bigpanda.app import create_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 
 DEEP = os.environ.get("BPSN_CONTRACT_DEEP") == "1"
 CORE = (r"^/(data/v2/alerts|resources/v1\.0/incidents/\{incident_id\}"  # the integration's own calls

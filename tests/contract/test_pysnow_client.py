@@ -33,10 +33,10 @@ from pysnow.exceptions import MultipleResults, NoResults
 from requests.utils import parse_header_links
 
 from bpsn.load.processes import free_port
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
 from bpsn.stack import QuietServer
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.settings import ServiceNowSettings
 
 ADMIN = ("admin", "admin")  # ServiceNowSettings.admin_password
 HEX32 = "0123456789abcdef"

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 import schemathesis
+from contract_checks import ALL_CHECKS, Allowed, authorize, config, may_steer, only, undocumented
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import allow_header_conformance, status_code_conformance
 
-from contract_checks import ALL_CHECKS, Allowed, authorize, config, may_steer, only, undocumented
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 DEEP = os.environ.get("BPSN_CONTRACT_DEEP") == "1"
 CORE = r"^/api/now/table/"  # the Table API: the coverage phase always runs here

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bpsn.cli import app
+from bpsn.cli.main import app
 from bpsn.load.processes import child_env, free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[2]

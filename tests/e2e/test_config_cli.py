@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
-from bpsn.cli import app
+from bpsn.cli.main import app
 from bpsn.load.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,11 +6,11 @@ import asyncio
 
 import httpx
 
-from integration.clients.batch import BatchWriter
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.integration.clients.batch import BatchWriter
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 
 def test_writes_go_in_chunks_each_with_its_own_outcome() -> None:

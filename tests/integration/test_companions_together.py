@@ -3,8 +3,8 @@ that goes with it, and the core's ServiceNow requests stay a handful however man
 
 from __future__ import annotations
 
+from bpsn.integration.modules.alert_config import AlertConfigSettings
 from bpsn.testing import InProcessBench
-from integration.modules.alert_config import AlertConfigSettings
 
 CORE = "bigpanda.integration"
 

@@ -9,14 +9,14 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from bpsn.clock import SimClock
-from integration.clients.http import ApiClient, RetryPolicy
-from integration.clients.servicenow import ServiceNowClient
-from integration.config.crypto import ConfigCipher
-from integration.config.models import IntegrationConfig
-from integration.config.versioned import TABLE, ConfigStore, NoChange, version_sys_id
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.base.clock import SimClock
+from bpsn.integration.clients.http import ApiClient, RetryPolicy
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.config.crypto import ConfigCipher
+from bpsn.integration.config.models import IntegrationConfig
+from bpsn.integration.config.versioned import TABLE, ConfigStore, NoChange, version_sys_id
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
 ADMIN = ("bigpanda.admin", "bigpanda-admin")

@@ -11,15 +11,15 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from bpsn.integration.bootstrap import BootstrapError, MissingConfiguration, RunnerBuilder, load_plans, open_reader
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.config.crypto import ConfigCipher
+from bpsn.integration.config.models import IntegrationConfig
+from bpsn.integration.config.versioned import TABLE, ConfigStore, ConfigVersion
+from bpsn.integration.logs import Redactor
+from bpsn.integration.supervisor import Supervisor, serve_from_config
 from bpsn.testing import BP_URL, SN_URL, InProcessBench
-from integration.bootstrap import BootstrapError, MissingConfiguration, RunnerBuilder, load_plans, open_reader
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient
-from integration.config.crypto import ConfigCipher
-from integration.config.models import IntegrationConfig
-from integration.config.versioned import TABLE, ConfigStore, ConfigVersion
-from integration.logs import Redactor
-from integration.supervisor import Supervisor, serve_from_config
 
 KEY = Fernet.generate_key().decode()
 ADMIN = ("bigpanda.admin", "bigpanda-admin")

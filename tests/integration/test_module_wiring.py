@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bpsn.integration.clients.http import Pacer
+from bpsn.integration.modules_wiring import module_loops
 from bpsn.testing import InProcessBench
-from integration.clients.http import Pacer
-from integration.modules_wiring import module_loops
 
 
 def test_every_module_is_built_and_shares_the_runners_pacer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,22 +13,22 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from bpsn.cli import app
-from bpsn.clock import SimClock
+from bpsn.base.clock import SimClock
+from bpsn.cli.main import app
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.config.crypto import ConfigCipher
+from bpsn.integration.config.models import IntegrationConfig
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.config.versioned import ConfigStore
 from bpsn.load.processes import free_port
 from bpsn.selftest import main
+from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import BP_URL, SN_URL
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient
-from integration.config.crypto import ConfigCipher
-from integration.config.models import IntegrationConfig
-from integration.config.settings import ConnectionSettings
-from integration.config.versioned import ConfigStore
-from simulator.bigpanda.app import create_app as create_bigpanda_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
-from simulator.servicenow.app import create_app as create_servicenow_app
-from simulator.servicenow.backend import ServiceNowBackend
 
 KEY = Fernet.generate_key().decode()
 ADMIN = ("bigpanda.admin", "bigpanda-admin")

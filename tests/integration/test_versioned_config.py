@@ -9,14 +9,14 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from bpsn.clock import SimClock
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from integration.config.crypto import ConfigCipher, ConfigKeyError
-from integration.config.models import CREDENTIAL_FIELDS, IntegrationConfig, Secret
-from integration.config.versioned import TABLE, ConfigStore, NoChange, VersionNotFound
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.base.clock import SimClock
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.config.crypto import ConfigCipher, ConfigKeyError
+from bpsn.integration.config.models import CREDENTIAL_FIELDS, IntegrationConfig, Secret
+from bpsn.integration.config.versioned import TABLE, ConfigStore, NoChange, VersionNotFound
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
 
@@ -190,8 +190,8 @@ async def test_no_credential_in_logs_through_save_and_rollback(connect, caplog) 
 def test_module_settings_cover_every_incident_setting() -> None:
     import dataclasses
 
-    from integration.config.models import SETTING_FIELDS, ModuleSettings
-    from integration.engine.mapping import IncidentSettings
+    from bpsn.integration.config.models import SETTING_FIELDS, ModuleSettings
+    from bpsn.integration.engine.mapping import IncidentSettings
 
     engine_fields = {f.name for f in dataclasses.fields(IncidentSettings)} - {"namespace"}
     assert engine_fields <= set(SETTING_FIELDS) and {"poll_interval", "retrieval_count"} <= set(SETTING_FIELDS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bpsn.integration.engine.mapping import owns_ticket, ticket_sys_id
 from bpsn.testing import InProcessBench
-from integration.engine.mapping import owns_ticket, ticket_sys_id
 
 
 def test_a_ticket_another_organisations_core_made_is_left_alone() -> None:

@@ -1,13 +1,12 @@
 """`bpsn load`: the smoke profile end to end (one Locust process, then master + 2 workers),
 and the summary arithmetic with fixed inputs.
 
-The load runs are subprocesses (`python -m bpsn.cli load ...`): Locust never runs inside pytest.
+The load runs are subprocesses (`python -m bpsn.cli.main load ...`): Locust never runs inside pytest.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 import signal

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from bpsn.bench.load import _row, ceiling_goal, judge, latency_goal, markdown
-from bpsn.cli import _incident_settings_from_env
+from bpsn.cli.main import _incident_settings_from_env
 from bpsn.load.profiles import ProfileError, get_profile
 from bpsn.load.samples import NEW_TICKETS, percentile, read_samples, sample_stats
 from bpsn.load.seed import ANALYST_KEY, TAG, bigpanda_fixture, core_tag_mappings
 from bpsn.load.summary import rate_between
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.bigpanda.admin.fixtures import load_fixtures
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 
 
 def test_samples_exact_per_metric_and_new_tickets(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_rate_between_interpolates() -> None:
 def test_bigpanda_fixture_seeds_the_demo_org_with_an_analyst_and_the_tag() -> None:
     settings = BigPandaSettings()
     backend = BigPandaBackend(settings)
-    loaded = backend.load_fixtures(bigpanda_fixture(settings))
+    loaded = load_fixtures(backend, bigpanda_fixture(settings))
     assert loaded["tag_definitions"] == 1 and loaded["environments"] == 1
     org = backend.org_named(settings.organization)
     assert set(org.user_api_keys) == {settings.user_api_key, ANALYST_KEY}

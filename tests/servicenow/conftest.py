@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bpsn.clock import SimClock
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.base.clock import SimClock
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 ADMIN = ("admin", "admin")
 

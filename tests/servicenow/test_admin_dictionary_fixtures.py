@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bpsn.simulator.common.fixtures import example_fixtures, read_fixture_file
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
-from simulator.common.fixtures import read_fixture_file
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = ("admin", "admin")
@@ -66,7 +66,7 @@ def test_on_hold_needs_a_reason(app: Any) -> None:
 
 
 def test_fixture_file_loads_and_a_bad_one_changes_nothing(app: Any) -> None:
-    data = read_fixture_file(ROOT / "examples" / "servicenow-fixtures.yaml")
+    data = read_fixture_file(example_fixtures("servicenow"))
     r = call(app, "POST", "/_sim/fixtures", auth=ADMIN, json=data)
     assert r.status_code == 201 and r.json() == {"inserted": 4}
     servers = call(app, "GET", "/api/now/table/cmdb_ci", auth=ADMIN, params={"sysparm_query": "nameSTARTSWITHpay-"})

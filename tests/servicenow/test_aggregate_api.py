@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.clock import SimClock
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.base.clock import SimClock
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.batch import MAX_ITEMS, QUOTA_ENV
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.batch.runner import MAX_ITEMS, QUOTA_ENV
 
 pytestmark = pytest.mark.anyio
 

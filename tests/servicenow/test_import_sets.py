@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.import_sets import TransformContext, TransformMapError, staging_text
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.import_sets.staging import TransformContext, TransformMapError, staging_text
 
 pytestmark = pytest.mark.anyio
 

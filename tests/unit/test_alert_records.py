@@ -10,12 +10,20 @@ from typing import Any
 
 import pytest
 
-from integration.engine.mapping import IncidentSettings, description
-from integration.modules.alert_config import (AlertConfigSettings, CiBinder, activity_link, alert_host,
-                                              alert_severity, ci_sys_id, description_with_aia, plan_ci_creates)
-from integration.modules.alert_records import TABLE, alert_record_sys_id, plan_alert_records, wanted_names
-from integration.modules.record_writes import WriteOutcome
-from integration.modules.staging import StagingSettings, alert_statuses, staging_row
+from bpsn.integration.engine.mapping import IncidentSettings, description
+from bpsn.integration.modules.alert_config import (
+    AlertConfigSettings,
+    CiBinder,
+    activity_link,
+    alert_host,
+    alert_severity,
+    ci_sys_id,
+    description_with_aia,
+    plan_ci_creates,
+)
+from bpsn.integration.modules.alert_records import TABLE, alert_record_sys_id, plan_alert_records, wanted_names
+from bpsn.integration.modules.record_writes import WriteOutcome
+from bpsn.integration.modules.staging import StagingSettings, alert_statuses, staging_row
 
 
 def alert(alert_id: str, status: str = "critical", primary: str = "host", **tags: str) -> dict[str, Any]:

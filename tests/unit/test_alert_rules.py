@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.bigpanda.alerts import normalize, split_batch
-from simulator.bigpanda.errors import BpError
+from bpsn.simulator.bigpanda.alerts.normalize import normalize, split_batch
+from bpsn.simulator.bigpanda.errors import BpError
 
 
 def norm(**raw: object):  # type: ignore[no-untyped-def]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bpsn.clock import SimClock
-from simulator.servicenow.backend import ServiceNowBackend
-from simulator.servicenow.business_rules import Actor
-from simulator.servicenow.errors import SnError
+from bpsn.base.clock import SimClock
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+from bpsn.simulator.servicenow.errors import SnError
+from bpsn.simulator.servicenow.records.business_rules import Actor
 
 ADMIN = Actor("admin", "", frozenset({"admin"}))
 

@@ -9,13 +9,23 @@ from typing import Any
 
 import pytest
 
-from bpsn.clock import glide
-from integration.changes.ci_resolution import CiLookups, CiRef, RecordCis, names_in_text, resolve_ci
-from integration.changes.maintenance import (CreatePlan, DeletePlan, KeepPlan, KnownPlan, NoPlan, StopPlan,
-                                             UpdatePlan, decide, plan_for_change, plan_for_outage)
-from integration.changes.mapping import ChangeMappingError, ChangeSettings, change_body
-from integration.delta_cursor import DeltaCursor, read_changed
-from integration.rate_budget import RateBudget, Window
+from bpsn.base.clock import glide
+from bpsn.integration.changes.ci_resolution import CiLookups, CiRef, RecordCis, names_in_text, resolve_ci
+from bpsn.integration.changes.maintenance import (
+    CreatePlan,
+    DeletePlan,
+    KeepPlan,
+    KnownPlan,
+    NoPlan,
+    StopPlan,
+    UpdatePlan,
+    decide,
+    plan_for_change,
+    plan_for_outage,
+)
+from bpsn.integration.changes.mapping import ChangeMappingError, ChangeSettings, change_body
+from bpsn.integration.clients.delta_cursor import DeltaCursor, read_changed
+from bpsn.integration.clients.rate_budget import RateBudget, Window
 
 T0 = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 SETTINGS = ChangeSettings(instance_url="https://acme.service-now.com")

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from bpsn.clock import SimClock, from_glide, glide
-from integration.clients.http import RetryPolicy
+from bpsn.base.clock import SimClock, from_glide, glide
+from bpsn.integration.clients.http import RetryPolicy
 
 
 def test_virtual_clock_moves_only_when_advanced() -> None:

@@ -13,16 +13,28 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from bpsn.integration.cmdb import CmdbSettings, CmdbSync
+from bpsn.integration.cmdb.backoff import FixedIntervalRetry, ThrottleBackoff
+from bpsn.integration.cmdb.export_v1 import to_csv
+from bpsn.integration.cmdb.factory import build_cmdb_sync, build_v1_exporter
+from bpsn.integration.cmdb.planner import (
+    ClassSchema,
+    Delta,
+    HashBucket,
+    KeySpan,
+    SchemaError,
+    Upsert,
+    bucket_writes,
+    hashes_after,
+    known_hashes,
+    plan_delta,
+    prefix_range,
+    record_hash,
+)
+from bpsn.integration.cmdb.sync import ClassReport, SyncReport
+from bpsn.simulator.bigpanda.enrichment.store import row_hash
+from bpsn.simulator.servicenow.backend import SYSTEM
 from bpsn.testing import InProcessBench
-from integration.cmdb import CmdbSettings, CmdbSync
-from integration.cmdb.backoff import FixedIntervalRetry, ThrottleBackoff
-from integration.cmdb.export_v1 import to_csv
-from integration.cmdb.factory import build_cmdb_sync, build_v1_exporter
-from integration.cmdb.planner import (ClassSchema, Delta, HashBucket, KeySpan, SchemaError, Upsert, bucket_writes,
-                                      hashes_after, known_hashes, plan_delta, prefix_range, record_hash)
-from integration.cmdb.sync import ClassReport, SyncReport
-from simulator.bigpanda.enrichment import row_hash
-from simulator.servicenow.backend import SYSTEM
 
 SCHEMA = ClassSchema("cmdb_ci_server", ("name", "ip_address"))
 

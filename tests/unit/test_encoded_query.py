@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.servicenow.encoded_query import (
+from bpsn.simulator.servicenow.query.encoded_query import (
     MAX_QUERY_BYTES,
     SUPPORTED,
     Condition,

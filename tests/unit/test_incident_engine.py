@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from integration.engine.incidents import EngineError, IncidentEngine
-from integration.engine.mapping import IncidentSettings, short_description, ticket_sys_id
-from integration.engine.messages import (CreateTicket, SendCallback, ShareReceived, TicketRef,
-                                         TicketWriteFailed, TicketWritten, UpdateTicket)
+from bpsn.integration.engine.incidents import EngineError, IncidentEngine
+from bpsn.integration.engine.mapping import IncidentSettings, short_description, ticket_sys_id
+from bpsn.integration.engine.messages import (
+    CreateTicket,
+    SendCallback,
+    ShareReceived,
+    TicketRef,
+    TicketWriteFailed,
+    TicketWritten,
+    UpdateTicket,
+)
 
 
 def incident(active: bool = True, status: str = "critical", **extra: object) -> dict[str, object]:

@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 
-from integration.modules.incident_tasks import (CLOSED_COMPLETE, OPEN, IncidentTaskSettings, alert_summary,
-                                                plan_tasks, task_groups, wants_task)
+from bpsn.integration.modules.incident_tasks import (
+    CLOSED_COMPLETE,
+    OPEN,
+    IncidentTaskSettings,
+    alert_summary,
+    plan_tasks,
+    task_groups,
+    wants_task,
+)
 
 SETTINGS = IncidentTaskSettings(task_tag="incident_task", group_tag="assignment_group")
 GROUPS = {"Database Administration": "g-dba", "Application Support": "g-app"}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from bpsn.clock import glide
-from integration.engine.incidents import IncidentEngine
-from integration.engine.mapping import IncidentSettings, ticket_sys_id
-from integration.engine.messages import (CommentIncident, CreateTicket, ResolveIncident, SendCallback, ShareReceived,
-                                         SnoozeIncident, TicketChanged, TicketRef, TicketWritten, UnsnoozeIncident,
-                                         UpdateTicket)
+from bpsn.base.clock import glide
+from bpsn.integration.engine.incidents import IncidentEngine
+from bpsn.integration.engine.mapping import IncidentSettings, ticket_sys_id
+from bpsn.integration.engine.messages import (
+    CommentIncident,
+    CreateTicket,
+    ResolveIncident,
+    SendCallback,
+    ShareReceived,
+    SnoozeIncident,
+    TicketChanged,
+    TicketRef,
+    TicketWritten,
+    UnsnoozeIncident,
+    UpdateTicket,
+)
 
 NOW = 1_767_225_600.0
 

@@ -9,9 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from integration.config.models import IntegrationConfig
-from integration.logs import (MASK, Redactor, configure_logging, level_number, most_verbose, normalize_level,
-                              set_level)
+from bpsn.integration.config.models import IntegrationConfig
+from bpsn.integration.logs import (
+    MASK,
+    Redactor,
+    configure_logging,
+    level_number,
+    most_verbose,
+    normalize_level,
+    set_level,
+)
 
 CLEAR = {"bearer_token": "BPUunit-clear-bearer-41f7", "api_key": "unit-clear-api-key-83aa",
          "incidents_app_key": "unit-clear-incidents-key-02c9", "oim_app_key": "unit-clear-oim-key-5d10"}
@@ -133,5 +140,5 @@ def test_the_human_format(configured) -> None:
 def test_configuring_again_replaces_the_handler(configured) -> None:
     stream, redactor, _ = configured
     configure_logging("INFO", "json", stream=stream, redactor=redactor)
-    from integration.logs import CoreLogHandler
+    from bpsn.integration.logs import CoreLogHandler
     assert sum(isinstance(h, CoreLogHandler) for h in logging.getLogger().handlers) == 1

@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.clock import SimClock
-from integration.changes.ci_resolution import CiRef, CiResolution
-from integration.clients.bigpanda import BigPandaError
-from integration.oim.batching import MAX_OIM_BODY, Batch, TooLarge, body_bytes, encode, pack
-from integration.oim.events import OimSelection, OimSelectionError, desired_config, record_event, status_of
-from integration.oim.runner import OimForwarder, OimReport, Unreachable
-from simulator.bigpanda.oim_apply import build_alert
-from simulator.bigpanda.oim_config import OimConfigBody, compile_config
+from bpsn.base.clock import SimClock
+from bpsn.integration.changes.ci_resolution import CiRef, CiResolution
+from bpsn.integration.clients.bigpanda import BigPandaError
+from bpsn.integration.oim.batching import MAX_OIM_BODY, Batch, TooLarge, body_bytes, encode, pack
+from bpsn.integration.oim.events import OimSelection, OimSelectionError, desired_config, record_event, status_of
+from bpsn.integration.oim.runner import OimForwarder, OimReport, Unreachable
+from bpsn.simulator.bigpanda.oim.apply import build_alert
+from bpsn.simulator.bigpanda.oim.config import OimConfigBody, compile_config
 
 SELECTION = OimSelection(instance_url="https://acme.service-now.com")
 ROW = {"sys_id": "i" * 32, "number": "INC0010001", "state": "2", "active": "true", "priority": "1",

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from integration.clients.http import Pacer
+from bpsn.integration.clients.http import Pacer
 
 
 class VirtualTime:

@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from integration.engine.messages import TicketRef
-from integration.modules.parent_child import ParentChildSettings, child_sys_id, plan_children
-from integration.modules.record_writes import PlannedRecord, WriteOutcome
-from integration.modules.similar import (SimilarIncidents, SimilarSettings, jaccard, rank_similar, row_sys_id,
-                                         signature)
-from integration.runner import WrittenTicket
+from bpsn.integration.engine.messages import TicketRef
+from bpsn.integration.modules.parent_child import ParentChildSettings, child_sys_id, plan_children
+from bpsn.integration.modules.record_writes import PlannedRecord, WriteOutcome
+from bpsn.integration.modules.similar import (
+    SimilarIncidents,
+    SimilarSettings,
+    jaccard,
+    rank_similar,
+    row_sys_id,
+    signature,
+)
+from bpsn.integration.runner import WrittenTicket
 
 ON = ParentChildSettings(enabled=True)
 

@@ -16,17 +16,29 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from bpsn.clock import SimClock
-from integration.clients.http import ApiClient, RetryPolicy
-from integration.clients.servicenow import ServiceNowClient
-from integration.privacy import PrivacyPolicy, Pseudonymiser, apply, detect, to_bigpanda, to_servicenow
-from integration.privacy.pseudonym import DEV_KEY, KEY_ENV, is_masked, normalise
-from integration.privacy.subject import (Account, DeleteRecord, Found, KeepRecord, Subject, UpdateRecord, counts,
-                                         matches, plan_erase, pseudonymise_text, query, validate_email)
-from integration.privacy.subject_service import PrivacyError, SubjectTools
-from integration.privacy.tables import AUDIT_TABLE, DECLARED, TablePrivacy
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.base.clock import SimClock
+from bpsn.integration.clients.http import ApiClient, RetryPolicy
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.privacy import PrivacyPolicy, Pseudonymiser, apply, detect, to_bigpanda, to_servicenow
+from bpsn.integration.privacy.pseudonym import DEV_KEY, KEY_ENV, is_masked, normalise
+from bpsn.integration.privacy.subject import (
+    Account,
+    DeleteRecord,
+    Found,
+    KeepRecord,
+    Subject,
+    UpdateRecord,
+    counts,
+    matches,
+    plan_erase,
+    pseudonymise_text,
+    query,
+    validate_email,
+)
+from bpsn.integration.privacy.subject_service import PrivacyError, SubjectTools
+from bpsn.integration.privacy.tables import AUDIT_TABLE, DECLARED, TablePrivacy
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 KEY = Pseudonymiser(b"unit-test-key")
 ALICE = "alice.ops@example.com"
@@ -245,7 +257,7 @@ def test_table_declarations_are_checked() -> None:
 
 
 def test_every_x_bip_panda_table_is_declared_with_columns_that_exist() -> None:
-    tables = yaml.safe_load(Path("simulator/servicenow/dictionary.yaml").read_text())["tables"]
+    tables = yaml.safe_load(Path("simulator/servicenow/records/dictionary.yaml").read_text())["tables"]
     scoped = {name for name in tables if name.startswith("x_bip_panda_")}
     assert scoped - set(DECLARED) == set(), "declare its personal-data columns in integration/privacy/tables.py"
     for name, decl in DECLARED.items():
@@ -367,8 +379,8 @@ def test_an_undeclared_table_is_reported_not_searched(instance: Instance) -> Non
 # --- bpsn privacy ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def cli(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Instance:
-    import bpsn.cli_privacy
-    monkeypatch.setattr(bpsn.cli_privacy, "transport", httpx.ASGITransport(app=instance.app))
+    import bpsn.cli.privacy
+    monkeypatch.setattr(bpsn.cli.privacy, "transport", httpx.ASGITransport(app=instance.app))
     monkeypatch.setenv("BPSN_SERVICENOW_URL", "http://sn")
     monkeypatch.setenv("BPSN_SERVICENOW_USER", "bigpanda.admin")
     monkeypatch.setenv("BPSN_SERVICENOW_PASSWORD", "bigpanda-admin")
@@ -377,7 +389,7 @@ def cli(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Instance:
 
 
 def test_cli_export_prints_json(cli: Instance) -> None:
-    from bpsn.cli import app
+    from bpsn.cli.main import app
     result = CliRunner().invoke(app, ["privacy", "export", "--email", ALICE])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -385,7 +397,7 @@ def test_cli_export_prints_json(cli: Instance) -> None:
 
 
 def test_cli_erase_asks_first_and_a_no_changes_nothing(cli: Instance) -> None:
-    from bpsn.cli import app
+    from bpsn.cli.main import app
     result = CliRunner().invoke(app, ["privacy", "erase", "--email", ALICE], input="n\n")
     assert result.exit_code == 1 and "x_bip_panda_shareincident" in result.stdout and "delete" in result.stdout
     assert cli.rows(AUDIT_TABLE) == [] and len(cli.rows("x_bip_panda_shareincident")) == 1
@@ -395,6 +407,6 @@ def test_cli_erase_asks_first_and_a_no_changes_nothing(cli: Instance) -> None:
 
 
 def test_cli_refuses_bad_input_with_a_message(cli: Instance) -> None:
-    from bpsn.cli import app
+    from bpsn.cli.main import app
     result = CliRunner().invoke(app, ["privacy", "export", "--email", "not-an-address"])
     assert result.exit_code == 1 and "not an email address" in result.stderr

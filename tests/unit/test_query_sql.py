@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpsn.clock import from_glide
-from simulator.servicenow.dictionary import Dictionary
-from simulator.servicenow.encoded_query import MAX_QUERY_BYTES, EncodedQueryError, parse
-from simulator.servicenow.query_sql import (
+from bpsn.base.clock import from_glide
+from bpsn.simulator.servicenow.query.encoded_query import MAX_QUERY_BYTES, EncodedQueryError, parse
+from bpsn.simulator.servicenow.query.sql import (
     MAX_DOT_WALK,
     QueryContext,
     compile_order,
@@ -19,7 +18,8 @@ from simulator.servicenow.query_sql import (
     compile_where,
     resolve_value,
 )
-from simulator.servicenow.store import Order, Store, Where
+from bpsn.simulator.servicenow.records.dictionary import Dictionary
+from bpsn.simulator.servicenow.records.store import Order, Store, Where
 
 NOW = "2026-01-15 12:30:00"
 CTX = QueryContext(now=from_glide(NOW))

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient
-from integration.modules.record_writes import PlannedRecord, RecordWriter, record_sys_id
-from simulator.servicenow.app import create_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.modules.record_writes import PlannedRecord, RecordWriter, record_sys_id
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 Scenario = Callable[[ServiceNowClient], Awaitable[None]]
 

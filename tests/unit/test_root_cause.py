@@ -10,12 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.clock import SimClock
-from integration.engine.messages import TicketRef
-from integration.modules.record_writes import PlannedRecord, WriteOutcome
-from integration.modules.root_cause import (TABLE, RelatedChange, RootCauseChanges, RootCauseSettings, cause,
-                                            parse_related, plan_related_changes)
-from integration.runner import WrittenTicket
+from bpsn.base.clock import SimClock
+from bpsn.integration.engine.messages import TicketRef
+from bpsn.integration.modules.record_writes import PlannedRecord, WriteOutcome
+from bpsn.integration.modules.root_cause import (
+    TABLE,
+    RelatedChange,
+    RootCauseChanges,
+    RootCauseSettings,
+    cause,
+    parse_related,
+    plan_related_changes,
+)
+from bpsn.integration.runner import WrittenTicket
 
 CHANGES = {"CHG1": "c1", "CHG2": "c2"}
 

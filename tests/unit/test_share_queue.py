@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.bigpanda.sharing import ShareQueue
+from bpsn.simulator.bigpanda.sharing.queue import ShareQueue
 
 
 def queue(lease: float = 60, deliveries: int = 3) -> ShareQueue:

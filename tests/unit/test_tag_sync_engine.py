@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.engine.tags import SetIncidentTags, TagMapping, TagSync
+from bpsn.integration.engine.tags import SetIncidentTags, TagMapping, TagSync
 
 MAPPINGS = (TagMapping("component", "subcategory"), TagMapping("team", "assignment_group"),
             TagMapping("customer", "company", "to_servicenow"), TagMapping("problem", "problem_id", "to_bigpanda"))

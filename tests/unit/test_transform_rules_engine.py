@@ -14,11 +14,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bpsn.clock import SimClock
-from integration.clients.http import ApiClient
-from integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from integration.engine.messages import CreateTicket, TicketRef, UpdateTicket
-from integration.rules import (
+from bpsn.base.clock import SimClock
+from bpsn.integration.clients.http import ApiClient
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.engine.messages import CreateTicket, TicketRef, UpdateTicket
+from bpsn.integration.rules import (
     RuleRefused,
     RulesRefused,
     RuleStore,
@@ -28,15 +28,15 @@ from integration.rules import (
     parse_rules,
     rules_for_command,
 )
-from integration.rules.catalog import Catalog, CatalogError, FieldSpec
-from integration.rules.dryrun import active_incidents, dry_run
-from integration.rules.explain import lines
-from integration.rules.files import FileError, incident_of, read_rules_file
-from integration.rules.store import TABLE
-from simulator.bigpanda.app import create_app as create_bigpanda_app
-from simulator.bigpanda.backend import BigPandaBackend
-from simulator.servicenow.app import create_app as create_servicenow_app
-from simulator.servicenow.backend import ServiceNowBackend
+from bpsn.integration.rules.catalog import Catalog, CatalogError, FieldSpec
+from bpsn.integration.rules.dryrun import active_incidents, dry_run
+from bpsn.integration.rules.explain import lines
+from bpsn.integration.rules.files import FileError, incident_of, read_rules_file
+from bpsn.integration.rules.store import TABLE
+from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
+from bpsn.simulator.bigpanda.backend import BigPandaBackend
+from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 T = TypeVar("T")
 FIELDS = Catalog({"short_description": FieldSpec("short_description", max_length=160),
@@ -391,9 +391,9 @@ def test_a_dry_run_reads_bigpandas_incidents_in_the_shares_shape_without_leasing
 # --- bpsn rules ----------------------------------------------------------------------------------
 def test_the_cli_saves_lists_tests_dry_runs_and_deletes(systems: Any, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from bpsn import cli_rules
-    from bpsn.cli import app
-    from integration.rules.connect import open_rules
+    from bpsn.cli import rules as cli_rules
+    from bpsn.cli.main import app
+    from bpsn.integration.rules.connect import open_rules
 
     sn, bpapp, bp = systems
     monkeypatch.setattr(cli_rules, "open_rules", lambda: open_rules(

@@ -1,0 +1,5 @@
+"""`python -m bpsn.cli`, as the `bpsn` command."""
+
+from .main import app
+
+app()

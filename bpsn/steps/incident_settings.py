@@ -1,0 +1,67 @@
+"""Steps of incident_settings.feature: the Incidents module settings, and what the ticket shows."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pytest_bdd import given, parsers, then, when
+
+from bpsn.integration.config.models import ModuleSettings
+from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.testing import InProcessBench
+
+
+def _ticket(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
+    return bench.tickets(f"correlation_id={context['incident_id']}^ORDERBYDESCsys_created_on")[0]
+
+
+def _sys_id(bench: InProcessBench, table: str, query: str) -> str:
+    r = bench.run(bench.admin.get(f"/api/now/table/{table}", params={"sysparm_query": query}))
+    rows = r.json()["result"]
+    assert len(rows) == 1, (table, query, rows)
+    return str(rows[0]["sys_id"])
+
+
+@given("the Incidents settings:")
+@when("the Incidents settings:")
+def incidents_settings(bench: InProcessBench, datatable: list[list[str]]) -> None:
+    """Validated as a configuration version is (strings as the settings form sends them)."""
+    values = {name: value for name, value in datatable[1:]}
+    module = ModuleSettings.model_validate(values)
+    current = bench.incident_settings or IncidentSettings()
+    bench.reconfigure(dataclasses.replace(current, **{k: getattr(module.incident_settings("demo"), k)
+                                                      for k in values}))
+
+
+@then(parsers.re(r'the ticket\'s "(?P<field>\w+)" is the (?P<table>\w+) "(?P<name>[^"]+)"'))
+def ticket_references_by_name(bench: InProcessBench, context: dict[str, Any], field: str, table: str,
+                              name: str) -> None:
+    assert _ticket(bench, context)[field] == _sys_id(bench, table, f"name={name}")
+
+
+@then(parsers.parse('the ticket\'s "{field}" is the user with email "{email}"'))
+def ticket_references_user(bench: InProcessBench, context: dict[str, Any], field: str, email: str) -> None:
+    assert _ticket(bench, context)[field] == _sys_id(bench, "sys_user", f"email={email}")
+
+
+@then(parsers.parse('the ticket description contains the line "{line}"'))
+def description_has_line(bench: InProcessBench, context: dict[str, Any], line: str) -> None:
+    assert line in _ticket(bench, context)["description"].splitlines()
+
+
+@then(parsers.parse('the ticket description does not contain "{text}"'))
+def description_lacks(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
+    assert text not in _ticket(bench, context)["description"]
+
+
+@then(parsers.parse("ServiceNow has {count:d} incidents from BigPanda"))
+def incidents_from_bigpanda(bench: InProcessBench, count: int) -> None:
+    assert len(bench.tickets()) == count
+
+
+@then(parsers.parse('the core looked up the "{a}" table once and the "{b}" table once in all'))
+def looked_up_once(bench: InProcessBench, a: str, b: str) -> None:
+    for table in (a, b):
+        reads = bench.servicenow.journal.find(method="GET", table=table, user="bigpanda.integration")
+        assert len(reads) == 1, (table, [e.query for e in reads])

@@ -1,0 +1,106 @@
+"""Steps of parent_child.feature: the parent-child module on the in-process bench, the children
+of the ticket, and the requests the module made (from the ServiceNow simulator's journal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_bdd import given, parsers, then, when
+
+from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.integration.modules import parent_child
+from bpsn.integration.modules.parent_child import ParentChildSettings
+from bpsn.testing import InProcessBench, batch_items
+
+
+@given("the core opens a child incident per CI when an incident groups alerts from several CIs")
+def children_per_ci(bench: InProcessBench, context: dict[str, Any]) -> None:
+    context["settings"] = ParentChildSettings(enabled=True)
+    parent_child.attach(bench.runner, context["settings"])
+
+
+@given("ServiceNow requests are counted from here")
+@when("ServiceNow requests are counted from here")
+def count_from_here(bench: InProcessBench, context: dict[str, Any]) -> None:
+    context["sn_mark"], context["bp_mark"] = bench.journal_marks()
+
+
+@when("the core restarts with the same modules")
+def restart_with_modules(bench: InProcessBench, context: dict[str, Any]) -> None:
+    bench.reconfigure(bench.incident_settings or IncidentSettings())
+    parent_child.attach(bench.runner, context["settings"])
+
+
+def _get(bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
+    r = bench.run(bench.admin.get(f"/api/now/table/{table}", params={
+        "sysparm_query": query, "sysparm_exclude_reference_link": "true"}))
+    r.raise_for_status()
+    return list(r.json()["result"])
+
+
+def _parent(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
+    tickets = bench.tickets(f"correlation_id={context['incident_id']}")
+    assert len(tickets) == 1, tickets
+    return tickets[0]
+
+
+def _children(bench: InProcessBench, context: dict[str, Any]) -> list[dict[str, Any]]:
+    return _get(bench, "incident", f"parent_incident={_parent(bench, context)['sys_id']}")
+
+
+def _child(bench: InProcessBench, context: dict[str, Any], ci: str) -> dict[str, Any]:
+    found = [c for c in _children(bench, context) if c["correlation_id"] == f"{context['incident_id']}/{ci}"]
+    assert len(found) == 1, [c["correlation_id"] for c in _children(bench, context)]
+    return found[0]
+
+
+@then(parsers.parse("the ticket has {count:d} child incidents and counts {counted:d}"))
+def child_count(bench: InProcessBench, context: dict[str, Any], count: int, counted: int) -> None:
+    children = _children(bench, context)
+    assert len(children) == count, [c["short_description"] for c in children]
+    assert all(c["correlation_display"] == "BigPanda child" for c in children)
+    assert _parent(bench, context)["child_incidents"] == str(counted)
+
+
+@then(parsers.parse('the child for "{ci}" is in state "{state}" on the CI "{name}"'))
+def child_state(bench: InProcessBench, context: dict[str, Any], ci: str, state: str, name: str) -> None:
+    child = _child(bench, context, ci)
+    assert child["state"] == state, child["state"]
+    assert child["cmdb_ci"] == _get(bench, "cmdb_ci", f"name={name}")[0]["sys_id"]
+
+
+@then(parsers.parse('the child for "{ci}" reads "{text}"'))
+def child_reads(bench: InProcessBench, context: dict[str, Any], ci: str, text: str) -> None:
+    assert _child(bench, context, ci)["short_description"] == text
+
+
+@then(parsers.parse('the child for "{ci}" lists "{text}"'))
+def child_lists(bench: InProcessBench, context: dict[str, Any], ci: str, text: str) -> None:
+    description = _child(bench, context, ci)["description"]
+    assert text in description, description
+
+
+@then(parsers.parse('the child for "{ci}" is resolved with code "{code}"'))
+def child_resolved(bench: InProcessBench, context: dict[str, Any], ci: str, code: str) -> None:
+    child = _child(bench, context, ci)
+    assert (child["state"], child["close_code"]) == ("6", code)
+    assert child["resolved_at"] and child["close_notes"] == f"All BigPanda alerts of {ci} resolved."
+
+
+@then("BigPanda shows only the parent ticket on the incident")
+def only_parent_in_bigpanda(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert [t.number for t in bench.incident(context["incident_id"]).tickets] == [_parent(bench, context)["number"]]
+
+
+@then(parsers.re(r"the core sent (?P<batches>\d+) Batch API requests? for the children and looked up CIs "
+                 r"(?P<lookups>\d+) times?"))
+def requests_sent(bench: InProcessBench, context: dict[str, Any], batches: str, lookups: str) -> None:
+    entries = bench.servicenow.journal.find(user=bench.settings.servicenow_user, since_id=context["sn_mark"])
+    # the runner's batch creates the parent; the module's creates the children and counts them on it
+    module = [b for b in batch_items(entries) if ("PATCH", "incident") in b]
+    looked_up = [e for e in entries if e.method == "GET" and e.table == "cmdb_ci"]
+    assert (len(module), len(looked_up)) == (int(batches), int(lookups)), bench.servicenow.journal.counts(entries)
+    children = len(_children(bench, context))
+    assert all(sorted(b) == sorted([("POST", "incident")] * children + [("PATCH", "incident")]) for b in module), module
+    writes = [e for e in entries if e.table == "incident" and e.method != "GET"]
+    assert all(e.status < 300 for e in writes), [(e.method, e.status) for e in writes]

@@ -1,0 +1,87 @@
+"""Steps of tag_sync.feature: tag definitions, edits on each side, and write counts from the
+simulators' request journals (only the core's writes are counted)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pytest_bdd import given, parsers, then, when
+
+from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.integration.engine.tags import TagMapping
+from bpsn.testing import InProcessBench
+
+CORE_USER = "bigpanda.integration"
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _ticket(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
+    tickets = bench.tickets(f"correlation_id={context['incident_id']}")
+    assert len(tickets) == 1, tickets
+    return tickets[0]
+
+
+def _group_id(bench: InProcessBench, name: str) -> str:
+    r = bench.run(bench.admin.get("/api/now/table/sys_user_group", params={"sysparm_query": f"name={name}"}))
+    return str(r.json()["result"][0]["sys_id"])
+
+
+def _writes(bench: InProcessBench, sn_since: int, bp_since: int) -> tuple[int, int]:
+    sn = [e for e in bench.servicenow.journal.find(table="incident", user=CORE_USER, since_id=sn_since)
+          if e.method in WRITES]
+    bp = [e for e in bench.bigpanda.journal.find(since_id=bp_since) if e.method in WRITES and "/tags" in e.path]
+    return len(sn), len(bp)
+
+
+@given("the core maps incident tags to ServiceNow fields:")
+def map_tags(bench: InProcessBench, datatable: list[list[str]]) -> None:
+    header, *rows = datatable
+    mappings = tuple(TagMapping(**dict(zip(header, row))) for row in rows)  # type: ignore[arg-type]
+    bench.reconfigure(dataclasses.replace(bench.incident_settings or IncidentSettings(), tag_mappings=mappings))
+
+
+@when(parsers.re(r'an analyst sets the ticket field "(?P<field>\w+)" to "(?P<value>[^"]*)"'))
+def analyst_sets_field(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
+    if "sn_mark" not in context:
+        context["sn_mark"], context["bp_mark"] = bench.journal_marks()
+    r = bench.run(bench.admin.patch(f"/api/now/table/incident/{_ticket(bench, context)['sys_id']}",
+                                    json={field: value}))
+    assert r.status_code == 200, r.text
+
+
+@when(parsers.parse('an analyst assigns the ticket to the group "{group}"'))
+def analyst_assigns(bench: InProcessBench, context: dict[str, Any], group: str) -> None:
+    analyst_sets_field(bench, context, "assignment_group", _group_id(bench, group))
+
+
+@then(parsers.parse('the ticket\'s assignment group is "{group}"'))
+def assignment_group_is(bench: InProcessBench, context: dict[str, Any], group: str) -> None:
+    assert _ticket(bench, context)["assignment_group"] == _group_id(bench, group)
+
+
+@then("the ticket has no assignment group")
+def no_assignment_group(bench: InProcessBench, context: dict[str, Any]) -> None:
+    assert _ticket(bench, context)["assignment_group"] == ""
+
+
+@then(parsers.parse('the BigPanda incident has no tag "{name}"'))
+def bigpanda_has_no_tag(bench: InProcessBench, context: dict[str, Any], name: str) -> None:
+    assert bench.tag_id(name) not in bench.incident(context["incident_id"]).incident_tags
+
+
+@then(parsers.re(r"since the change the core wrote (?P<sn>\d+) times? to ServiceNow and (?P<bp>\d+) times? "
+                 r"to BigPanda's tags"))
+def writes_since_change(bench: InProcessBench, context: dict[str, Any], sn: str, bp: str) -> None:
+    assert _writes(bench, context["sn_mark"], context["bp_mark"]) == (int(sn), int(bp))
+
+
+@then("for ten coalesce windows neither side is written again")
+def no_echo(bench: InProcessBench, context: dict[str, Any]) -> None:
+    sn_mark, bp_mark = bench.journal_marks()
+    window = bench.runner.engine.settings.tag_coalesce_seconds
+    for _ in range(10):
+        bench.advance(window)
+        bench.watch()
+        bench.poll()
+    assert _writes(bench, sn_mark, bp_mark) == (0, 0)

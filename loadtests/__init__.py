@@ -1,0 +1,1 @@
+"""Locust suites and load profiles (shipped in the wheel as bpsn.loadtests)."""

@@ -1,0 +1,1 @@
+"""BigPanda's own /_sim admin: fixtures, snapshots, waits and tenants."""

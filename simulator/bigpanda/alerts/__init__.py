@@ -1,0 +1,1 @@
+"""Alerts API: payloads normalised into alert events, and POST /data/v2/alerts."""

@@ -1,0 +1,54 @@
+"""POST /data/v2/alerts: one alert, or {"app_key", "alerts": [...]}, with the org token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from bpsn.simulator.bigpanda.auth import app_key_of, principal
+from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
+from bpsn.simulator.bigpanda.errors import doc
+
+from .normalize import BODY_SCHEMA
+
+
+class AcceptedAlert(BaseModel):
+    id: str
+    incident_id: str
+    created: bool
+
+
+class AlertsAccepted(BaseModel):
+    status: str = "created"
+    alerts: list[AcceptedAlert]
+
+
+EXAMPLE = {"app_key": "demo-alerts-app-key", "status": "critical", "host": "web-prod-01",
+           "check": "CPU load", "description": "CPU above 95% for 5 minutes", "cluster": "web"}
+
+
+def build_alerts_router() -> APIRouter:
+    r = APIRouter(tags=["Alerts API"])
+
+    @r.post("/data/v2/alerts", status_code=201, response_model=AlertsAccepted,
+            responses={204: {"description": "Exact duplicate: nothing changed"},
+                       403: doc(403, "A user API key was sent; this API takes the org token")},
+            summary="Send one alert or a batch (org token)",
+            description="The success body is our choice (BigPanda does not publish one): the ids of the "
+                        "alerts and of the incidents they joined, so a test can follow an alert.")
+    async def send_alerts(request: Request, body: Any = Body(..., examples=[EXAMPLE],  # one alert, or {"alerts": [...]}
+                                                     json_schema_extra=BODY_SCHEMA),
+                          who: Principal = Depends(principal)) -> Response:
+        backend: BigPandaBackend = request.app.state.backend
+        backend.require(who, "org", "The alerts API")
+        results = backend.ingest(who, body, app_key_override=app_key_of(request))
+        if not any(r.changed for r in results):
+            return Response(status_code=204)
+        out = AlertsAccepted(alerts=[AcceptedAlert(id=r.alert_id, incident_id=r.incident_id, created=r.created)
+                                     for r in results])
+        return JSONResponse(out.model_dump(), status_code=201)
+
+    return r

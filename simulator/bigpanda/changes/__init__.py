@@ -1,0 +1,1 @@
+"""Changes and Root Cause Changes (RCC): state, relations and routes."""

@@ -1,0 +1,1 @@
+"""Mapping enrichment: tables, CSV uploads, the CMDB delta, and routes."""

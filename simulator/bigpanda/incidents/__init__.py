@@ -1,0 +1,1 @@
+"""Incidents API: actions on incidents, BPQL lookup and search, the published shapes, and their routes."""

@@ -1,0 +1,1 @@
+"""Maintenance plans: state, BPQL conditions and routes."""

@@ -1,0 +1,1 @@
+"""Open Integration Manager: configurations, filters, the payload-to-alert mapping, ingest and routes."""

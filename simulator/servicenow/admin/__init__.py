@@ -1,0 +1,1 @@
+"""ServiceNow's own /_sim admin routes, and the example fixtures."""

@@ -1,0 +1,1 @@
+"""The Aggregate API: statistics computed in SQL."""

@@ -1,0 +1,1 @@
+"""The encoded-query language: parser, and its compiler to SQL."""

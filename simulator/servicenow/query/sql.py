@@ -1,0 +1,264 @@
+"""Compile a parsed encoded query into a SQLite condition for the Store.
+
+Every value is a bound parameter; identifiers come only from the dictionary and are quoted.
+Storage facts this relies on: every column is TEXT NOT NULL DEFAULT '' ('' is the empty
+value), dates are UTC 'YYYY-MM-DD HH:MM:SS' (text order is time order), integers are decimal
+strings (compared through CAST), references hold the target's sys_id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
+from bpsn.simulator.servicenow.records.store import Order, Where, quote
+
+from .encoded_query import Condition, EncodedQuery, EncodedQueryError, parse
+
+MAX_DOT_WALK = 8  # hops; each is a nested subquery, and `parent.parent...` never ends
+LIKE_PATTERN_LIMIT = 50_000  # SQLite's SQLITE_MAX_LIKE_PATTERN_LENGTH, in bytes
+_NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CALL = re.compile(r"\s*gs\.(\w+)\s*\((.*)\)\s*;?\s*", re.S)
+_ARG = re.compile(r"\s*(?:'([^']*)'|\"([^\"]*)\"|([+-]?\d+))\s*")
+_JS_PREFIXES = ("javascript:", "javascript&colon;")
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    now: float  # epoch seconds, from the injected clock, so gs.daysAgo() follows virtual time
+    user_sys_id: str = ""  # what gs.getUserID() answers
+
+
+def compile_text(text: str, table: str, dictionary: Dictionary,
+                 ctx: QueryContext) -> tuple[Where, list[Order]]:
+    query = parse(text)
+    return compile_where(query, table, dictionary, ctx), compile_order(query, table, dictionary)
+
+
+def compile_where(query: EncodedQuery, table: str, dictionary: Dictionary,
+                  ctx: QueryContext) -> Where:
+    group_wheres: list[Where] = []
+    for group in query.groups:
+        terms = []
+        for term in group:
+            alternatives = [w for c in term
+                            if (w := _condition(c, table, dictionary, ctx)) is not None]
+            if alternatives:  # a term whose conditions were all ignored is dropped
+                terms.append(_join(alternatives, "OR"))
+        if not terms:
+            return Where()  # a group of ignored conditions matches everything, so the OR does
+        group_wheres.append(_join(terms, "AND"))
+    return _join(group_wheres, "OR") if group_wheres else Where()
+
+
+def compile_order(query: EncodedQuery, table: str, dictionary: Dictionary) -> list[Order]:
+    fields = dictionary.fields(table)
+    orders = []
+    for o in query.order_by:
+        fdef = fields.get(o.field)  # a dot-walked or unknown field is not a column: skipped
+        if fdef is not None:
+            orders.append(Order(o.field, o.descending, fdef.numeric))
+    return orders
+
+
+def _join(parts: list[Where], op: str) -> Where:
+    """Balanced, so a thousand ^OR parts nest log2(n) deep, under SQLite's depth limit of 1000."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    left, right = _join(parts[:mid], op), _join(parts[mid:], op)
+    return Where(f"({left.sql}) {op} ({right.sql})", left.params + right.params)
+
+
+def _class_filter(dictionary: Dictionary, table: str) -> Where:
+    # Same rule as Store.class_filter, which needs a Store; compiling needs only the dictionary.
+    root = dictionary.root(table)
+    classes = dictionary.descendants(table)
+    if table == root and len(classes) == len(dictionary.descendants(root)):
+        return Where()
+    return Where(f"sys_class_name IN ({','.join('?' * len(classes))})", list(classes))
+
+
+def _condition(c: Condition, table: str, dictionary: Dictionary,
+               ctx: QueryContext) -> Where | None:
+    """SQL for one condition on `table`, or None when ServiceNow would ignore it."""
+    path = c.field.split(".")
+    if len(path) - 1 > MAX_DOT_WALK:
+        raise EncodedQueryError(f"{c.field}: dot-walking deeper than {MAX_DOT_WALK} levels")
+    hops: list[tuple[str, str]] = []  # (reference column, table it points to)
+    current = table
+    for name in path[:-1]:
+        fdef = dictionary.fields(current).get(name)
+        if fdef is None or fdef.type != "reference" or not fdef.reference:
+            return None
+        hops.append((name, fdef.reference))
+        current = fdef.reference
+    fdef = dictionary.fields(current).get(path[-1])
+    if fdef is None:
+        return None
+    if c.operator == "ANYTHING":
+        return Where("1")  # even through an empty reference
+    if c.operator in ("SAMEAS", "NSAMEAS"):
+        other = dictionary.fields(table).get(c.value)
+        if hops or other is None:  # both sides must be plain columns of the same row
+            return None
+        return Where(f"{quote(fdef.name)} {'=' if c.operator == 'SAMEAS' else '!='} "
+                     f"{quote(other.name)}")
+    where = _leaf(fdef, c.operator, c.value, ctx)
+    if where is None:
+        return None
+    # Innermost first: caller_id.manager.email -> caller_id IN (... manager IN (... email ...)).
+    for column, target in reversed(hops):
+        cf = _class_filter(dictionary, target)
+        inner = f"({cf.sql}) AND ({where.sql})" if cf.sql else where.sql
+        where = Where(f"{quote(column)} IN (SELECT sys_id FROM {quote(dictionary.root(target))} "
+                      f"WHERE {inner})", cf.params + where.params)
+    return where
+
+
+def _leaf(fdef: FieldDef, op: str, raw: str, ctx: QueryContext) -> Where | None:
+    col = quote(fdef.name)
+    if op in ("ISEMPTY", "EMPTYSTRING"):
+        return Where(f"{col} = ''")
+    if op == "ISNOTEMPTY":
+        return Where(f"{col} != ''")
+    if op in ("IN", "NOT IN"):
+        if raw.startswith(_JS_PREFIXES):
+            items = [resolve_value(raw, ctx)]
+        else:
+            items = list(dict.fromkeys(raw.split(",")))  # duplicates only cost parameters
+        return Where(f"{col} {op} ({','.join('?' * len(items))})", items)
+    if op == "BETWEEN":
+        ends = raw.split("@")
+        if len(ends) != 2:
+            return None
+        low, high = (_typed(fdef, resolve_value(e, ctx)) for e in ends)
+        return _compare(fdef, "BETWEEN", [low, high])
+    value = _typed(fdef, resolve_value(raw, ctx))
+    if op in ("=", "!="):
+        return Where(f"{col} {op} ?", [value])
+    if op in ("<", ">", "<=", ">="):
+        return _compare(fdef, op, [value])
+    patterns = {"LIKE": "%{}%", "NOT LIKE": "%{}%", "STARTSWITH": "{}%", "ENDSWITH": "%{}"}
+    if op in patterns:
+        pattern = patterns[op].format(re.sub(r"([\\%_])", r"\\\1", value))
+        if len(pattern.encode("utf-8")) > LIKE_PATTERN_LIMIT:
+            raise EncodedQueryError(f"{fdef.name}{op}: value too long to match")
+        # SQLite's LIKE is case-insensitive (ASCII), like ServiceNow's contains.
+        like = "NOT LIKE" if op == "NOT LIKE" else "LIKE"
+        return Where(f"{col} {like} ? ESCAPE '\\'", [pattern])
+    return None  # an operator the parser knows but nothing here evaluates
+
+
+def _typed(fdef: FieldDef, value: str) -> str:
+    # A bare date against a date-time column means its midnight.
+    if fdef.type == "glide_date_time" and _DATE_ONLY.fullmatch(value):
+        return value + " 00:00:00"
+    return value
+
+
+def _compare(fdef: FieldDef, op: str, values: list[str]) -> Where:
+    col = quote(fdef.name)
+    rhs = "? AND ?" if op == "BETWEEN" else "?"
+    if fdef.numeric:
+        if not all(_NUMBER.fullmatch(v) for v in values):
+            return Where("0")  # a non-numeric bound on a number field matches nothing
+        return Where(f"CAST(NULLIF({col}, '') AS REAL) {op} {rhs}", [float(v) for v in values])
+    # An empty value is NULL on a real instance: it is neither before nor after anything.
+    return Where(f"{col} != '' AND {col} {op} {rhs}", list(values))
+
+
+# --- javascript:gs.* value functions ----------------------------------------------------------
+
+def resolve_value(value: str, ctx: QueryContext) -> str:
+    """A literal value as is; `javascript:gs.fn(args)` evaluated against ctx (UTC)."""
+    for prefix in _JS_PREFIXES:
+        if value.startswith(prefix):
+            return _call(value[len(prefix):], ctx)
+    return value
+
+
+def _call(script: str, ctx: QueryContext) -> str:
+    m = _CALL.fullmatch(script)
+    if m is None:
+        raise EncodedQueryError(f"unsupported javascript value: {script[:100]!r}")
+    name, arg_text = m.group(1), m.group(2)
+    fn = _FUNCTIONS.get(name)
+    if fn is None:
+        raise EncodedQueryError(f"unsupported javascript function gs.{name}()")
+    args = _args(arg_text, name)
+    try:
+        now = datetime.fromtimestamp(ctx.now, UTC).replace(microsecond=0)
+        return fn(now, args, ctx)
+    except (OverflowError, ValueError, OSError, IndexError) as e:
+        raise EncodedQueryError(f"gs.{name}({arg_text[:100]}): {str(e) or 'bad arguments'}") from None
+
+
+def _args(text: str, name: str) -> list[str]:
+    if not text.strip():
+        return []
+    args = []
+    for piece in text.split(","):
+        m = _ARG.fullmatch(piece)
+        if m is None:
+            raise EncodedQueryError(f"gs.{name}(): unsupported argument {piece.strip()[:50]!r}")
+        args.append(next(g for g in m.groups() if g is not None))
+    return args
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _day_start(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0)
+
+
+def _int(args: list[str]) -> int:
+    if len(args) != 1:
+        raise ValueError("expected one whole number")
+    return int(args[0])
+
+
+def _date_generate(now: datetime, args: list[str], ctx: QueryContext) -> str:
+    if len(args) != 2:
+        raise ValueError("expected a date and a time")
+    time = {"start": "00:00:00", "end": "23:59:59"}.get(args[1], args[1])
+    return _fmt(datetime.strptime(f"{args[0]} {time}", "%Y-%m-%d %H:%M:%S"))
+
+
+def _no_args(fn: Callable[[datetime], str]) -> Callable[[datetime, list[str], QueryContext], str]:
+    def call(now: datetime, args: list[str], ctx: QueryContext) -> str:
+        if args:
+            raise ValueError("takes no arguments")
+        return fn(now)
+    return call
+
+
+def _user_id(now: datetime, args: list[str], ctx: QueryContext) -> str:
+    if args:
+        raise ValueError("takes no arguments")
+    return ctx.user_sys_id
+
+
+_DAY = timedelta(days=1)
+_END = timedelta(hours=23, minutes=59, seconds=59)
+_FUNCTIONS: dict[str, Callable[[datetime, list[str], QueryContext], str]] = {
+    "dateGenerate": _date_generate,
+    "daysAgo": lambda now, a, c: _fmt(now - _int(a) * _DAY),
+    "daysAgoStart": lambda now, a, c: _fmt(_day_start(now - _int(a) * _DAY)),
+    "daysAgoEnd": lambda now, a, c: _fmt(_day_start(now - _int(a) * _DAY) + _END),
+    "hoursAgo": lambda now, a, c: _fmt(now - timedelta(hours=_int(a))),
+    "minutesAgo": lambda now, a, c: _fmt(now - timedelta(minutes=_int(a))),
+    "beginningOfToday": _no_args(lambda now: _fmt(_day_start(now))),
+    "endOfToday": _no_args(lambda now: _fmt(_day_start(now) + _END)),
+    "beginningOfYesterday": _no_args(lambda now: _fmt(_day_start(now) - _DAY)),
+    "endOfYesterday": _no_args(lambda now: _fmt(_day_start(now) - _DAY + _END)),
+    "nowDateTime": _no_args(_fmt),
+    "now": _no_args(lambda now: now.strftime("%Y-%m-%d")),
+    "getUserID": _user_id,
+}

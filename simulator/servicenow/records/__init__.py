@@ -1,0 +1,1 @@
+"""Records: the data dictionary, the SQLite store, business rules and rendering."""

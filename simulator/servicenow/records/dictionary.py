@@ -1,0 +1,226 @@
+"""The data dictionary: tables and fields as data, with table inheritance.
+
+A child table has every field of its ancestors; a field redefined on a child (incident.state)
+overrides the parent's definition for that table only. Records of a whole hierarchy live in
+one store table named after the hierarchy's root, told apart by sys_class_name, as on a real
+instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from bpsn.simulator.common.yaml_text import load_yaml
+
+FIELD_TYPES = {"string", "integer", "boolean", "reference", "glide_date_time", "journal",
+               "password2", "guid", "email", "url"}
+
+SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
+    "sys_id": {"type": "guid", "index": True, "read_only": True},
+    "sys_class_name": {"type": "string", "read_only": True},
+    "sys_created_on": {"type": "glide_date_time", "index": True, "read_only": True},
+    "sys_created_by": {"type": "string", "read_only": True},
+    "sys_updated_on": {"type": "glide_date_time", "index": True, "read_only": True},
+    "sys_updated_by": {"type": "string", "read_only": True},
+    "sys_mod_count": {"type": "integer", "read_only": True},
+}
+
+
+class DictionaryError(ValueError):
+    """A table or field definition that cannot work."""
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: str = "string"
+    label: str = ""
+    reference: str | None = None
+    choices: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
+    mandatory: bool = False
+    max_length: int | None = None
+    index: bool = False
+    read_only: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return self.type == "integer"
+
+    def choice_label(self, value: str) -> str:
+        return self.choices.get(value, value)
+
+
+@dataclass
+class TableDef:
+    name: str
+    label: str
+    parent: str | None = None
+    display: str | None = None
+    number_prefix: str | None = None
+    own_fields: dict[str, FieldDef] = field(default_factory=dict)
+
+
+def _field_from_data(name: str, data: dict[str, Any]) -> FieldDef:
+    kind = str(data.get("type", "string"))
+    if kind not in FIELD_TYPES:
+        raise DictionaryError(f"field {name}: unknown type {kind!r}")
+    if kind == "reference" and not data.get("reference"):
+        raise DictionaryError(f"field {name}: a reference field needs a 'reference' table")
+    choices = {str(k): str(v) for k, v in (data.get("choices") or {}).items()}
+    default = data.get("default")
+    return FieldDef(
+        name=name, type=kind, label=str(data.get("label") or name.replace("_", " ").title()),
+        reference=data.get("reference"), choices=choices,
+        default=None if default is None else str(default),
+        mandatory=bool(data.get("mandatory", False)), max_length=data.get("max_length"),
+        index=bool(data.get("index", False)), read_only=bool(data.get("read_only", False)),
+    )
+
+
+class Dictionary:
+    def __init__(self) -> None:
+        self.tables: dict[str, TableDef] = {}
+        self._fields_cache: dict[str, dict[str, FieldDef]] = {}
+        self._ancestry_cache: dict[str, list[str]] = {}
+        self._descendants_cache: dict[str, list[str]] = {}
+        self._listeners: list[Any] = []
+        self.runtime_fields: list[tuple[str, str]] = []  # (table, field) added after start
+
+    @classmethod
+    def from_yaml_text(cls, text: str) -> Dictionary:
+        data = load_yaml(text) or {}
+        d = cls()
+        for name, spec in (data.get("tables") or {}).items():
+            d.add_table(name, spec or {}, validate=False)
+        d.validate()
+        return d
+
+    @classmethod
+    def default(cls) -> Dictionary:
+        text = resources.files(__package__).joinpath("dictionary.yaml").read_text()
+        return cls.from_yaml_text(text)
+
+    def add_table(self, name: str, spec: dict[str, Any], *, validate: bool = True) -> TableDef:
+        own = {fname: _field_from_data(fname, fspec or {})
+               for fname, fspec in (spec.get("fields") or {}).items()}
+        table = TableDef(name=name, label=str(spec.get("label", name)), parent=spec.get("parent"),
+                         display=spec.get("display"), number_prefix=spec.get("number_prefix"),
+                         own_fields=own)
+        self.tables[name] = table
+        self._fields_cache.clear()
+        self._ancestry_cache.clear()
+        self._descendants_cache.clear()
+        if validate:
+            self.validate()
+        return table
+
+    def on_change(self, listener: Any) -> None:
+        """Called with (table, FieldDef) when a field is added at run time."""
+        self._listeners.append(listener)
+
+    def add_field(self, table: str, name: str, spec: dict[str, Any]) -> FieldDef:
+        """Add a column at run time, as a u_* field added through sys_dictionary."""
+        t = self.table(table)
+        if not name.startswith("u_"):
+            raise DictionaryError(f"custom field {name!r} must start with 'u_'")
+        if name in self.fields(table):
+            raise DictionaryError(f"field {name!r} already exists on {table}")
+        fdef = _field_from_data(name, spec)
+        if fdef.reference and fdef.reference not in self.tables:
+            raise DictionaryError(f"field {name!r} references unknown table {fdef.reference!r}")
+        t.own_fields[name] = fdef
+        self._fields_cache.clear()
+        self.runtime_fields.append((table, name))
+        for listener in self._listeners:
+            listener(table, fdef)
+        return fdef
+
+    def remove_runtime_fields(self) -> list[tuple[str, str]]:
+        """Forget the columns added at run time (a reset); returns (root table, field) pairs."""
+        removed = [(self.root(table), name) for table, name in self.runtime_fields]
+        for table, name in self.runtime_fields:
+            self.tables[table].own_fields.pop(name, None)
+        self.runtime_fields.clear()
+        self._fields_cache.clear()
+        return removed
+
+    def validate(self) -> None:
+        for t in self.tables.values():
+            if t.parent and t.parent not in self.tables:
+                raise DictionaryError(f"table {t.name}: unknown parent {t.parent!r}")
+            for f in t.own_fields.values():
+                if f.reference and f.reference not in self.tables:
+                    raise DictionaryError(f"{t.name}.{f.name}: unknown reference {f.reference!r}")
+        for name in self.tables:
+            self.ancestry(name)  # raises on a cycle
+
+    def exists(self, name: str) -> bool:
+        return name in self.tables
+
+    def table(self, name: str) -> TableDef:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise DictionaryError(f"Invalid table {name}") from None
+
+    def ancestry(self, name: str) -> list[str]:
+        """[name, parent, grandparent, ...]."""
+        cached = self._ancestry_cache.get(name)
+        if cached is not None:
+            return cached
+        chain, seen = [], set()
+        current: str | None = name
+        while current is not None:
+            if current in seen:
+                raise DictionaryError(f"table inheritance cycle at {current}")
+            seen.add(current)
+            chain.append(current)
+            current = self.table(current).parent
+        self._ancestry_cache[name] = chain
+        return chain
+
+    def root(self, name: str) -> str:
+        return self.ancestry(name)[-1]
+
+    def descendants(self, name: str) -> list[str]:
+        """The table itself and every table that extends it."""
+        cached = self._descendants_cache.get(name)
+        if cached is None:
+            cached = self._descendants_cache[name] = [t for t in self.tables if name in self.ancestry(t)]
+        return cached
+
+    def hierarchy_fields(self, root: str) -> dict[str, FieldDef]:
+        """Every column any table of the hierarchy needs: the store's columns."""
+        cols: dict[str, FieldDef] = {}
+        for t in self.descendants(root):
+            for fname, fdef in self.fields(t).items():
+                cols.setdefault(fname, fdef)
+        return cols
+
+    def fields(self, name: str) -> dict[str, FieldDef]:
+        cached = self._fields_cache.get(name)
+        if cached is not None:
+            return cached
+        merged: dict[str, FieldDef] = {k: _field_from_data(k, v) for k, v in SYSTEM_FIELDS.items()}
+        for t in reversed(self.ancestry(name)):
+            merged.update(self.tables[t].own_fields)
+        self._fields_cache[name] = merged
+        return merged
+
+    def field(self, table: str, name: str) -> FieldDef | None:
+        return self.fields(table).get(name)
+
+    def display_field(self, table: str) -> str:
+        for t in self.ancestry(table):
+            if self.tables[t].display:
+                return str(self.tables[t].display)
+        return "sys_id"
+
+    def number_prefix(self, table: str) -> str | None:
+        for t in self.ancestry(table):
+            if self.tables[t].number_prefix:
+                return self.tables[t].number_prefix
+        return None

@@ -1,0 +1,115 @@
+"""Records as the Table API shows them: strings, reference objects, display values.
+
+display_value=false: raw values, references {"link", "value"}; true: labels and display
+names; all: {"display_value", "value"} per field. Journal fields are "" unless display
+values are asked for, then the dated entries, newest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bpsn.base.clock import from_glide, glide
+
+from .dictionary import Dictionary, FieldDef
+
+JOURNAL_LABELS = {"work_notes": "Work notes", "comments": "Additional comments"}
+
+
+class Lookups(Protocol):
+    def lookup(self, table: str, sys_id: str) -> dict[str, str] | None: ...
+    def journal_entries(self, table: str, sys_id: str, element: str) -> list[dict[str, str]]: ...
+    def user_display(self, user_name: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    base_url: str
+    display_value: str = "false"  # "false" | "true" | "all"
+    exclude_reference_link: bool = False
+    fields: tuple[str, ...] = ()
+
+
+class Renderer:
+    def __init__(self, dictionary: Dictionary, lookups: Lookups) -> None:
+        self.dictionary, self.lookups = dictionary, lookups
+
+    def record(self, table: str, row: dict[str, str], opts: RenderOptions) -> dict[str, Any]:
+        fields = self.dictionary.fields(row.get("sys_class_name") or table)
+        names = list(opts.fields) if opts.fields else list(fields)
+        out: dict[str, Any] = {}
+        for name in names:
+            if "." in name:
+                walked = self._walk(table, row, name)
+                if walked is not None:
+                    fdef, value, owner = walked
+                    out[name] = self._value(fdef, value, owner, opts)
+                continue
+            fdef = fields.get(name)
+            if fdef is None:
+                continue  # invalid sysparm_fields entries are ignored
+            out[name] = self._value(fdef, row.get(name, ""), row, opts)
+        return out
+
+    def _walk(self, table: str, row: dict[str, str], path: str) -> tuple[FieldDef, str, dict[str, str]] | None:
+        current_table, current = table, row
+        parts = path.split(".")
+        for hop in parts[:-1]:
+            fdef = self.dictionary.field(current_table, hop)
+            if fdef is None or fdef.type != "reference" or not fdef.reference:
+                return None
+            target = self.lookups.lookup(fdef.reference, current.get(hop, "")) if current.get(hop) else None
+            current_table = fdef.reference
+            current = target or {}
+        fdef = self.dictionary.field(current_table, parts[-1])
+        if fdef is None:
+            return None
+        return fdef, current.get(parts[-1], ""), current
+
+    def _value(self, fdef: FieldDef, value: str, owner: dict[str, str], opts: RenderOptions) -> Any:
+        if fdef.type == "journal":
+            text = self._journal(owner, fdef.name) if opts.display_value != "false" else ""
+            return {"display_value": text, "value": ""} if opts.display_value == "all" else text
+        if fdef.type == "reference":
+            return self._reference(fdef, value, opts)
+        if opts.display_value == "false":
+            return value
+        display = self._display(fdef, value)
+        return display if opts.display_value == "true" else {"display_value": display, "value": value}
+
+    def _display(self, fdef: FieldDef, value: str) -> str:
+        if fdef.choices:
+            return fdef.choice_label(value)
+        if fdef.type == "glide_date_time" and value:
+            return glide(from_glide(value))  # the instance's users see UTC
+        if fdef.type == "password2" and value:
+            return "*" * 8
+        return value
+
+    def _reference(self, fdef: FieldDef, value: str, opts: RenderOptions) -> Any:
+        if not value:
+            if opts.display_value == "all":
+                return {"display_value": "", "value": ""}
+            return ""
+        link = f"{opts.base_url}/api/now/table/{fdef.reference}/{value}"
+        if opts.display_value == "false":
+            return value if opts.exclude_reference_link else {"link": link, "value": value}
+        target = self.lookups.lookup(str(fdef.reference), value)
+        display = target.get(self.dictionary.display_field(str(fdef.reference)), "") if target else ""
+        if opts.display_value == "true":
+            return display if opts.exclude_reference_link else {"display_value": display, "link": link}
+        out = {"display_value": display, "value": value}
+        if not opts.exclude_reference_link:
+            out["link"] = link
+        return out
+
+    def _journal(self, owner: dict[str, str], element: str) -> str:
+        sys_id, cls = owner.get("sys_id", ""), owner.get("sys_class_name", "")
+        if not sys_id:
+            return ""
+        entries = self.lookups.journal_entries(cls, sys_id, element)
+        label = JOURNAL_LABELS.get(element, element)
+        return "".join(
+            f"{e['sys_created_on']} - {self.lookups.user_display(e['sys_created_by'])} ({label})\n{e['value']}\n\n"
+            for e in entries)

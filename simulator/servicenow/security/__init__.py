@@ -1,0 +1,1 @@
+"""Security: basic auth and OAuth, ACLs, Password2 and REST rate limits."""

@@ -1,0 +1,1 @@
+"""The Table API routes."""
