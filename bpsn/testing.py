@@ -1,25 +1,28 @@
 """An in-process bench for tests: both simulators and the core on one virtual clock.
 
-Nothing listens on a port: the core's HTTP clients talk to the simulators' ASGI apps
-directly, so a scenario is fast, isolated and deterministic. Call from synchronous code
-(pytest-bdd steps) through `bench.run(coroutine)`.
+Nothing listens on a port: the core's HTTP clients talk to the simulators' ASGI apps directly,
+so a scenario is fast, isolated and deterministic. Synchronous code (pytest-bdd steps) calls
+the bench's loop through `bench.run(coroutine)`, or uses the synchronous clients
+(`servicenow_client`, `bigpanda_client`, `alerts_client`), which run on that loop too.
+
+A bench is built once and reset for each test (`reset()`: data, clock, fault rules, journals
+and the core's memory), which costs milliseconds; building one costs a few hundred. The
+`bpsn_bench` fixture (bpsn.pytest_plugin) hands out one bench per pytest worker, reset.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from bpsn.base.clock import SimClock
+from bpsn.harness.base import EventLoopThread, Harness
+from bpsn.harness.config import BenchConfig
 from bpsn.integration.config.settings import ConnectionSettings
 from bpsn.integration.engine.mapping import IncidentSettings
-from bpsn.integration.factory import build_runner, close_runner
+from bpsn.integration.factory import close_runner
 from bpsn.integration.modules.alert_config import AlertConfigSettings
-from bpsn.integration.runner import IntegrationRunner, PollReport
 from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
@@ -28,8 +31,8 @@ from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
-T = TypeVar("T")
 BATCH_PATH = "/api/now/v1/batch"
+BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
 
 
 def batch_items(entries: list[Any]) -> list[list[tuple[str, str]]]:
@@ -50,95 +53,103 @@ def batches_writing(entries: list[Any], table: str) -> int:
     return sum(any(t == table for _, t in items) for items in batch_items(entries))
 
 
-BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
-
-
 def call_asgi(app: Any, method: str, url: str, base_url: str = "http://testserver",
               **kwargs: Any) -> httpx.Response:
     """One request to an ASGI app from synchronous test code, with no server and no port."""
-    async def send() -> httpx.Response:
-        async with httpx.AsyncClient(transport=InProcessTransport(app), base_url=base_url) as client:
-            return await client.request(method, url, **kwargs)
-    return asyncio.run(send())
+    with httpx.Client(transport=InProcessTransport(app), base_url=base_url) as client:
+        return client.request(method, url, **kwargs)
 
 
-class InProcessBench:
-    def __init__(self, *, seed: int = 1, incident_settings: IncidentSettings | None = None) -> None:
-        self.clock = SimClock.virtual()
-        self.bigpanda = BigPandaBackend(BigPandaSettings(base_url=BP_URL, seed=seed), clock=self.clock)
-        self.servicenow = ServiceNowBackend(ServiceNowSettings(instance_url=SN_URL, seed=seed), clock=self.clock)
+class InProcessBench(Harness):
+    """Both simulators (their backends: `bigpanda`, `servicenow`; their apps) and the core."""
+
+    def __init__(self, *, seed: int = 1, incident_settings: IncidentSettings | None = None,
+                 config: BenchConfig | None = None) -> None:
+        self.bigpanda_url, self.servicenow_url = BP_URL, SN_URL
+        self.clock = self._sim_clock = SimClock.virtual()
+        bp, sn = BigPandaSettings(base_url=BP_URL, seed=seed), ServiceNowSettings(instance_url=SN_URL, seed=seed)
+        self.bigpanda = BigPandaBackend(bp, clock=self.clock)
+        self.servicenow = ServiceNowBackend(sn, clock=self.clock)
+        self.clock.on_advance(self._tick)
         self.bigpanda_app = create_bigpanda_app(self.bigpanda)
         self.servicenow_app = create_servicenow_app(self.servicenow)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="bench-loop", daemon=True)
-        self._thread.start()
+        self._loop_thread = EventLoopThread("bench-loop")
+        self._connect(self.transport_for, self._loop_thread, bp, sn)
         self.settings = ConnectionSettings(bigpanda_url=BP_URL, servicenow_url=SN_URL)
-        self.slept = 0.0
-        self.incident_settings = incident_settings
-        self.alert_settings: AlertConfigSettings | None = None  # None: the module's defaults
+        self.config = config or BenchConfig()
+        self._incident_settings = incident_settings
+        self.alert_settings: AlertConfigSettings | None = None  # None: the configuration's
         self.runner = self.new_core()
         self.source = self.run(self._client(self.bigpanda_app, BP_URL,
                                             headers={"Authorization": f"Bearer {self.bigpanda.settings.org_token}"}))
-        self.admin = self.run(self._client(self.servicenow_app, SN_URL, auth=("admin", "admin")))
+        self.admin = self.run(self._client(self.servicenow_app, SN_URL, auth=("admin", sn.admin_password)))
+
+    # --- transports and clients ------------------------------------------------------------------
+    def transport(self, simulator: str) -> InProcessTransport:
+        """A transport to one simulator's app (`bigpanda` or `servicenow`) for your own
+        httpx.Client or httpx.AsyncClient; synchronous requests run on the bench's loop."""
+        app = {"bigpanda": self.bigpanda_app, "servicenow": self.servicenow_app}[simulator]
+        return InProcessTransport(app, loop=self._loop_thread.loop)
+
+    def transport_for(self, url: str) -> InProcessTransport:
+        return self.transport("bigpanda" if url == BP_URL else "servicenow")
+
+    def _transports(self) -> dict[str, Any]:
+        return {"bigpanda_transport": InProcessTransport(self.bigpanda_app),
+                "servicenow_transport": InProcessTransport(self.servicenow_app)}
 
     @staticmethod
     async def _client(app: Any, base_url: str, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=InProcessTransport(app), base_url=base_url, **kwargs)
 
-    def new_core(self) -> IntegrationRunner:
-        """A fresh core (as after a restart): no memory but what the two systems hold."""
-        async def build() -> IntegrationRunner:
-            return build_runner(self.settings, clock=self.clock, pace=False, sleep=self._virtual_sleep,
-                                incident_settings=self.incident_settings, alert_settings=self.alert_settings,
-                                bigpanda_transport=InProcessTransport(self.bigpanda_app),
-                                servicenow_transport=InProcessTransport(self.servicenow_app))
-        return self.run(build())
-
-    def reconfigure(self, incident_settings: IncidentSettings) -> None:
-        """Restart the core with other module settings (what a new configuration version does)."""
-        self.incident_settings = incident_settings
-        self.run(close_runner(self.runner))
-        self.runner = self.new_core()
-
-    async def _virtual_sleep(self, seconds: float) -> None:
-        """The core's waits (retry backoff) pass on the virtual clock, not the wall clock."""
-        self.advance(seconds)
-        self.slept += seconds
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
-
-    # --- actions ------------------------------------------------------------------------------
-    def send_alerts(self, *alerts: dict[str, Any]) -> httpx.Response:
-        body = {"app_key": self.bigpanda.settings.alerts_app_key, "alerts": list(alerts)}
-        return self.run(self.source.post("/data/v2/alerts", json=body))
-
-    def poll(self) -> PollReport:
-        """One poll, its companions finished (in production they overlap the next retrieval)."""
-        async def poll_and_settle() -> PollReport:
-            report = await self.runner.poll_once()
-            await self.runner.settle()
-            return report
-        return self.run(poll_and_settle())
-
-    def watch(self) -> int:
-        """One pass of the core's ServiceNow delta watch (ticket changes -> BigPanda)."""
-        return self.run(self.runner.watch_once())
-
     def servicenow_user(self, user: str, password: str) -> httpx.AsyncClient:
         """A ServiceNow client acting as someone other than the core (an analyst)."""
         return self.run(self._client(self.servicenow_app, SN_URL, auth=(user, password)))
 
-    def advance(self, seconds: float) -> None:
-        self.clock.advance(seconds)
+    # --- the core's configuration ---------------------------------------------------------------
+    @property
+    def incident_settings(self) -> IncidentSettings:
+        """The Incidents settings in force: set by `reconfigure`, else the configuration's."""
+        return self._incident_settings or self.config.incident_settings(self._organization)
+
+    def new_core(self) -> Any:
+        if self._incident_settings is None and self.alert_settings is None:
+            return super().new_core()
+        saved = self.config
+        self.config = _Overridden(saved, self._incident_settings, self.alert_settings)  # type: ignore[assignment]
+        try:
+            return super().new_core()
+        finally:
+            self.config = saved
+
+    def reconfigure(self, incident_settings: IncidentSettings) -> None:
+        """Restart the core with other module settings (what a new configuration version does)."""
+        self._incident_settings = incident_settings
+        self.run(close_runner(self.runner))
+        self.runner = self.new_core()
+
+    def configure(self, config: BenchConfig) -> None:
+        self._incident_settings = None
+        self.alert_settings = None
+        super().configure(config)
+
+    def reset(self, config: BenchConfig | None = None) -> None:
+        self._incident_settings = None
+        self.alert_settings = None
+        self.bigpanda.pusher.client = None
+        super().reset(config)
+
+    # --- actions ---------------------------------------------------------------------------------
+    def send_alerts(self, *alerts: dict[str, Any]) -> httpx.Response:
+        body = {"app_key": self.bigpanda.settings.alerts_app_key, "alerts": list(alerts)}
+        return self.run(self.source.post("/data/v2/alerts", json=body))
+
+    def _tick(self, _now: float) -> None:
         self.bigpanda.tick()
         self.servicenow.tick()
 
-    def tickets(self, query: str = "correlation_display=BigPanda") -> list[dict[str, Any]]:
-        r = self.run(self.admin.get("/api/now/table/incident", params={
-            "sysparm_query": query, "sysparm_exclude_reference_link": "true"}))
-        r.raise_for_status()
-        return list(r.json()["result"])
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)  # both simulators' timers run with it (on_advance)
 
     @property
     def org(self) -> Any:
@@ -163,7 +174,23 @@ class InProcessBench:
             await self.source.aclose()
             await self.admin.aclose()
         self.run(shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+        self._close_clients()
+        self._loop_thread.stop()
         self.servicenow.store.close()
+
+
+class _Overridden:
+    """A configuration with the bench's own overrides of the Incidents and alert settings."""
+
+    def __init__(self, config: BenchConfig, incidents: IncidentSettings | None,
+                 alerts: AlertConfigSettings | None) -> None:
+        self._config, self._incidents, self._alerts = config, incidents, alerts
+
+    def incident_settings(self, organization: str) -> IncidentSettings:
+        return self._incidents or self._config.incident_settings(organization)
+
+    def alert_settings(self) -> AlertConfigSettings:
+        return self._alerts or self._config.alert_settings()
+
+
+__all__ = ["InProcessBench", "batch_items", "batches_writing", "call_asgi"]

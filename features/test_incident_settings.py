@@ -2,6 +2,4 @@
 
 from pytest_bdd import scenarios
 
-from bpsn.steps.incident_settings import *  # noqa: F401,F403
-
 scenarios("incident_settings.feature")

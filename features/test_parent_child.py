@@ -2,6 +2,4 @@
 
 from pytest_bdd import scenarios
 
-from bpsn.steps.parent_child import *  # noqa: F401,F403
-
 scenarios("parent_child.feature")

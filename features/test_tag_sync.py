@@ -2,6 +2,4 @@
 
 from pytest_bdd import scenarios
 
-from bpsn.steps.tag_sync import *  # noqa: F401,F403
-
 scenarios("tag_sync.feature")

@@ -2,6 +2,4 @@
 
 from pytest_bdd import scenarios
 
-from bpsn.steps.transform_rules import *  # noqa: F401,F403
-
 scenarios("transform_rules.feature")

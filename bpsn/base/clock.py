@@ -27,6 +27,7 @@ class SimClock:
         self._listeners: list[Callable[[float], None]] = []
         if frozen:  # exactly at `start`: no float error from going through the offset
             self._frozen_at = start if start is not None else source()
+        self._initial = (self._offset, self._frozen_at)
 
     @classmethod
     def virtual(cls, start: float = 1_767_225_600.0) -> SimClock:
@@ -62,6 +63,11 @@ class SimClock:
         for listener in list(self._listeners):
             listener(now)
         return now
+
+    def restart(self) -> None:
+        """Back to where this clock began (a fresh state for the next test): the instant a
+        frozen clock was made at, or a running clock's first offset. Listeners stay."""
+        self._offset, self._frozen_at = self._initial
 
     def on_advance(self, listener: Callable[[float], None]) -> None:
         """Called after every advance(), so timers due in virtual time fire at once."""

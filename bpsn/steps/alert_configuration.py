@@ -15,144 +15,176 @@ from pytest_bdd import given, parsers, then, when
 from bpsn.integration.engine.mapping import IncidentSettings
 from bpsn.integration.modules import alert_records, staging
 from bpsn.integration.modules.alert_config import AlertConfigSettings, activity_link
+from bpsn.steps.common import reattach_on_restart
 from bpsn.testing import SN_URL, InProcessBench
 
 CORE_USER = "bigpanda.integration"
-BUTTONS = {"Show UI Action Button to Incident in BP": "incident_button",
-           "Show UI Action Button to Incident Timeline in BP": "timeline_button"}
+BUTTONS = {
+    "Show UI Action Button to Incident in BP": "incident_button",
+    "Show UI Action Button to Incident Timeline in BP": "timeline_button",
+}
 
 
 # --- the modules ----------------------------------------------------------------------------------
-def _attach(bench: InProcessBench, context: dict[str, Any]) -> None:
+def _attach(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
     """(Re)attach share staging and the alert records to the bench's current core."""
-    runner = bench.runner
-    runner.companions[:] = [c for c in runner.companions
-                            if not isinstance(c, (staging.ShareStaging, alert_records.AlertRecords))]
-    context["staging"] = staging.attach(runner, **context.get("staging_options", {}))
-    context["alerts"] = alert_records.attach(runner, context.get("alert_settings", AlertConfigSettings()))
+    _attach_to(bpsn_bench.runner, bpsn_context)
+    reattach_on_restart(bpsn_context, "alert_configuration", lambda runner: _attach_to(runner, bpsn_context))
+
+
+def _attach_to(runner: Any, bpsn_context: dict[str, Any]) -> None:
+    runner.companions[:] = [
+        c for c in runner.companions if not isinstance(c, (staging.ShareStaging, alert_records.AlertRecords))
+    ]
+    bpsn_context["staging"] = staging.attach(runner, **bpsn_context.get("staging_options", {}))
+    bpsn_context["alerts"] = alert_records.attach(runner, bpsn_context.get("alert_settings", AlertConfigSettings()))
 
 
 @given("the default Alert Configuration settings")
-def default_settings(bench: InProcessBench, context: dict[str, Any]) -> None:
-    context["alert_settings"] = AlertConfigSettings()
-    _attach(bench, context)
+def default_settings(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bpsn.integration.alerts")  # the processing log, when it is on
+    bpsn_context["alert_settings"] = AlertConfigSettings()
+    _attach(bpsn_bench, bpsn_context)
 
 
 @given("the Alert Configuration settings:")
-def settings_table(bench: InProcessBench, context: dict[str, Any], datatable: list[list[str]]) -> None:
+def settings_table(
+    bpsn_bench: InProcessBench,
+    bpsn_context: dict[str, Any],
+    datatable: list[list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """As the configuration form sends them: strings, yes/no, comma-separated lists."""
-    context["alert_settings"] = AlertConfigSettings.from_mapping({k: v for k, v in datatable[1:]})
-    _attach(bench, context)
+    caplog.set_level(logging.INFO, logger="bpsn.integration.alerts")  # the processing log, when it is on
+    bpsn_context["alert_settings"] = AlertConfigSettings.from_mapping({k: v for k, v in datatable[1:]})
+    _attach(bpsn_bench, bpsn_context)
 
 
 @given(parsers.parse('the Incidents setting "{name}" is off'))
-def button_off(bench: InProcessBench, context: dict[str, Any], name: str) -> None:
+def button_off(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], name: str) -> None:
     """An Incidents setting: the core restarts with it, and staging takes it from there."""
-    current = bench.incident_settings or IncidentSettings()
-    bench.reconfigure(dataclasses.replace(current, **{BUTTONS[name]: False}))
-    _attach(bench, context)
-
-
-@when("the core restarts with the same modules")
-def restart_with_modules(bench: InProcessBench, context: dict[str, Any]) -> None:
-    bench.reconfigure(bench.incident_settings or bench.runner.engine.settings)
-    _attach(bench, context)
+    current = bpsn_bench.incident_settings or IncidentSettings()
+    bpsn_bench.reconfigure(dataclasses.replace(current, **{BUTTONS[name]: False}))
+    _attach(bpsn_bench, bpsn_context)
 
 
 # --- alerts ---------------------------------------------------------------------------------------
-def _send(bench: InProcessBench, context: dict[str, Any], status: str, tags: dict[str, str]) -> None:
-    r = bench.send_alerts({"status": status, **tags})
+def _send(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, tags: dict[str, str]) -> None:
+    r = bpsn_bench.send_alerts({"status": status, **tags})
     assert r.status_code == 201, r.text
-    context["incident_id"] = r.json()["alerts"][0]["incident_id"]
+    bpsn_context["incident_id"] = r.json()["alerts"][0]["incident_id"]
 
 
 @given(parsers.re(r'a monitoring tool sends an? (?P<status>\w+) alert "(?P<tags>[^"]+)"'))
 @when(parsers.re(r'a monitoring tool sends an? (?P<status>\w+) alert "(?P<tags>[^"]+)"'))
-def send_tagged_alert(bench: InProcessBench, context: dict[str, Any], status: str, tags: str) -> None:
+def send_tagged_alert(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, tags: str) -> None:
     """Tags as "name=value, name=value"."""
     pairs = [part.split("=", 1) for part in tags.split(", ")]
     assert all(len(p) == 2 for p in pairs), f"tags must read name=value: {tags!r}"
-    _send(bench, context, status, {name.strip(): value.strip() for name, value in pairs})
+    _send(bpsn_bench, bpsn_context, status, {name.strip(): value.strip() for name, value in pairs})
 
 
 @when(parsers.parse('{hosts:d} hosts each send {count:d} {status} alerts for team "{team}"'))
-def storm(bench: InProcessBench, hosts: int, count: int, status: str, team: str) -> None:
+def storm(bpsn_bench: InProcessBench, hosts: int, count: int, status: str, team: str) -> None:
     """One alerts-API request (the API's 5 requests / second hold for the source too)."""
-    r = bench.send_alerts(*({"status": status, "host": f"storm-host-{h}", "check": f"{status}-check-{k}", "team": team}
-                            for h in range(hosts) for k in range(count)))
+    r = bpsn_bench.send_alerts(
+        *(
+            {"status": status, "host": f"storm-host-{h}", "check": f"{status}-check-{k}", "team": team}
+            for h in range(hosts)
+            for k in range(count)
+        )
+    )
     assert r.status_code == 201, r.text
 
 
 @given("the core polls BigPanda")
-def core_polls_given(bench: InProcessBench, context: dict[str, Any]) -> None:
-    context["report"] = bench.poll()
+def core_polls_given(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    bpsn_context["report"] = bpsn_bench.poll()
 
 
 # --- the BigPanda alerts table --------------------------------------------------------------------
-def _rows(bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
-    r = bench.run(bench.admin.get(f"/api/now/table/{table}", params={
-        "sysparm_query": query, "sysparm_exclude_reference_link": "true", "sysparm_limit": 1000}))
+def _rows(bpsn_bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
+    r = bpsn_bench.run(
+        bpsn_bench.admin.get(
+            f"/api/now/table/{table}",
+            params={"sysparm_query": query, "sysparm_exclude_reference_link": "true", "sysparm_limit": 1000},
+        )
+    )
     r.raise_for_status()
     return list(r.json()["result"])
 
 
-def _ticket(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
-    return _rows(bench, "incident", f"correlation_id={context['incident_id']}^ORDERBYDESCsys_created_on")[0]
+def _ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, Any]:
+    return _rows(bpsn_bench, "incident", f"correlation_id={bpsn_context['incident_id']}^ORDERBYDESCsys_created_on")[0]
 
 
-def _alert_record(bench: InProcessBench, context: dict[str, Any], check: str) -> dict[str, Any]:
-    rows = [r for r in _rows(bench, "x_bip_panda_bp_alerts", f"u_bp_incident_id={context['incident_id']}")
-            if json.loads(r["u_tags"]).get("check") == check]
+def _alert_record(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], check: str) -> dict[str, Any]:
+    rows = [
+        r
+        for r in _rows(bpsn_bench, "x_bip_panda_bp_alerts", f"u_bp_incident_id={bpsn_context['incident_id']}")
+        if json.loads(r["u_tags"]).get("check") == check
+    ]
     assert len(rows) == 1, rows
     return rows[0]
 
 
-def _sys_id(bench: InProcessBench, table: str, name: str) -> str:
-    rows = _rows(bench, table, f"name={name}")
+def _sys_id(bpsn_bench: InProcessBench, table: str, name: str) -> str:
+    rows = _rows(bpsn_bench, table, f"name={name}")
     assert len(rows) == 1, (table, name, rows)
     return str(rows[0]["sys_id"])
 
 
 @then(parsers.parse("the BigPanda alerts table holds {count:d} records for that incident"))
-def alert_records_for_incident(bench: InProcessBench, context: dict[str, Any], count: int) -> None:
-    assert len(_rows(bench, "x_bip_panda_bp_alerts", f"u_bp_incident_id={context['incident_id']}")) == count
+def alert_records_for_incident(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int) -> None:
+    assert len(_rows(bpsn_bench, "x_bip_panda_bp_alerts", f"u_bp_incident_id={bpsn_context['incident_id']}")) == count
 
 
 @then(parsers.parse("the BigPanda alerts table holds {count:d} records in all"))
-def alert_records_in_all(bench: InProcessBench, count: int) -> None:
-    assert len(_rows(bench, "x_bip_panda_bp_alerts", "")) == count
+def alert_records_in_all(bpsn_bench: InProcessBench, count: int) -> None:
+    assert len(_rows(bpsn_bench, "x_bip_panda_bp_alerts", "")) == count
 
 
 @then(parsers.parse('the alert record of check "{check}" belongs to the ticket'))
-def record_belongs(bench: InProcessBench, context: dict[str, Any], check: str) -> None:
-    assert _alert_record(bench, context, check)["u_incident"] == _ticket(bench, context)["sys_id"]
+def record_belongs(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], check: str) -> None:
+    assert _alert_record(bpsn_bench, bpsn_context, check)["u_incident"] == _ticket(bpsn_bench, bpsn_context)["sys_id"]
 
 
 @then(parsers.parse('the alert record of check "{check}" is bound to the cmdb_ci "{name}"'))
-def record_ci(bench: InProcessBench, context: dict[str, Any], check: str, name: str) -> None:
-    assert _alert_record(bench, context, check)["u_cmdb_ci"] == _sys_id(bench, "cmdb_ci", name)
+def record_ci(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], check: str, name: str) -> None:
+    assert _alert_record(bpsn_bench, bpsn_context, check)["u_cmdb_ci"] == _sys_id(bpsn_bench, "cmdb_ci", name)
 
 
 @then(parsers.parse('the alert record of check "{check}" is assigned to the sys_user_group "{name}"'))
-def record_group(bench: InProcessBench, context: dict[str, Any], check: str, name: str) -> None:
-    assert _alert_record(bench, context, check)["u_assignment_group"] == _sys_id(bench, "sys_user_group", name)
+def record_group(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], check: str, name: str) -> None:
+    assert _alert_record(bpsn_bench, bpsn_context, check)["u_assignment_group"] == _sys_id(
+        bpsn_bench, "sys_user_group", name
+    )
 
 
 @then(parsers.re(r'the alert record of check "(?P<check>[^"]+)" has "(?P<field>\w+)" "(?P<value>[^"]*)"'))
-def record_field(bench: InProcessBench, context: dict[str, Any], check: str, field: str, value: str) -> None:
-    assert _alert_record(bench, context, check)[field] == value
+def record_field(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], check: str, field: str, value: str) -> None:
+    assert _alert_record(bpsn_bench, bpsn_context, check)[field] == value
 
 
 @then(parsers.parse('the alert record of check "{check}" has an end time'))
-def record_ended(bench: InProcessBench, context: dict[str, Any], check: str) -> None:
-    assert _alert_record(bench, context, check)["u_end"]
+def record_ended(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], check: str) -> None:
+    assert _alert_record(bpsn_bench, bpsn_context, check)["u_end"]
 
 
-@then(parsers.re(r'ServiceNow has (?P<count>\d+) cmdb_ci named "(?P<name>[^"]+)"(?:, with install status '
-                 r'"(?P<label>[^"]+)")?'))
-def cmdb_ci_named(bench: InProcessBench, count: str, name: str, label: str | None) -> None:
-    r = bench.run(bench.admin.get("/api/now/table/cmdb_ci", params={
-        "sysparm_query": f"name={name}", "sysparm_display_value": "true"}))
+@then(
+    parsers.re(
+        r'ServiceNow has (?P<count>\d+) cmdb_ci named "(?P<name>[^"]+)"(?:, with install status '
+        r'"(?P<label>[^"]+)")?'
+    )
+)
+def cmdb_ci_named(bpsn_bench: InProcessBench, count: str, name: str, label: str | None) -> None:
+    r = bpsn_bench.run(
+        bpsn_bench.admin.get(
+            "/api/now/table/cmdb_ci", params={"sysparm_query": f"name={name}", "sysparm_display_value": "true"}
+        )
+    )
     rows = r.json()["result"]
     assert len(rows) == int(count), rows
     if label:
@@ -160,16 +192,12 @@ def cmdb_ci_named(bench: InProcessBench, count: str, name: str, label: str | Non
 
 
 @then(parsers.parse('the alert processing log has {lines:d} lines about the alert of check "{check}"'))
-def processing_log(bench: InProcessBench, context: dict[str, Any], caplog: pytest.LogCaptureFixture,
-                   lines: int, check: str) -> None:
-    alert_id = _alert_record(bench, context, check)["u_alert_id"]
+def processing_log(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], caplog: pytest.LogCaptureFixture, lines: int, check: str
+) -> None:
+    alert_id = _alert_record(bpsn_bench, bpsn_context, check)["u_alert_id"]
     found = [r for r in caplog.records if r.name == "bpsn.integration.alerts" and alert_id in r.getMessage()]
     assert len(found) == lines, [r.getMessage() for r in caplog.records]
-
-
-@pytest.fixture(autouse=True)
-def capture_alert_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bpsn.integration.alerts")
 
 
 @then("the Alert Configuration settings are refused, naming the setting:")
@@ -180,84 +208,88 @@ def settings_refused(datatable: list[list[str]]) -> None:
 
 
 @then("the BigPanda view link of the ticket opens its incident metadata record")
-def view_link(bench: InProcessBench, context: dict[str, Any]) -> None:
-    ticket = _ticket(bench, context)
-    link = activity_link(context["alert_settings"], SN_URL, ticket["sys_id"])
+def view_link(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    ticket = _ticket(bpsn_bench, bpsn_context)
+    link = activity_link(bpsn_context["alert_settings"], SN_URL, ticket["sys_id"])
     uri = parse_qs(urlsplit(link).query)["uri"][0]
     table, _, query = uri.partition(".do?")
-    rows = _rows(bench, table, parse_qs(query)["sysparm_query"][0])
-    assert [r["u_bp_incident_id"] for r in rows] == [context["incident_id"]], rows
+    rows = _rows(bpsn_bench, table, parse_qs(query)["sysparm_query"][0])
+    assert [r["u_bp_incident_id"] for r in rows] == [bpsn_context["incident_id"]], rows
 
 
 # --- staging and metadata -------------------------------------------------------------------------
-def _staged(bench: InProcessBench, context: dict[str, Any]) -> list[dict[str, Any]]:
-    return _rows(bench, "x_bip_panda_shareincident",
-                 f"u_bp_incident_id={context['incident_id']}^ORDERBYsys_created_on")
+def _staged(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[dict[str, Any]]:
+    return _rows(
+        bpsn_bench, "x_bip_panda_shareincident", f"u_bp_incident_id={bpsn_context['incident_id']}^ORDERBYsys_created_on"
+    )
 
 
-def _metadata(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
-    rows = _rows(bench, "x_bip_panda_incident_metadata", f"u_bp_incident_id={context['incident_id']}^u_organization=demo")
+def _metadata(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, Any]:
+    rows = _rows(
+        bpsn_bench,
+        "x_bip_panda_incident_metadata",
+        f"u_bp_incident_id={bpsn_context['incident_id']}^u_organization=demo",
+    )
     assert len(rows) == 1, rows
     return rows[0]
 
 
-@then(parsers.parse("the staging table holds {count:d} row for that incident, transformed, carrying the share and "
-                    "the ticket"))
-def staged_row(bench: InProcessBench, context: dict[str, Any], count: int) -> None:
-    rows = _staged(bench, context)
+@then(
+    parsers.parse(
+        "the staging table holds {count:d} row for that incident, transformed, carrying the share and the ticket"
+    )
+)
+def staged_row(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int) -> None:
+    rows = _staged(bpsn_bench, bpsn_context)
     assert len(rows) == count
-    row, share = rows[-1], context["report"].written[-1].share
+    row, share = rows[-1], bpsn_context["report"].written[-1].share
     assert row["sys_import_state"] == "inserted" and row["sys_target_table"] == "x_bip_panda_incident_metadata"
-    assert row["u_ticket_sys_id"] == _ticket(bench, context)["sys_id"]
+    assert row["u_ticket_sys_id"] == _ticket(bpsn_bench, bpsn_context)["sys_id"]
     assert (row["u_bp_share_id"], row["u_bp_organization"]) == (share["share_id"], "demo")
-    assert json.loads(row["u_bp_incident_json"])["id"] == context["incident_id"]
+    assert json.loads(row["u_bp_incident_json"])["id"] == bpsn_context["incident_id"]
     assert (row["u_bp_alerts_count"], row["u_bp_alerts_statuses"]) == ("1", "critical: 1")
 
 
 @then(parsers.parse("the staging table holds {count:d} rows for that incident"))
-def staged_rows(bench: InProcessBench, context: dict[str, Any], count: int) -> None:
-    assert len(_staged(bench, context)) == count
+def staged_rows(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int) -> None:
+    assert len(_staged(bpsn_bench, bpsn_context)) == count
 
 
 @then("the incident metadata belongs to the ticket")
-def metadata_ticket(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert _metadata(bench, context)["u_incident"] == _ticket(bench, context)["sys_id"]
+def metadata_ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert _metadata(bpsn_bench, bpsn_context)["u_incident"] == _ticket(bpsn_bench, bpsn_context)["sys_id"]
 
 
 @then(parsers.re(r"the incident metadata links the BigPanda incident(?P<timeline> and its timeline)?$"))
-def metadata_links(bench: InProcessBench, context: dict[str, Any], timeline: str | None) -> None:
-    links = context["report"].written[-1].share["incident"]["links"]
-    meta = _metadata(bench, context)
+def metadata_links(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], timeline: str | None) -> None:
+    links = bpsn_context["report"].written[-1].share["incident"]["links"]
+    meta = _metadata(bpsn_bench, bpsn_context)
     assert meta["u_bp_incident_url"] == links["incident"]
     if timeline:
         assert meta["u_bp_timeline_url"] == links["timeline"]
 
 
 @then(parsers.re(r'the incident metadata field "(?P<field>\w+)" is "(?P<value>[^"]*)"'))
-def metadata_field(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
-    assert _metadata(bench, context)[field] == value
+def metadata_field(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], field: str, value: str) -> None:
+    assert _metadata(bpsn_bench, bpsn_context)[field] == value
 
 
 @then("the incident metadata names the last share")
-def metadata_last_share(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert _metadata(bench, context)["u_last_share_id"] == context["report"].written[-1].share["share_id"]
+def metadata_last_share(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert (
+        _metadata(bpsn_bench, bpsn_context)["u_last_share_id"] == bpsn_context["report"].written[-1].share["share_id"]
+    )
 
 
 # --- requests -------------------------------------------------------------------------------------
-@given("ServiceNow requests are counted from here")
-@when("ServiceNow requests are counted from here")
-def count_from_here(bench: InProcessBench, context: dict[str, Any]) -> None:
-    context["sn_since"] = bench.journal_marks()[0]
+def _core_entries(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[Any]:
+    return bpsn_bench.servicenow.journal.find(user=CORE_USER, since_id=bpsn_context["sn_since"])
 
 
-def _core_entries(bench: InProcessBench, context: dict[str, Any]) -> list[Any]:
-    return bench.servicenow.journal.find(user=CORE_USER, since_id=context["sn_since"])
-
-
-def _batches(bench: InProcessBench, context: dict[str, Any]) -> list[list[Any]]:
+def _batches(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[list[Any]]:
     """The core's Batch API requests, each with its items (items are journaled before their batch)."""
     batches, items = [], []
-    for entry in _core_entries(bench, context):
+    for entry in _core_entries(bpsn_bench, bpsn_context):
         if "batch-item" in entry.notes:
             items.append(entry)
         elif entry.path == "/api/now/v1/batch":
@@ -267,33 +299,42 @@ def _batches(bench: InProcessBench, context: dict[str, Any]) -> list[list[Any]]:
 
 
 @then(parsers.parse("that poll staged {shares:d} shares with {requests:d} Import Set request"))
-def staged_with(bench: InProcessBench, context: dict[str, Any], shares: int, requests: int) -> None:
-    imports = [e for e in _core_entries(bench, context) if e.path.startswith("/api/now/import/")]
+def staged_with(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], shares: int, requests: int) -> None:
+    imports = [e for e in _core_entries(bpsn_bench, bpsn_context) if e.path.startswith("/api/now/import/")]
     assert len(imports) == requests, [e.path for e in imports]
-    assert len(context["report"].written) == shares
-    assert context["staging"].requests >= requests
+    assert len(bpsn_context["report"].written) == shares
+    assert bpsn_context["staging"].requests >= requests
 
 
 @then(parsers.parse("that poll wrote {records:d} alert records and {cis:d} CIs in {requests:d} Batch API request"))
-def alert_batch(bench: InProcessBench, context: dict[str, Any], records: int, cis: int, requests: int) -> None:
-    ours = [b for b in _batches(bench, context) if any(e.table == "x_bip_panda_bp_alerts" for e in b)]
-    assert len(ours) == requests, [[e.table for e in b] for b in _batches(bench, context)]
+def alert_batch(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], records: int, cis: int, requests: int
+) -> None:
+    ours = [b for b in _batches(bpsn_bench, bpsn_context) if any(e.table == "x_bip_panda_bp_alerts" for e in b)]
+    assert len(ours) == requests, [[e.table for e in b] for b in _batches(bpsn_bench, bpsn_context)]
     items = [e for b in ours for e in b]
     assert sum(e.table == "x_bip_panda_bp_alerts" for e in items) == records
     assert sum(e.table == "cmdb_ci" and e.method == "POST" for e in items) == cis
 
 
-@then(parsers.re(r"(?:that poll|the core) looked up the cmdb_ci table (?P<cis>\d+) times?"
-                 r"(?: and the sys_user_group table (?P<groups>\d+) times?)?"))
-def lookups(bench: InProcessBench, context: dict[str, Any], cis: str, groups: str | None) -> None:
-    entries = [e for e in _core_entries(bench, context) if e.method == "GET" and "batch-item" not in e.notes]
+@then(
+    parsers.re(
+        r"(?:that poll|the core) looked up the cmdb_ci table (?P<cis>\d+) times?"
+        r"(?: and the sys_user_group table (?P<groups>\d+) times?)?"
+    )
+)
+def lookups(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], cis: str, groups: str | None) -> None:
+    entries = [e for e in _core_entries(bpsn_bench, bpsn_context) if e.method == "GET" and "batch-item" not in e.notes]
     assert sum(e.table == "cmdb_ci" for e in entries) == int(cis)
     if groups is not None:
         assert sum(e.table == "sys_user_group" for e in entries) == int(groups)
 
 
 @then("no alert record was written outside a batch")
-def no_single_writes(bench: InProcessBench, context: dict[str, Any]) -> None:
-    single = [e for e in _core_entries(bench, context)
-              if e.table in ("x_bip_panda_bp_alerts", "cmdb_ci") and e.method != "GET" and "batch-item" not in e.notes]
+def no_single_writes(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    single = [
+        e
+        for e in _core_entries(bpsn_bench, bpsn_context)
+        if e.table in ("x_bip_panda_bp_alerts", "cmdb_ci") and e.method != "GET" and "batch-item" not in e.notes
+    ]
     assert single == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,50 +13,47 @@ from bpsn.testing import InProcessBench
 
 
 @pytest.fixture
-def bench() -> Iterator[InProcessBench]:
-    b = InProcessBench()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def context() -> dict[str, Any]:
+def bpsn_context() -> dict[str, Any]:
     return {}
 
 
 @given(parsers.parse('the BigPanda organisation "{name}" auto-shares every incident to ServiceNow'))
-def organisation_autoshares(bench: InProcessBench, name: str) -> None:
-    org = bench.bigpanda.orgs[name]
+def organisation_autoshares(bpsn_bench: InProcessBench, name: str) -> None:
+    org = bpsn_bench.bigpanda.orgs[name]
     assert any("servicenow" in env.autoshare_targets and not env.filter for env in org.environments.values())
 
 
 @given("the integration core is connected to both systems")
-def core_connected(bench: InProcessBench) -> None:
-    assert bench.poll().shares == 0
+def core_connected(bpsn_bench: InProcessBench) -> None:
+    assert bpsn_bench.poll().shares == 0
 
 
-def _send(bench: InProcessBench, context: dict[str, Any], status: str, host: str, check: str) -> None:
-    r = bench.send_alerts({"status": status, "host": host, "check": check})
+def _send(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str, check: str) -> None:
+    r = bpsn_bench.send_alerts({"status": status, "host": host, "check": check})
     assert r.status_code == 201, r.text
-    context["incident_id"] = r.json()["alerts"][0]["incident_id"]
+    bpsn_context["incident_id"] = r.json()["alerts"][0]["incident_id"]
 
 
-@when(parsers.re(r'a monitoring tool sends an? (?P<status>\w+) alert for host "(?P<host>[^"]+)" check "(?P<check>[^"]+)"'))
-def send_alert(bench: InProcessBench, context: dict[str, Any], status: str, host: str, check: str) -> None:
-    _send(bench, context, status, host, check)
+@when(
+    parsers.re(r'a monitoring tool sends an? (?P<status>\w+) alert for host "(?P<host>[^"]+)" check "(?P<check>[^"]+)"')
+)
+def send_alert(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str, check: str) -> None:
+    _send(bpsn_bench, bpsn_context, status, host, check)
 
 
 @given(parsers.re(r'an? (?P<status>\w+) alert for host "(?P<host>[^"]+)" check "(?P<check>[^"]+)" has become a ticket'))
-def alert_became_ticket(bench: InProcessBench, context: dict[str, Any], status: str, host: str, check: str) -> None:
-    _send(bench, context, status, host, check)
-    report = bench.poll()
+def alert_became_ticket(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str, check: str
+) -> None:
+    _send(bpsn_bench, bpsn_context, status, host, check)
+    report = bpsn_bench.poll()
     assert report.created == 1 and len(report.callbacks) == 1
 
 
 @when("BigPanda delivers the same share again")
-def reshare(bench: InProcessBench, context: dict[str, Any]) -> None:
-    org = bench.bigpanda.orgs[bench.bigpanda.settings.organization]
-    org.share(bench.incident(context["incident_id"]), "incident#new", bench.clock.now())
+def reshare(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    org = bpsn_bench.bigpanda.orgs[bpsn_bench.bigpanda.settings.organization]
+    org.share(bpsn_bench.incident(bpsn_context["incident_id"]), "incident#new", bpsn_bench.clock.now())
 
 
 class SimulatedCrash(ConnectionError):
@@ -65,8 +61,8 @@ class SimulatedCrash(ConnectionError):
 
 
 @given("the callback to BigPanda will fail once")
-def callback_fails_once(bench: InProcessBench) -> None:
-    client = bench.runner.bigpanda
+def callback_fails_once(bpsn_bench: InProcessBench) -> None:
+    client = bpsn_bench.runner.bigpanda
     original = client.send_callbacks
 
     async def crash_once(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,59 +73,59 @@ def callback_fails_once(bench: InProcessBench) -> None:
 
 
 @when("the core polls BigPanda")
-def core_polls(bench: InProcessBench, context: dict[str, Any]) -> None:
+def core_polls(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
     try:
-        context["report"] = bench.poll()
+        bpsn_context["report"] = bpsn_bench.poll()
     except SimulatedCrash:
-        context["report"] = None
+        bpsn_context["report"] = None
 
 
 @when("the core restarts")
-def core_restarts(bench: InProcessBench) -> None:
-    bench.reconfigure(bench.incident_settings or IncidentSettings())
+def core_restarts(bpsn_bench: InProcessBench) -> None:
+    bpsn_bench.reconfigure(bpsn_bench.incident_settings or IncidentSettings())
 
 
 @when(parsers.parse("{seconds:d} seconds pass"))
-def time_passes(bench: InProcessBench, seconds: int) -> None:
-    bench.advance(seconds)
+def time_passes(bpsn_bench: InProcessBench, seconds: int) -> None:
+    bpsn_bench.advance(seconds)
 
 
 @then(parsers.parse("ServiceNow has {count:d} incident for that BigPanda incident"))
-def tickets_for_incident(bench: InProcessBench, context: dict[str, Any], count: int) -> None:
-    tickets = bench.tickets(f"correlation_id={context['incident_id']}")
+def tickets_for_incident(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int) -> None:
+    tickets = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")
     assert len(tickets) == count, tickets
-    context["ticket"] = tickets[0] if tickets else None
+    bpsn_context["ticket"] = tickets[0] if tickets else None
 
 
 @then(parsers.parse('its short description is "{text}"'))
-def short_description_is(context: dict[str, Any], text: str) -> None:
-    assert context["ticket"]["short_description"] == text
+def short_description_is(bpsn_context: dict[str, Any], text: str) -> None:
+    assert bpsn_context["ticket"]["short_description"] == text
 
 
 @then("its correlation id is the BigPanda incident id")
-def correlation_id_is_incident(context: dict[str, Any]) -> None:
-    assert context["ticket"]["correlation_id"] == context["incident_id"]
+def correlation_id_is_incident(bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_context["ticket"]["correlation_id"] == bpsn_context["incident_id"]
 
 
 @then("BigPanda shows the ServiceNow incident number on the incident")
-def bigpanda_shows_ticket(bench: InProcessBench, context: dict[str, Any]) -> None:
-    tickets = bench.incident(context["incident_id"]).tickets
-    assert [t.number for t in tickets] == [context["ticket"]["number"]]
+def bigpanda_shows_ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    tickets = bpsn_bench.incident(bpsn_context["incident_id"]).tickets
+    assert [t.number for t in tickets] == [bpsn_context["ticket"]["number"]]
 
 
 @then("BigPanda does not show a ticket on the incident yet")
-def bigpanda_no_ticket(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert bench.incident(context["incident_id"]).tickets == []
+def bigpanda_no_ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_bench.incident(bpsn_context["incident_id"]).tickets == []
 
 
 @then(parsers.parse('the ticket description counts "{counts}"'))
-def description_counts(context: dict[str, Any], counts: str) -> None:
-    assert context["ticket"]["description"].startswith(counts), context["ticket"]["description"]
+def description_counts(bpsn_context: dict[str, Any], counts: str) -> None:
+    assert bpsn_context["ticket"]["description"].startswith(counts), bpsn_context["ticket"]["description"]
 
 
 @then(parsers.parse('the ticket is in state "{state}" with resolution code "{code}"'))
-def ticket_state(bench: InProcessBench, context: dict[str, Any], state: str, code: str) -> None:
-    ticket = bench.tickets(f"correlation_id={context['incident_id']}")[0]
+def ticket_state(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], state: str, code: str) -> None:
+    ticket = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")[0]
     assert (ticket["state"], ticket["close_code"]) == (state, code)
     assert ticket["resolved_at"] and ticket["active"] == "true"
 
@@ -145,202 +141,243 @@ SETTING_NAMES = {
 
 
 @given(parsers.re(r'the setting "(?P<name>[^"]+)" is (?P<value>on|off)'))
-def setting_is(bench: InProcessBench, name: str, value: str) -> None:
+def setting_is(bpsn_bench: InProcessBench, name: str, value: str) -> None:
     import dataclasses
 
-    current = bench.incident_settings or IncidentSettings()
-    bench.reconfigure(dataclasses.replace(current, **{SETTING_NAMES[name]: value == "on"}))
+    current = bpsn_bench.incident_settings or IncidentSettings()
+    bpsn_bench.reconfigure(dataclasses.replace(current, **{SETTING_NAMES[name]: value == "on"}))
 
 
-def _ticket(bench: InProcessBench, context: dict[str, Any], display: bool = False) -> dict[str, Any]:
+def _ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], display: bool = False) -> dict[str, Any]:
     """The incident's newest ticket."""
-    params = {"sysparm_query": f"correlation_id={context['incident_id']}^ORDERBYDESCsys_created_on",
-              "sysparm_exclude_reference_link": "true"}
+    params = {
+        "sysparm_query": f"correlation_id={bpsn_context['incident_id']}^ORDERBYDESCsys_created_on",
+        "sysparm_exclude_reference_link": "true",
+    }
     if display:
         params["sysparm_display_value"] = "all"
-    r = bench.run(bench.admin.get("/api/now/table/incident", params=params))
+    r = bpsn_bench.run(bpsn_bench.admin.get("/api/now/table/incident", params=params))
     r.raise_for_status()
     return r.json()["result"][0]
 
 
-def _patch_ticket(bench: InProcessBench, context: dict[str, Any], body: dict[str, str]) -> None:
-    sys_id = _ticket(bench, context)["sys_id"]
-    r = bench.run(bench.admin.patch(f"/api/now/table/incident/{sys_id}", json=body))
+def _patch_ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], body: dict[str, str]) -> None:
+    sys_id = _ticket(bpsn_bench, bpsn_context)["sys_id"]
+    r = bpsn_bench.run(bpsn_bench.admin.patch(f"/api/now/table/incident/{sys_id}", json=body))
     assert r.status_code == 200, r.text
 
 
-def _user_key_client(bench: InProcessBench) -> Any:
+def _user_key_client(bpsn_bench: InProcessBench) -> Any:
     import httpx
 
     from bpsn.simulator.common.asgi_call import InProcessTransport
-    token = bench.settings.bigpanda_bearer_token.get_secret_value()
-    return httpx.AsyncClient(transport=InProcessTransport(bench.bigpanda_app),
-                             base_url=bench.settings.bigpanda_url, headers={"Authorization": f"Bearer {token}"})
+
+    token = bpsn_bench.settings.bigpanda_bearer_token.get_secret_value()
+    return httpx.AsyncClient(
+        transport=InProcessTransport(bpsn_bench.bigpanda_app),
+        base_url=bpsn_bench.settings.bigpanda_url,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
-def _v2(bench: InProcessBench, context: dict[str, Any], method: str, suffix: str, **kwargs: Any) -> Any:
-    incident = bench.incident(context["incident_id"])
+def _v2(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], method: str, suffix: str, **kwargs: Any) -> Any:
+    incident = bpsn_bench.incident(bpsn_context["incident_id"])
     path = f"/resources/v2.0/environments/{incident.environments[0]}/incidents/{incident.id}{suffix}"
 
     async def call() -> Any:
-        async with _user_key_client(bench) as client:
+        async with _user_key_client(bpsn_bench) as client:
             return await client.request(method, path, **kwargs)
-    return bench.run(call())
+
+    return bpsn_bench.run(call())
 
 
 @when(parsers.re(r'the alert for host "(?P<host>[^"]+)" check "(?P<check>[^"]+)" flaps: (?P<statuses>[\w, ]+)'))
-def alert_flaps(bench: InProcessBench, context: dict[str, Any], host: str, check: str, statuses: str) -> None:
+def alert_flaps(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], host: str, check: str, statuses: str) -> None:
     """One status a minute, with no poll in between (the core sees where it ends up)."""
     for status in [s.strip() for s in statuses.split(",")]:
-        bench.advance(60)
-        _send(bench, context, status, host, check)
+        bpsn_bench.advance(60)
+        _send(bpsn_bench, bpsn_context, status, host, check)
 
 
 @then(parsers.parse("BigPanda marks the incident as flapping"))
-def incident_flapping(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert bench.incident(context["incident_id"]).flapping
+def incident_flapping(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_bench.incident(bpsn_context["incident_id"]).flapping
 
 
 @then(parsers.parse('the ticket is in state "{state}"'))
-def ticket_in_state(bench: InProcessBench, context: dict[str, Any], state: str) -> None:
-    ticket = _ticket(bench, context)
+def ticket_in_state(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], state: str) -> None:
+    ticket = _ticket(bpsn_bench, bpsn_context)
     assert ticket["state"] == state, (ticket["state"], ticket.get("hold_reason"))
-    context["ticket"] = ticket
+    bpsn_context["ticket"] = ticket
 
 
 @then(parsers.parse('the ticket has a work note containing "{text}"'))
-def ticket_work_note(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
-    notes = _ticket(bench, context, display=True)["work_notes"]
+def ticket_work_note(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+    notes = _ticket(bpsn_bench, bpsn_context, display=True)["work_notes"]
     notes = notes.get("display_value", "") if isinstance(notes, dict) else notes
     assert text in notes, notes
 
 
 @then(parsers.parse('the ticket is On Hold awaiting "{reason}"'))
-def ticket_on_hold(bench: InProcessBench, context: dict[str, Any], reason: str) -> None:
-    ticket = _ticket(bench, context, display=True)
+def ticket_on_hold(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], reason: str) -> None:
+    ticket = _ticket(bpsn_bench, bpsn_context, display=True)
     assert ticket["state"]["value"] == "3", ticket["state"]
     assert ticket["hold_reason"]["display_value"] == reason, ticket["hold_reason"]
 
 
 @when(parsers.parse("a BigPanda user snoozes the incident for {seconds:d} seconds, cancelled by updates"))
-def user_snoozes(bench: InProcessBench, context: dict[str, Any], seconds: int) -> None:
-    end = int(bench.clock.now()) + seconds
-    r = _v2(bench, context, "PUT", "/snooze", json={"end_time": end, "comment": "maintenance",
-                                                     "cancel_on_incident_updates": True})
+def user_snoozes(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], seconds: int) -> None:
+    end = int(bpsn_bench.clock.now()) + seconds
+    r = _v2(
+        bpsn_bench,
+        bpsn_context,
+        "PUT",
+        "/snooze",
+        json={"end_time": end, "comment": "maintenance", "cancel_on_incident_updates": True},
+    )
     assert r.status_code == 204, r.text
 
 
 @when(parsers.parse('an analyst puts the ticket On Hold in ServiceNow awaiting "{reason}"'))
-def analyst_holds(bench: InProcessBench, context: dict[str, Any], reason: str) -> None:
+def analyst_holds(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], reason: str) -> None:
     codes = {"Awaiting Caller": "1", "Awaiting Problem": "3", "Awaiting Vendor": "4", "Awaiting Change": "5"}
-    _patch_ticket(bench, context, {"state": "3", "hold_reason": codes[reason]})
+    _patch_ticket(bpsn_bench, bpsn_context, {"state": "3", "hold_reason": codes[reason]})
 
 
 @when("an analyst takes the ticket off hold in ServiceNow")
-def analyst_unholds(bench: InProcessBench, context: dict[str, Any]) -> None:
-    _patch_ticket(bench, context, {"state": "2"})
+def analyst_unholds(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    _patch_ticket(bpsn_bench, bpsn_context, {"state": "2"})
 
 
 @when(parsers.parse('an analyst resolves the ticket in ServiceNow with code "{code}" and notes "{notes}"'))
-def analyst_resolves(bench: InProcessBench, context: dict[str, Any], code: str, notes: str) -> None:
-    _patch_ticket(bench, context, {"state": "6", "close_code": code, "close_notes": notes})
+def analyst_resolves(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], code: str, notes: str) -> None:
+    _patch_ticket(bpsn_bench, bpsn_context, {"state": "6", "close_code": code, "close_notes": notes})
 
 
 @when("an analyst closes the ticket in ServiceNow")
-def analyst_closes(bench: InProcessBench, context: dict[str, Any]) -> None:
-    _patch_ticket(bench, context, {"state": "7"})
+def analyst_closes(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    _patch_ticket(bpsn_bench, bpsn_context, {"state": "7"})
 
 
 @when("the core watches ServiceNow for changes")
-def core_watches(bench: InProcessBench, context: dict[str, Any]) -> None:
-    context["watched"] = bench.watch()
+def core_watches(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    bpsn_context["watched"] = bpsn_bench.watch()
 
 
 @then("BigPanda shows the incident snoozed")
-def incident_snoozed(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert bench.incident(context["incident_id"]).snooze.snoozed
+def incident_snoozed(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_bench.incident(bpsn_context["incident_id"]).snooze.snoozed
 
 
 @then("BigPanda shows the incident not snoozed")
-def incident_not_snoozed(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert not bench.incident(context["incident_id"]).snooze.snoozed
+def incident_not_snoozed(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert not bpsn_bench.incident(bpsn_context["incident_id"]).snooze.snoozed
 
 
 @then("BigPanda shows the incident resolved")
-def incident_resolved(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert not bench.incident(context["incident_id"]).active
+def incident_resolved(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert not bpsn_bench.incident(bpsn_context["incident_id"]).active
 
 
 @then(parsers.parse('BigPanda has a comment on the incident containing "{text}"'))
-def incident_comment(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
-    comments = [a.params.get("comment", "") for a in bench.incident(context["incident_id"]).activities
-                if a.type == "incident_commented"]
+def incident_comment(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+    comments = [
+        a.params.get("comment", "")
+        for a in bpsn_bench.incident(bpsn_context["incident_id"]).activities
+        if a.type == "incident_commented"
+    ]
     assert any(text in c for c in comments), comments
 
 
 @then(parsers.parse("ServiceNow has {count:d} incidents for that BigPanda incident"))
-def tickets_for_incident_plural(bench: InProcessBench, context: dict[str, Any], count: int) -> None:
-    tickets = bench.tickets(f"correlation_id={context['incident_id']}^ORDERBYsys_created_on")
+def tickets_for_incident_plural(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int) -> None:
+    tickets = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}^ORDERBYsys_created_on")
     assert len(tickets) == count, [(t["number"], t["state"]) for t in tickets]
-    context["tickets"] = tickets
+    bpsn_context["tickets"] = tickets
 
 
 @then("the new ticket follows the previous one")
-def new_ticket_follows(bench: InProcessBench, context: dict[str, Any]) -> None:
-    previous, new = context["tickets"][0], context["tickets"][-1]
+def new_ticket_follows(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    previous, new = bpsn_context["tickets"][0], bpsn_context["tickets"][-1]
     assert new["parent_incident"] == previous["sys_id"]
     assert new["number"] != previous["number"]
-    assert [t.number for t in bench.incident(context["incident_id"]).tickets][-1] == new["number"]
+    assert [t.number for t in bpsn_bench.incident(bpsn_context["incident_id"]).tickets][-1] == new["number"]
 
 
 @then(parsers.parse('the previous ticket stays in state "{state}"'))
-def previous_ticket_state(context: dict[str, Any], state: str) -> None:
-    assert context["tickets"][0]["state"] == state
+def previous_ticket_state(bpsn_context: dict[str, Any], state: str) -> None:
+    assert bpsn_context["tickets"][0]["state"] == state
 
 
 @then("BigPanda shows the incident still active")
-def incident_still_active(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert bench.incident(context["incident_id"]).active
+def incident_still_active(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_bench.incident(bpsn_context["incident_id"]).active
 
 
-def _mark(bench: InProcessBench, context: dict[str, Any]) -> None:
+def _mark(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
     """The first change of a scenario: writes (and lookups) are counted from here."""
-    if "sn_mark" not in context:
-        context["sn_mark"], context["bp_mark"] = bench.journal_marks()
+    if "sn_mark" not in bpsn_context:
+        bpsn_context["sn_mark"], bpsn_context["bp_mark"] = bpsn_bench.journal_marks()
 
 
 @given(parsers.parse('BigPanda defines the Text incident tags {names}'))
-def define_tags(bench: InProcessBench, names: str) -> None:
+def define_tags(bpsn_bench: InProcessBench, names: str) -> None:
     for name in names.replace(" and ", ", ").split(", "):
-        incident_actions.define_tag(bench.org, name.strip('"'), "Text", "", [])
+        incident_actions.define_tag(bpsn_bench.org, name.strip('"'), "Text", "", [])
 
 
 @when(parsers.parse('a BigPanda user sets the incident tag "{name}" to "{value}"'))
-def bigpanda_user_sets_tag(bench: InProcessBench, context: dict[str, Any], name: str, value: str) -> None:
-    _mark(bench, context)
-    incident_actions.set_tag(bench.org, bench.incident(context["incident_id"]), bench.tag_id(name), value,
-                             "sre@example.com", bench.clock.now())
+def bigpanda_user_sets_tag(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], name: str, value: str) -> None:
+    _mark(bpsn_bench, bpsn_context)
+    incident_actions.set_tag(
+        bpsn_bench.org,
+        bpsn_bench.incident(bpsn_context["incident_id"]),
+        bpsn_bench.tag_id(name),
+        value,
+        "sre@example.com",
+        bpsn_bench.clock.now(),
+    )
 
 
 @then(parsers.re(r'the ticket field "(?P<field>\w+)" is "(?P<value>[^"]*)"'))
-def ticket_field_is(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
-    assert _ticket(bench, context).get(field, "") == value
+def ticket_field_is(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], field: str, value: str) -> None:
+    assert _ticket(bpsn_bench, bpsn_context).get(field, "") == value
 
 
 @then(parsers.parse('the BigPanda incident tag "{name}" is "{value}"'))
-def bigpanda_tag_is(bench: InProcessBench, context: dict[str, Any], name: str, value: str) -> None:
-    assert bench.incident(context["incident_id"]).incident_tags.get(bench.tag_id(name)) == value
+def bigpanda_tag_is(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], name: str, value: str) -> None:
+    assert bpsn_bench.incident(bpsn_context["incident_id"]).incident_tags.get(bpsn_bench.tag_id(name)) == value
 
 
 @given("a monitoring tool sends these alerts:")
 @when("a monitoring tool sends these alerts:")
-def send_alert_table(bench: InProcessBench, context: dict[str, Any], datatable: list[list[str]]) -> None:
+def send_alert_table(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], datatable: list[list[str]]) -> None:
     """One alert per row; the header names the fields and tags (status, host, check, ...); an
-    empty cell leaves that tag out. context["incident_id"] is the first row's incident."""
+    empty cell leaves that tag out. bpsn_context["incident_id"] is the first row's incident."""
     header, *rows = datatable
     alerts = [{k: v for k, v in zip(header, row, strict=True) if v} for row in rows]
-    r = bench.send_alerts(*alerts)
+    r = bpsn_bench.send_alerts(*alerts)
     assert r.status_code == 201, r.text
     ids = [a["incident_id"] for a in r.json()["alerts"]]
-    context.setdefault("incident_id", ids[0])
-    context["incident_ids"] = ids
+    bpsn_context.setdefault("incident_id", ids[0])
+    bpsn_context["incident_ids"] = ids
+
+
+# --- shared by several features -------------------------------------------------------------------
+@given("ServiceNow requests are counted from here")
+@when("ServiceNow requests are counted from here")
+def count_from_here(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    bpsn_context["sn_mark"], bpsn_context["bp_mark"] = bpsn_bench.journal_marks()
+    bpsn_context["sn_since"] = bpsn_context["sn_mark"]
+
+
+def reattach_on_restart(bpsn_context: dict[str, Any], key: str, attach: Any) -> None:
+    """Steps that attach a module to the core say how to attach it again after a restart."""
+    bpsn_context.setdefault("reattach", {})[key] = attach
+
+
+@when("the core restarts with the same modules")
+def restart_with_modules(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    bpsn_bench.reconfigure(bpsn_bench.incident_settings)
+    for attach in bpsn_context.get("reattach", {}).values():
+        attach(bpsn_bench.runner)

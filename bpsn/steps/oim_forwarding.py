@@ -18,209 +18,254 @@ from bpsn.testing import SN_URL, InProcessBench
 
 
 @pytest.fixture
-def oim_forwarders(bench: InProcessBench) -> Iterator[list[OimForwarder]]:
+def bpsn_oim_forwarders(bpsn_bench: InProcessBench) -> Iterator[list[OimForwarder]]:
     """Every forwarder a scenario builds; their HTTP clients are closed before the bench."""
     made: list[OimForwarder] = []
     yield made
     for forwarder in made:
-        bench.run(forwarder.api.api.aclose())
+        bpsn_bench.run(forwarder.api.api.aclose())
 
 
-def _org(bench: InProcessBench) -> Any:
-    return bench.bigpanda.orgs[bench.bigpanda.settings.organization]
+def _org(bpsn_bench: InProcessBench) -> Any:
+    return bpsn_bench.bigpanda.orgs[bpsn_bench.bigpanda.settings.organization]
 
 
-def _oim_alerts(bench: InProcessBench) -> list[Any]:
-    return [a for a in _org(bench).alerts.values() if a.source_system.startswith("oim.")]
+def _oim_alerts(bpsn_bench: InProcessBench) -> list[Any]:
+    return [a for a in _org(bpsn_bench).alerts.values() if a.source_system.startswith("oim.")]
 
 
-def _alert_for(bench: InProcessBench, number: str) -> Any:
-    found = [a for a in _oim_alerts(bench) if a.tags.get("servicenow_number") == number]
-    assert len(found) == 1, (number, [a.tags for a in _oim_alerts(bench)])
+def _alert_for(bpsn_bench: InProcessBench, number: str) -> Any:
+    found = [a for a in _oim_alerts(bpsn_bench) if a.tags.get("servicenow_number") == number]
+    assert len(found) == 1, (number, [a.tags for a in _oim_alerts(bpsn_bench)])
     return found[0]
 
 
-def _raise(bench: InProcessBench, context: dict[str, Any], summary: str, **fields: Any) -> dict[str, Any]:
-    r = bench.run(bench.admin.post("/api/now/table/incident", json={"short_description": summary, **fields},
-                                   params={"sysparm_exclude_reference_link": "true"}))
+def _raise(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], summary: str, **fields: Any) -> dict[str, Any]:
+    r = bpsn_bench.run(
+        bpsn_bench.admin.post(
+            "/api/now/table/incident",
+            json={"short_description": summary, **fields},
+            params={"sysparm_exclude_reference_link": "true"},
+        )
+    )
     assert r.status_code == 201, r.text[:300]
     row = dict(r.json()["result"])
-    context.setdefault("raised", []).append(row)
+    bpsn_context.setdefault("raised", []).append(row)
     return row
 
 
-def _ci(bench: InProcessBench, name: str) -> str:
-    rows = bench.run(bench.admin.get("/api/now/table/cmdb_ci", params={"sysparm_query": f"name={name}"})).json()
+def _ci(bpsn_bench: InProcessBench, name: str) -> str:
+    rows = bpsn_bench.run(
+        bpsn_bench.admin.get("/api/now/table/cmdb_ci", params={"sysparm_query": f"name={name}"})
+    ).json()
     return str(rows["result"][0]["sys_id"])
 
 
-def _org_client(bench: InProcessBench) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=bench.bigpanda_app), base_url=bench.settings.bigpanda_url,
-                             headers={"Authorization": f"Bearer {bench.bigpanda.settings.org_token}"})
+def _org_client(bpsn_bench: InProcessBench) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=bpsn_bench.bigpanda_app),
+        base_url=bpsn_bench.settings.bigpanda_url,
+        headers={"Authorization": f"Bearer {bpsn_bench.bigpanda.settings.org_token}"},
+    )
 
 
-def _config(bench: InProcessBench) -> dict[str, Any]:
-    return dict(_org(bench).oim.get(bench.bigpanda.settings.oim_app_key).echo())
+def _config(bpsn_bench: InProcessBench) -> dict[str, Any]:
+    return dict(_org(bpsn_bench).oim.get(bpsn_bench.bigpanda.settings.oim_app_key).echo())
 
 
 # --- the core ------------------------------------------------------------------------------------
 @given("the core forwards ServiceNow records to BigPanda through OIM")
 @when("the core forwards ServiceNow records to BigPanda through OIM")
-def core_forwards_oim(bench: InProcessBench, context: dict[str, Any], oim_forwarders: list[OimForwarder]) -> None:
+def core_forwards_oim(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], bpsn_oim_forwarders: list[OimForwarder]
+) -> None:
     async def build() -> OimForwarder:
-        return build_oim_forwarder(bench.settings, OimConnection(oim_app_key=bench.bigpanda.settings.oim_app_key),
-                                   bench.runner.servicenow, bench.clock, sleep=bench._virtual_sleep,
-                                   transport=httpx.ASGITransport(app=bench.bigpanda_app))
-    context["oim"] = bench.run(build())
-    oim_forwarders.append(context["oim"])
+        return build_oim_forwarder(
+            bpsn_bench.settings,
+            OimConnection(oim_app_key=bpsn_bench.bigpanda.settings.oim_app_key),
+            bpsn_bench.runner.servicenow,
+            bpsn_bench.clock,
+            sleep=bpsn_bench._virtual_sleep,
+            transport=httpx.ASGITransport(app=bpsn_bench.bigpanda_app),
+        )
+
+    bpsn_context["oim"] = bpsn_bench.run(build())
+    bpsn_oim_forwarders.append(bpsn_context["oim"])
 
 
 @given("the core has forwarded records through OIM once")
 @when("the core forwards records through OIM")
-def core_forwards_once(bench: InProcessBench, context: dict[str, Any]) -> None:
-    context["oim_report"] = bench.run(context["oim"].poll_once())
+def core_forwards_once(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    bpsn_context["oim_report"] = bpsn_bench.run(bpsn_context["oim"].poll_once())
 
 
 @given(parsers.parse("the core sends at most {n:d} events per OIM request"))
-def events_per_request(context: dict[str, Any], n: int) -> None:
-    context["oim"].max_events = n
+def events_per_request(bpsn_context: dict[str, Any], n: int) -> None:
+    bpsn_context["oim"].max_events = n
 
 
 @given(parsers.parse("BigPanda answers {status:d} to the next {n:d} OIM alert requests"))
-def oim_fails(bench: InProcessBench, status: int, n: int) -> None:
-    bench.bigpanda.faults.add(path="/oim/api/alerts", status=status, times=n)
+def oim_fails(bpsn_bench: InProcessBench, status: int, n: int) -> None:
+    bpsn_bench.bigpanda.faults.add(path="/oim/api/alerts", status=status, times=n)
 
 
 @when(parsers.parse('someone changes the OIM configuration\'s primary property to "{tag}" in BigPanda'))
-def change_config_by_hand(bench: InProcessBench, tag: str) -> None:
-    body = _config(bench)
+def change_config_by_hand(bpsn_bench: InProcessBench, tag: str) -> None:
+    body = _config(bpsn_bench)
     body["config"]["primary_property"] = [{"name": tag}]
     body["config"]["additional_attributes"].append({"name": tag, "source": ["@ci"]})
 
     async def post() -> httpx.Response:
-        async with _org_client(bench) as client:
-            return await client.post(f"/configurations/alerts/oim/{bench.bigpanda.settings.oim_app_key}", json=body)
-    r = bench.run(post())
+        async with _org_client(bpsn_bench) as client:
+            return await client.post(
+                f"/configurations/alerts/oim/{bpsn_bench.bigpanda.settings.oim_app_key}", json=body
+            )
+
+    r = bpsn_bench.run(post())
     assert r.status_code == 200, r.text
 
 
 # --- ServiceNow ---------------------------------------------------------------------------------------
-@when(parsers.re(r'an analyst raises an incident "(?P<summary>[^"]+)" on "(?P<ci>[^"]+)" with impact (?P<impact>\d) '
-                 r"and urgency (?P<urgency>\d)"))
-def raise_on_ci(bench: InProcessBench, context: dict[str, Any], summary: str, ci: str, impact: str,
-                urgency: str) -> None:
-    context["incident"] = _raise(bench, context, summary, cmdb_ci=_ci(bench, ci), impact=impact, urgency=urgency)
+@when(
+    parsers.re(
+        r'an analyst raises an incident "(?P<summary>[^"]+)" on "(?P<ci>[^"]+)" with impact (?P<impact>\d) '
+        r"and urgency (?P<urgency>\d)"
+    )
+)
+def raise_on_ci(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], summary: str, ci: str, impact: str, urgency: str
+) -> None:
+    bpsn_context["incident"] = _raise(
+        bpsn_bench, bpsn_context, summary, cmdb_ci=_ci(bpsn_bench, ci), impact=impact, urgency=urgency
+    )
 
 
-@when(parsers.re(r'an analyst raises an incident "(?P<summary>[^"]+)" with impact (?P<impact>\d) and urgency (?P<urgency>\d)'))
-def raise_plain(bench: InProcessBench, context: dict[str, Any], summary: str, impact: str, urgency: str) -> None:
-    context["incident"] = _raise(bench, context, summary, impact=impact, urgency=urgency)
+@when(
+    parsers.re(
+        r'an analyst raises an incident "(?P<summary>[^"]+)" with impact (?P<impact>\d) and urgency (?P<urgency>\d)'
+    )
+)
+def raise_plain(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], summary: str, impact: str, urgency: str
+) -> None:
+    bpsn_context["incident"] = _raise(bpsn_bench, bpsn_context, summary, impact=impact, urgency=urgency)
 
 
-@when(parsers.re(r"analysts raise (?P<n>\d+) incidents? with (?:a description|descriptions) of (?P<size>\d+) "
-                 r"characters"), converters={"n": int, "size": int})
-def raise_large(bench: InProcessBench, context: dict[str, Any], n: int, size: int) -> None:
-    context["large"] = [_raise(bench, context, f"Large incident {i + 1}", description="x" * size) for i in range(n)]
+@when(
+    parsers.re(
+        r"analysts raise (?P<n>\d+) incidents? with (?:a description|descriptions) of (?P<size>\d+) "
+        r"characters"
+    ),
+    converters={"n": int, "size": int},
+)
+def raise_large(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], n: int, size: int) -> None:
+    bpsn_context["large"] = [
+        _raise(bpsn_bench, bpsn_context, f"Large incident {i + 1}", description="x" * size) for i in range(n)
+    ]
 
 
 @when(parsers.parse("analysts raise {n:d} incidents"))
-def raise_many(bench: InProcessBench, context: dict[str, Any], n: int) -> None:
+def raise_many(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], n: int) -> None:
     for i in range(n):
-        _raise(bench, context, f"Incident {i + 1} on web-prod-0{i % 2 + 1}")
+        _raise(bpsn_bench, bpsn_context, f"Incident {i + 1} on web-prod-0{i % 2 + 1}")
 
 
 @when("the analyst resolves the incident in ServiceNow")
-def resolve_incident(bench: InProcessBench, context: dict[str, Any]) -> None:
-    sys_id = context["incident"]["sys_id"]
-    r = bench.run(bench.admin.patch(f"/api/now/table/incident/{sys_id}", json={
-        "state": "6", "close_code": "Solution provided", "close_notes": "Rolled back the release"}))
+def resolve_incident(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    sys_id = bpsn_context["incident"]["sys_id"]
+    r = bpsn_bench.run(
+        bpsn_bench.admin.patch(
+            f"/api/now/table/incident/{sys_id}",
+            json={"state": "6", "close_code": "Solution provided", "close_notes": "Rolled back the release"},
+        )
+    )
     assert r.status_code == 200, r.text
 
 
 # --- outcomes ---------------------------------------------------------------------------------------
 @then(parsers.parse('the core reports the OIM configuration "{outcome}"'))
-def config_outcome(context: dict[str, Any], outcome: str) -> None:
-    assert context["oim_report"].config == outcome, context["oim_report"]
+def config_outcome(bpsn_context: dict[str, Any], outcome: str) -> None:
+    assert bpsn_context["oim_report"].config == outcome, bpsn_context["oim_report"]
 
 
 @then("the core did not check the OIM configuration again")
-def config_not_checked(context: dict[str, Any]) -> None:
-    assert context["oim_report"].config == ""
+def config_not_checked(bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_context["oim_report"].config == ""
 
 
 @then(parsers.parse('BigPanda\'s OIM configuration takes the primary property from "{tag}"'))
-def config_primary(bench: InProcessBench, tag: str) -> None:
-    assert _config(bench)["config"]["primary_property"][0] == {"name": tag}
+def config_primary(bpsn_bench: InProcessBench, tag: str) -> None:
+    assert _config(bpsn_bench)["config"]["primary_property"][0] == {"name": tag}
 
 
 @then(parsers.re(r'BigPanda has an? "(?P<status>\w+)" alert for host "(?P<host>[^"]+)" from that incident'))
-def alert_for_incident(bench: InProcessBench, context: dict[str, Any], status: str, host: str) -> None:
-    alert = _alert_for(bench, context["incident"]["number"])
+def alert_for_incident(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str) -> None:
+    alert = _alert_for(bpsn_bench, bpsn_context["incident"]["number"])
     assert (alert.status, alert.tags.get("host"), alert.primary_property) == (status, host, "host"), alert
-    context["alert"] = alert
+    bpsn_context["alert"] = alert
 
 
 @then(parsers.parse('the alert\'s tag "{tag}" is "{value}"'))
-def alert_tag(context: dict[str, Any], tag: str, value: str) -> None:
-    assert context["alert"].tags.get(tag) == value, context["alert"]
+def alert_tag(bpsn_context: dict[str, Any], tag: str, value: str) -> None:
+    assert bpsn_context["alert"].tags.get(tag) == value, bpsn_context["alert"]
 
 
 @then(parsers.parse('the alert\'s tag "{tag}" links to the incident in ServiceNow'))
-def alert_link(context: dict[str, Any], tag: str) -> None:
-    expected = f"{SN_URL}/nav_to.do?uri=incident.do?sys_id={context['incident']['sys_id']}"
-    assert context["alert"].tags.get(tag) == expected
+def alert_link(bpsn_context: dict[str, Any], tag: str) -> None:
+    expected = f"{SN_URL}/nav_to.do?uri=incident.do?sys_id={bpsn_context['incident']['sys_id']}"
+    assert bpsn_context["alert"].tags.get(tag) == expected
 
 
 @then(parsers.parse('BigPanda has a "{status}" alert whose primary property is the incident number'))
-def alert_by_number(bench: InProcessBench, context: dict[str, Any], status: str) -> None:
-    alert = _alert_for(bench, context["incident"]["number"])
+def alert_by_number(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str) -> None:
+    alert = _alert_for(bpsn_bench, bpsn_context["incident"]["number"])
     assert (alert.status, alert.primary_property, "host" in alert.tags) == (status, "servicenow_number", False)
 
 
 @then(parsers.re(r"the core sent (?P<n>\d+) OIM alerts?(?: in (?P<requests>\d+) requests?)?"))
-def sent(context: dict[str, Any], n: str, requests: str | None) -> None:
-    report = context["oim_report"]
+def sent(bpsn_context: dict[str, Any], n: str, requests: str | None) -> None:
+    report = bpsn_context["oim_report"]
     assert report.alerts == int(n), report
     if requests is not None:
         assert report.requests == int(requests), report
 
 
 @then(parsers.parse("every OIM request body was at most {limit:d} bytes"))
-def bodies_under(context: dict[str, Any], limit: int) -> None:
+def bodies_under(bpsn_context: dict[str, Any], limit: int) -> None:
     assert limit == MAX_OIM_BODY
-    assert 0 < context["oim_report"].largest_body <= limit
+    assert 0 < bpsn_context["oim_report"].largest_body <= limit
 
 
 @then("BigPanda has an alert for each of those incidents")
-def alert_each(bench: InProcessBench, context: dict[str, Any]) -> None:
-    for row in context["large"]:
-        _alert_for(bench, row["number"])
+def alert_each(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    for row in bpsn_context["large"]:
+        _alert_for(bpsn_bench, row["number"])
 
 
 @then("the core reports that the large incident is over the 6 MB limit")
-def large_refused(bench: InProcessBench, context: dict[str, Any]) -> None:
-    number = context["large"][0]["number"]
-    [message] = context["oim_report"].rejected
+def large_refused(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    number = bpsn_context["large"][0]["number"]
+    [message] = bpsn_context["oim_report"].rejected
     assert f"incident {number}" in message and "6,291,456 bytes (6 MB)" in message, message
-    assert not [a for a in _oim_alerts(bench) if a.tags.get("servicenow_number") == number]
+    assert not [a for a in _oim_alerts(bpsn_bench) if a.tags.get("servicenow_number") == number]
 
 
 @then(parsers.parse('the core stopped the OIM pass on BigPanda\'s "{status}"'))
-def oim_stopped_on(context: dict[str, Any], status: str) -> None:
-    assert f"BigPanda answered {status}" in context["oim_report"].failure, context["oim_report"]
+def oim_stopped_on(bpsn_context: dict[str, Any], status: str) -> None:
+    assert f"BigPanda answered {status}" in bpsn_context["oim_report"].failure, bpsn_context["oim_report"]
 
 
 @then("the core reports nothing refused")
-def nothing_refused(context: dict[str, Any]) -> None:
-    assert context["oim_report"].rejected == []
+def nothing_refused(bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_context["oim_report"].rejected == []
 
 
 @then("BigPanda refused no OIM request for its rate limit")
-def no_throttling(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert bench.bigpanda.limiter.rejected == 0
-    assert context["oim"].api.api.throttled == 0
+def no_throttling(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert bpsn_bench.bigpanda.limiter.rejected == 0
+    assert bpsn_context["oim"].api.api.throttled == 0
 
 
 @then(parsers.parse("the core waited at least {seconds:d} second on its clock"))
-def waited(bench: InProcessBench, seconds: int) -> None:
-    assert bench.slept >= seconds
+def waited(bpsn_bench: InProcessBench, seconds: int) -> None:
+    assert bpsn_bench.slept >= seconds

@@ -22,241 +22,304 @@ from bpsn.integration.privacy.subject_service import PrivacyError, SubjectTools
 from bpsn.integration.privacy.tables import AUDIT_TABLE, PREFIX
 from bpsn.testing import InProcessBench
 
-KINDS = {"emails": "email", "phone numbers": "phone", "IP addresses": "ip",
-         "email": "email", "phone number": "phone", "IP address": "ip", "name": "name"}
+KINDS = {
+    "emails": "email",
+    "phone numbers": "phone",
+    "IP addresses": "ip",
+    "email": "email",
+    "phone number": "phone",
+    "IP address": "ip",
+    "name": "name",
+}
 DIRECTIONS = {"ServiceNow": "to_servicenow", "BigPanda": "to_bigpanda"}
 USERS = {"data protection officer": ("bigpanda.admin", "bigpanda-admin"), "NOC analyst": ("noc.analyst", "analyst")}
 
 
-def _key(context: dict[str, Any]) -> Pseudonymiser:
-    return context["key"]  # type: ignore[no-any-return]
+def _key(bpsn_context: dict[str, Any]) -> Pseudonymiser:
+    return bpsn_context["key"]  # type: ignore[no-any-return]
 
 
 @given(parsers.parse('the privacy key is "{key}"'))
-def privacy_key(context: dict[str, Any], key: str) -> None:
-    context["key"] = Pseudonymiser(key.encode())
+def privacy_key(bpsn_context: dict[str, Any], key: str) -> None:
+    bpsn_context["key"] = Pseudonymiser(key.encode())
 
 
-def _set_policy(bench: InProcessBench, context: dict[str, Any], direction: str, change: dict[str, Any]) -> None:
-    spec = context.setdefault("policy_spec", {})
+def _set_policy(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], direction: str, change: dict[str, Any]
+) -> None:
+    spec = bpsn_context.setdefault("policy_spec", {})
     rules = spec.setdefault(direction, {})
     rules["action"] = change.pop("action")
     for name, value in change.items():
         rules[name] = [*rules.get(name, []), *value]
-    context["policy"] = PrivacyPolicy.model_validate(spec)
-    _wire(bench, context)
+    bpsn_context["policy"] = PrivacyPolicy.model_validate(spec)
+    _wire(bpsn_bench, bpsn_context)
 
 
-def _wire(bench: InProcessBench, context: dict[str, Any]) -> None:
-    bench.runner.protect(context["policy"], _key(context))
+def _wire(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    bpsn_bench.runner.protect(bpsn_context["policy"], _key(bpsn_context))
 
 
 def _kinds(text: str) -> list[str]:
     return [KINDS[k.strip()] for k in re.split(r",| and ", text) if k.strip()]
 
 
-@given(parsers.re(r"the privacy policy (?P<action>pseudonymises|redacts) (?P<kinds>.+) in free text "
-                  r"on the way to (?P<system>ServiceNow|BigPanda)"))
-def policy_detects(bench: InProcessBench, context: dict[str, Any], action: str, kinds: str, system: str) -> None:
-    _set_policy(bench, context, DIRECTIONS[system],
-                {"action": "redact" if action == "redacts" else "pseudonymise", "detect": _kinds(kinds)})
+@given(
+    parsers.re(
+        r"the privacy policy (?P<action>pseudonymises|redacts) (?P<kinds>.+) in free text "
+        r"on the way to (?P<system>ServiceNow|BigPanda)"
+    )
+)
+def policy_detects(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], action: str, kinds: str, system: str
+) -> None:
+    _set_policy(
+        bpsn_bench,
+        bpsn_context,
+        DIRECTIONS[system],
+        {"action": "redact" if action == "redacts" else "pseudonymise", "detect": _kinds(kinds)},
+    )
 
 
-@given(parsers.re(r'the privacy policy (?P<action>pseudonymises|redacts) the alert tag "(?P<tag>[^"]+)" as an? '
-                  r"(?P<kind>email|name|phone number|IP address) on the way to (?P<system>ServiceNow|BigPanda)"))
-def policy_field(bench: InProcessBench, context: dict[str, Any], action: str, tag: str, kind: str,
-                 system: str) -> None:
-    _set_policy(bench, context, DIRECTIONS[system], {"action": "redact" if action == "redacts" else "pseudonymise",
-                                                     "fields": [{"name": tag, "kind": KINDS[kind]}]})
+@given(
+    parsers.re(
+        r'the privacy policy (?P<action>pseudonymises|redacts) the alert tag "(?P<tag>[^"]+)" as an? '
+        r"(?P<kind>email|name|phone number|IP address) on the way to (?P<system>ServiceNow|BigPanda)"
+    )
+)
+def policy_field(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], action: str, tag: str, kind: str, system: str
+) -> None:
+    _set_policy(
+        bpsn_bench,
+        bpsn_context,
+        DIRECTIONS[system],
+        {"action": "redact" if action == "redacts" else "pseudonymise", "fields": [{"name": tag, "kind": KINDS[kind]}]},
+    )
 
 
-@when(parsers.re(r'a monitoring tool sends an? (?P<status>\w+) alert for host "(?P<host>[^"]+)" '
-                 r'check "(?P<check>[^"]+)" described "(?P<description>[^"]+)"'))
-def send_described_alert(bench: InProcessBench, context: dict[str, Any], status: str, host: str, check: str,
-                         description: str) -> None:
-    r = bench.send_alerts({"status": status, "host": host, "check": check, "description": description})
+@when(
+    parsers.re(
+        r'a monitoring tool sends an? (?P<status>\w+) alert for host "(?P<host>[^"]+)" '
+        r'check "(?P<check>[^"]+)" described "(?P<description>[^"]+)"'
+    )
+)
+def send_described_alert(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str, check: str, description: str
+) -> None:
+    r = bpsn_bench.send_alerts({"status": status, "host": host, "check": check, "description": description})
     assert r.status_code == 201, r.text
-    context["incident_id"] = r.json()["alerts"][0]["incident_id"]
-    context.setdefault("incident_ids", []).append(context["incident_id"])
+    bpsn_context["incident_id"] = r.json()["alerts"][0]["incident_id"]
+    bpsn_context.setdefault("incident_ids", []).append(bpsn_context["incident_id"])
 
 
 # --- what ServiceNow and BigPanda show ------------------------------------------------------------
-def _the_ticket(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
-    [ticket] = bench.tickets(f"correlation_id={context['incident_id']}")
+def _the_ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, Any]:
+    [ticket] = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")
     return ticket
 
 
-def _mask(context: dict[str, Any], kind: str, value: str) -> str:
-    return _key(context).pseudonym(KINDS[kind], value)
+def _mask(bpsn_context: dict[str, Any], kind: str, value: str) -> str:
+    return _key(bpsn_context).pseudonym(KINDS[kind], value)
 
 
 @then(parsers.parse('the ticket does not contain "{text}"'))
-def ticket_lacks(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
-    assert text not in json.dumps(_the_ticket(bench, context))
+def ticket_lacks(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+    assert text not in json.dumps(_the_ticket(bpsn_bench, bpsn_context))
 
 
 @then(parsers.parse('the ticket description contains "{text}"'))
-def description_contains(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
-    description = _the_ticket(bench, context)["description"]
+def description_contains(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+    description = _the_ticket(bpsn_bench, bpsn_context)["description"]
     assert text in description, description
 
 
-@then(parsers.re(r'the ticket description contains the pseudonym of the (?P<kind>email|phone number|IP address) '
-                 r'"(?P<value>[^"]+)"'))
-def description_has_pseudonym(bench: InProcessBench, context: dict[str, Any], kind: str, value: str) -> None:
-    description = _the_ticket(bench, context)["description"]
-    assert _mask(context, kind, value) in description, description
+@then(
+    parsers.re(
+        r'the ticket description contains the pseudonym of the (?P<kind>email|phone number|IP address) '
+        r'"(?P<value>[^"]+)"'
+    )
+)
+def description_has_pseudonym(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], kind: str, value: str) -> None:
+    description = _the_ticket(bpsn_bench, bpsn_context)["description"]
+    assert _mask(bpsn_context, kind, value) in description, description
 
 
 @then(parsers.parse('both tickets contain the pseudonym of the email "{email}"'))
-def both_tickets_pseudonym(bench: InProcessBench, context: dict[str, Any], email: str) -> None:
-    ids = context["incident_ids"]
+def both_tickets_pseudonym(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], email: str) -> None:
+    ids = bpsn_context["incident_ids"]
     assert len(set(ids)) == 2, ids
-    tickets = bench.tickets("correlation_idIN" + ",".join(ids))
+    tickets = bpsn_bench.tickets("correlation_idIN" + ",".join(ids))
     assert len(tickets) == 2
     for ticket in tickets:
-        assert _mask(context, "email", email) in ticket["description"], ticket["description"]
+        assert _mask(bpsn_context, "email", email) in ticket["description"], ticket["description"]
         assert email.lower() not in ticket["description"].lower()
 
 
-@then(parsers.re(r'the ticket short description is "(?P<before>[^"]*)" followed by the pseudonym of the '
-                 r'(?P<kind>email|phone number|IP address) "(?P<value>[^"]+)" and "(?P<after>[^"]*)"'))
-def short_description_pseudonym(bench: InProcessBench, context: dict[str, Any], before: str, kind: str, value: str,
-                                after: str) -> None:
-    expected = before + _mask(context, kind, value) + after
-    assert _the_ticket(bench, context)["short_description"] == expected
+@then(
+    parsers.re(
+        r'the ticket short description is "(?P<before>[^"]*)" followed by the pseudonym of the '
+        r'(?P<kind>email|phone number|IP address) "(?P<value>[^"]+)" and "(?P<after>[^"]*)"'
+    )
+)
+def short_description_pseudonym(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], before: str, kind: str, value: str, after: str
+) -> None:
+    expected = before + _mask(bpsn_context, kind, value) + after
+    assert _the_ticket(bpsn_bench, bpsn_context)["short_description"] == expected
 
 
 @then(parsers.parse('BigPanda still shows host "{host}" on the alert'))
-def bigpanda_keeps_host(bench: InProcessBench, context: dict[str, Any], host: str) -> None:
-    org = bench.bigpanda.orgs[bench.bigpanda.settings.organization]
-    assert [org.alerts[a].tags.get("host") for a in bench.incident(context["incident_id"]).alert_ids] == [host]
+def bigpanda_keeps_host(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], host: str) -> None:
+    org = bpsn_bench.bigpanda.orgs[bpsn_bench.bigpanda.settings.organization]
+    assert [org.alerts[a].tags.get("host") for a in bpsn_bench.incident(bpsn_context["incident_id"]).alert_ids] == [
+        host
+    ]
 
 
-def _bigpanda_record(bench: InProcessBench, context: dict[str, Any]) -> str:
+def _bigpanda_record(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> str:
     """Everything BigPanda keeps of what happened to the incident: its activities' parameters."""
-    return json.dumps([a.params for a in bench.incident(context["incident_id"]).activities])
+    return json.dumps([a.params for a in bpsn_bench.incident(bpsn_context["incident_id"]).activities])
 
 
 @then(parsers.parse("BigPanda's record of the incident contains \"{text}\""))
-def bigpanda_record_has(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
-    assert text in _bigpanda_record(bench, context)
+def bigpanda_record_has(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+    assert text in _bigpanda_record(bpsn_bench, bpsn_context)
 
 
 @then(parsers.parse("BigPanda's record of the incident does not contain \"{text}\""))
-def bigpanda_record_lacks(bench: InProcessBench, context: dict[str, Any], text: str) -> None:
-    assert text not in _bigpanda_record(bench, context)
+def bigpanda_record_lacks(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+    assert text not in _bigpanda_record(bpsn_bench, bpsn_context)
 
 
 # --- data subjects ------------------------------------------------------------------------------------
-def _tools(bench: InProcessBench, context: dict[str, Any], user: str, password: str) -> SubjectTools:
+def _tools(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], user: str, password: str) -> SubjectTools:
     async def build() -> ServiceNowClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=bench.servicenow_app),
-                                 base_url=bench.settings.servicenow_url, auth=(user, password))
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=bpsn_bench.servicenow_app),
+            base_url=bpsn_bench.settings.servicenow_url,
+            auth=(user, password),
+        )
         return ServiceNowClient(ApiClient(http, policy=RetryPolicy(max_attempts=1)))
-    return SubjectTools(bench.run(build()), _key(context), bench.clock)
+
+    return SubjectTools(bpsn_bench.run(build()), _key(bpsn_context), bpsn_bench.clock)
 
 
-def _rows(bench: InProcessBench, table: str) -> list[dict[str, Any]]:
-    r = bench.run(bench.admin.get(f"/api/now/table/{table}", params={"sysparm_exclude_reference_link": "true"}))
+def _rows(bpsn_bench: InProcessBench, table: str) -> list[dict[str, Any]]:
+    r = bpsn_bench.run(
+        bpsn_bench.admin.get(f"/api/now/table/{table}", params={"sysparm_exclude_reference_link": "true"})
+    )
     r.raise_for_status()
     return list(r.json()["result"])
 
 
 @given("the x_bip_panda tables hold these records:")
-def tables_hold(bench: InProcessBench, datatable: list[list[str]]) -> None:
+def tables_hold(bpsn_bench: InProcessBench, datatable: list[list[str]]) -> None:
     header, *rows = datatable
     assert header == ["table", "column", "value"], header
     for table, column, value in rows:
-        bench.servicenow.insert_system(table, {column: value})
+        bpsn_bench.servicenow.insert_system(table, {column: value})
 
 
 @when(parsers.parse('the data protection officer exports the data of "{email}"'))
-def export_data(bench: InProcessBench, context: dict[str, Any], email: str) -> None:
-    context["export"] = bench.run(_tools(bench, context, *USERS["data protection officer"]).export(email))
+def export_data(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], email: str) -> None:
+    bpsn_context["export"] = bpsn_bench.run(
+        _tools(bpsn_bench, bpsn_context, *USERS["data protection officer"]).export(email)
+    )
 
 
-@when(parsers.re(r"the (?P<who>data protection officer|NOC analyst) (?:tries to )?erases? "
-                 r'the data of "(?P<email>[^"]+)"'))
-def erase_data(bench: InProcessBench, context: dict[str, Any], who: str, email: str) -> None:
+@when(
+    parsers.re(
+        r"the (?P<who>data protection officer|NOC analyst) (?:tries to )?erases? "
+        r'the data of "(?P<email>[^"]+)"'
+    )
+)
+def erase_data(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], who: str, email: str) -> None:
     user, password = USERS[who]
-    tools = _tools(bench, context, user, password)
+    tools = _tools(bpsn_bench, bpsn_context, user, password)
     try:
-        context["erased"] = bench.run(tools.erase(email, operator=who, servicenow_user=user))
+        bpsn_context["erased"] = bpsn_bench.run(tools.erase(email, operator=who, servicenow_user=user))
     except PrivacyError as exc:
-        context["refused"] = str(exc)
+        bpsn_context["refused"] = str(exc)
 
 
 @then(parsers.parse("the export holds {records:d} records in {tables:d} tables"))
-def export_holds(context: dict[str, Any], records: int, tables: int) -> None:
-    found = context["export"]["records"]
+def export_holds(bpsn_context: dict[str, Any], records: int, tables: int) -> None:
+    found = bpsn_context["export"]["records"]
     assert (sum(len(rows) for rows in found.values()), len(found)) == (records, tables), found
 
 
 @then(parsers.parse('the export names the ServiceNow account "{user_name}" of "{name}"'))
-def export_names_account(context: dict[str, Any], user_name: str, name: str) -> None:
-    assert [(a["user_name"], a["name"]) for a in context["export"]["subject"]["accounts"]] == [(user_name, name)]
+def export_names_account(bpsn_context: dict[str, Any], user_name: str, name: str) -> None:
+    assert [(a["user_name"], a["name"]) for a in bpsn_context["export"]["subject"]["accounts"]] == [(user_name, name)]
 
 
 @then(parsers.parse('the export does not hold "{text}"'))
-def export_lacks(context: dict[str, Any], text: str) -> None:
-    assert text not in json.dumps(context["export"])
+def export_lacks(bpsn_context: dict[str, Any], text: str) -> None:
+    assert text not in json.dumps(bpsn_context["export"])
 
 
 @then(parsers.parse("the {table} table holds {count:d} records"))
-def table_holds(bench: InProcessBench, table: str, count: int) -> None:
-    assert len(_rows(bench, table)) == count
+def table_holds(bpsn_bench: InProcessBench, table: str, count: int) -> None:
+    assert len(_rows(bpsn_bench, table)) == count
 
 
-def _scoped_text(bench: InProcessBench) -> str:
-    names = {r["name"] for r in _rows(bench, "sys_dictionary") if r["name"].startswith(PREFIX)}
-    return json.dumps({t: _rows(bench, t) for t in sorted(names - {AUDIT_TABLE})})
+def _scoped_text(bpsn_bench: InProcessBench) -> str:
+    names = {r["name"] for r in _rows(bpsn_bench, "sys_dictionary") if r["name"].startswith(PREFIX)}
+    return json.dumps({t: _rows(bpsn_bench, t) for t in sorted(names - {AUDIT_TABLE})})
 
 
 @then(parsers.parse('no x_bip_panda record holds "{first}" or "{second}"'))
-def nothing_holds(bench: InProcessBench, first: str, second: str) -> None:
-    text = _scoped_text(bench).lower()
+def nothing_holds(bpsn_bench: InProcessBench, first: str, second: str) -> None:
+    text = _scoped_text(bpsn_bench).lower()
     assert first.lower() not in text and second.lower() not in text
 
 
-@then(parsers.re(r'an? (?P<table>x_bip_panda_\w+) record holds the pseudonym of the (?P<kind>email|name) '
-                 r'"(?P<value>[^"]+)"'))
-def record_has_pseudonym(bench: InProcessBench, context: dict[str, Any], table: str, kind: str, value: str) -> None:
-    assert _mask(context, kind, value) in json.dumps(_rows(bench, table))
+@then(
+    parsers.re(
+        r'an? (?P<table>x_bip_panda_\w+) record holds the pseudonym of the (?P<kind>email|name) '
+        r'"(?P<value>[^"]+)"'
+    )
+)
+def record_has_pseudonym(
+    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], table: str, kind: str, value: str
+) -> None:
+    assert _mask(bpsn_context, kind, value) in json.dumps(_rows(bpsn_bench, table))
 
 
 @then(parsers.re(r'an? (?P<table>x_bip_panda_\w+) record holds "(?P<text>[^"]+)"'))
-def record_holds(bench: InProcessBench, table: str, text: str) -> None:
-    assert text in json.dumps(_rows(bench, table))
+def record_holds(bpsn_bench: InProcessBench, table: str, text: str) -> None:
+    assert text in json.dumps(_rows(bpsn_bench, table))
 
 
 @then(parsers.parse('the privacy audit holds {count:d} completed erase at "{when}" of the subject "{email}"'))
-def audit_holds(bench: InProcessBench, context: dict[str, Any], count: int, when: str, email: str) -> None:
-    audits = _rows(bench, AUDIT_TABLE)
+def audit_holds(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int, when: str, email: str) -> None:
+    audits = _rows(bpsn_bench, AUDIT_TABLE)
     assert len(audits) == count, audits
     for a in audits:
         assert (a["u_action"], a["u_outcome"], a["u_performed_at"]) == ("erase", "completed", when)
-        assert a["u_subject_hash"] == _key(context).subject_hash(email)
+        assert a["u_subject_hash"] == _key(bpsn_context).subject_hash(email)
 
 
-@then(parsers.parse('the privacy audit counts {deleted:d} "delete" in {first} and {changed:d} "pseudonymise" '
-                    "in {second}"))
-def audit_counts(bench: InProcessBench, deleted: int, first: str, changed: int, second: str) -> None:
-    [audit] = _rows(bench, AUDIT_TABLE)
+@then(
+    parsers.parse('the privacy audit counts {deleted:d} "delete" in {first} and {changed:d} "pseudonymise" in {second}')
+)
+def audit_counts(bpsn_bench: InProcessBench, deleted: int, first: str, changed: int, second: str) -> None:
+    [audit] = _rows(bpsn_bench, AUDIT_TABLE)
     assert json.loads(audit["u_record_counts"]) == {first: {"delete": deleted}, second: {"pseudonymise": changed}}
 
 
 @then(parsers.parse('the privacy audit does not contain "{text}"'))
-def audit_lacks(bench: InProcessBench, text: str) -> None:
-    assert text.lower() not in json.dumps(_rows(bench, AUDIT_TABLE)).lower()
+def audit_lacks(bpsn_bench: InProcessBench, text: str) -> None:
+    assert text.lower() not in json.dumps(_rows(bpsn_bench, AUDIT_TABLE)).lower()
 
 
 @then(parsers.parse('the erase is refused, naming "{text}"'))
-def erase_refused(context: dict[str, Any], text: str) -> None:
-    assert "erased" not in context
-    assert text in context["refused"] and "nothing was erased" in context["refused"]
+def erase_refused(bpsn_context: dict[str, Any], text: str) -> None:
+    assert "erased" not in bpsn_context
+    assert text in bpsn_context["refused"] and "nothing was erased" in bpsn_context["refused"]
 
 
 @then("the privacy audit is empty")
-def audit_empty(bench: InProcessBench) -> None:
-    assert _rows(bench, AUDIT_TABLE) == []
+def audit_empty(bpsn_bench: InProcessBench) -> None:
+    assert _rows(bpsn_bench, AUDIT_TABLE) == []

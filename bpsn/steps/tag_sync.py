@@ -16,72 +16,84 @@ CORE_USER = "bigpanda.integration"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _ticket(bench: InProcessBench, context: dict[str, Any]) -> dict[str, Any]:
-    tickets = bench.tickets(f"correlation_id={context['incident_id']}")
+def _ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, Any]:
+    tickets = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")
     assert len(tickets) == 1, tickets
     return tickets[0]
 
 
-def _group_id(bench: InProcessBench, name: str) -> str:
-    r = bench.run(bench.admin.get("/api/now/table/sys_user_group", params={"sysparm_query": f"name={name}"}))
+def _group_id(bpsn_bench: InProcessBench, name: str) -> str:
+    r = bpsn_bench.run(bpsn_bench.admin.get("/api/now/table/sys_user_group", params={"sysparm_query": f"name={name}"}))
     return str(r.json()["result"][0]["sys_id"])
 
 
-def _writes(bench: InProcessBench, sn_since: int, bp_since: int) -> tuple[int, int]:
-    sn = [e for e in bench.servicenow.journal.find(table="incident", user=CORE_USER, since_id=sn_since)
-          if e.method in WRITES]
-    bp = [e for e in bench.bigpanda.journal.find(since_id=bp_since) if e.method in WRITES and "/tags" in e.path]
+def _writes(bpsn_bench: InProcessBench, sn_since: int, bp_since: int) -> tuple[int, int]:
+    sn = [
+        e
+        for e in bpsn_bench.servicenow.journal.find(table="incident", user=CORE_USER, since_id=sn_since)
+        if e.method in WRITES
+    ]
+    bp = [e for e in bpsn_bench.bigpanda.journal.find(since_id=bp_since) if e.method in WRITES and "/tags" in e.path]
     return len(sn), len(bp)
 
 
 @given("the core maps incident tags to ServiceNow fields:")
-def map_tags(bench: InProcessBench, datatable: list[list[str]]) -> None:
+def map_tags(bpsn_bench: InProcessBench, datatable: list[list[str]]) -> None:
     header, *rows = datatable
     mappings = tuple(TagMapping(**dict(zip(header, row))) for row in rows)  # type: ignore[arg-type]
-    bench.reconfigure(dataclasses.replace(bench.incident_settings or IncidentSettings(), tag_mappings=mappings))
+    bpsn_bench.reconfigure(
+        dataclasses.replace(bpsn_bench.incident_settings or IncidentSettings(), tag_mappings=mappings)
+    )
 
 
 @when(parsers.re(r'an analyst sets the ticket field "(?P<field>\w+)" to "(?P<value>[^"]*)"'))
-def analyst_sets_field(bench: InProcessBench, context: dict[str, Any], field: str, value: str) -> None:
-    if "sn_mark" not in context:
-        context["sn_mark"], context["bp_mark"] = bench.journal_marks()
-    r = bench.run(bench.admin.patch(f"/api/now/table/incident/{_ticket(bench, context)['sys_id']}",
-                                    json={field: value}))
+def analyst_sets_field(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], field: str, value: str) -> None:
+    if "sn_mark" not in bpsn_context:
+        bpsn_context["sn_mark"], bpsn_context["bp_mark"] = bpsn_bench.journal_marks()
+    r = bpsn_bench.run(
+        bpsn_bench.admin.patch(
+            f"/api/now/table/incident/{_ticket(bpsn_bench, bpsn_context)['sys_id']}", json={field: value}
+        )
+    )
     assert r.status_code == 200, r.text
 
 
 @when(parsers.parse('an analyst assigns the ticket to the group "{group}"'))
-def analyst_assigns(bench: InProcessBench, context: dict[str, Any], group: str) -> None:
-    analyst_sets_field(bench, context, "assignment_group", _group_id(bench, group))
+def analyst_assigns(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], group: str) -> None:
+    analyst_sets_field(bpsn_bench, bpsn_context, "assignment_group", _group_id(bpsn_bench, group))
 
 
 @then(parsers.parse('the ticket\'s assignment group is "{group}"'))
-def assignment_group_is(bench: InProcessBench, context: dict[str, Any], group: str) -> None:
-    assert _ticket(bench, context)["assignment_group"] == _group_id(bench, group)
+def assignment_group_is(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], group: str) -> None:
+    assert _ticket(bpsn_bench, bpsn_context)["assignment_group"] == _group_id(bpsn_bench, group)
 
 
 @then("the ticket has no assignment group")
-def no_assignment_group(bench: InProcessBench, context: dict[str, Any]) -> None:
-    assert _ticket(bench, context)["assignment_group"] == ""
+def no_assignment_group(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    assert _ticket(bpsn_bench, bpsn_context)["assignment_group"] == ""
 
 
 @then(parsers.parse('the BigPanda incident has no tag "{name}"'))
-def bigpanda_has_no_tag(bench: InProcessBench, context: dict[str, Any], name: str) -> None:
-    assert bench.tag_id(name) not in bench.incident(context["incident_id"]).incident_tags
+def bigpanda_has_no_tag(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], name: str) -> None:
+    assert bpsn_bench.tag_id(name) not in bpsn_bench.incident(bpsn_context["incident_id"]).incident_tags
 
 
-@then(parsers.re(r"since the change the core wrote (?P<sn>\d+) times? to ServiceNow and (?P<bp>\d+) times? "
-                 r"to BigPanda's tags"))
-def writes_since_change(bench: InProcessBench, context: dict[str, Any], sn: str, bp: str) -> None:
-    assert _writes(bench, context["sn_mark"], context["bp_mark"]) == (int(sn), int(bp))
+@then(
+    parsers.re(
+        r"since the change the core wrote (?P<sn>\d+) times? to ServiceNow and (?P<bp>\d+) times? "
+        r"to BigPanda's tags"
+    )
+)
+def writes_since_change(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], sn: str, bp: str) -> None:
+    assert _writes(bpsn_bench, bpsn_context["sn_mark"], bpsn_context["bp_mark"]) == (int(sn), int(bp))
 
 
 @then("for ten coalesce windows neither side is written again")
-def no_echo(bench: InProcessBench, context: dict[str, Any]) -> None:
-    sn_mark, bp_mark = bench.journal_marks()
-    window = bench.runner.engine.settings.tag_coalesce_seconds
+def no_echo(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+    sn_mark, bp_mark = bpsn_bench.journal_marks()
+    window = bpsn_bench.runner.engine.settings.tag_coalesce_seconds
     for _ in range(10):
-        bench.advance(window)
-        bench.watch()
-        bench.poll()
-    assert _writes(bench, sn_mark, bp_mark) == (0, 0)
+        bpsn_bench.advance(window)
+        bpsn_bench.watch()
+        bpsn_bench.poll()
+    assert _writes(bpsn_bench, sn_mark, bp_mark) == (0, 0)

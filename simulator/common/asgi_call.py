@@ -77,18 +77,39 @@ async def call_app(app: App, method: str, target: str, headers: list[tuple[str, 
     return AsgiResponse(500 if status is None else status, response_headers, b"".join(parts))
 
 
-class InProcessTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that hands every request to an ASGI app in this process."""
+class InProcessTransport(httpx.AsyncBaseTransport, httpx.BaseTransport):
+    """An httpx transport that hands every request to an ASGI app in this process, for
+    `httpx.AsyncClient` and `httpx.Client` alike.
 
-    def __init__(self, app: App, raise_app_exceptions: bool = True) -> None:
-        self.app, self.raise_app_exceptions = app, raise_app_exceptions
+    A synchronous request runs on `loop` when one is given (the event loop the app's state lives
+    on, running in another thread, as in the in-process bench), else on a loop of its own."""
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def __init__(self, app: App, raise_app_exceptions: bool = True,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.app, self.raise_app_exceptions, self.loop = app, raise_app_exceptions, loop
+
+    async def _answer(self, request: httpx.Request, body: bytes) -> httpx.Response:
         url = request.url
-        target = url.raw_path.decode("latin-1")
-        answer = await call_app(self.app, request.method, target,
+        answer = await call_app(self.app, request.method, url.raw_path.decode("latin-1"),
                                 [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
-                                await request.aread(), scheme=url.scheme, server=(url.host, url.port),
+                                body, scheme=url.scheme, server=(url.host, url.port),
                                 raise_app_exceptions=self.raise_app_exceptions)
         # a stream, not content: the client reads and closes it, which sets `elapsed`
         return httpx.Response(answer.status, headers=answer.headers, stream=httpx.ByteStream(answer.body))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._answer(request, await request.aread())
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        coro = self._answer(request, request.read())
+        if self.loop is None:
+            return asyncio.run(coro)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            coro.close()
+            raise RuntimeError("a synchronous client cannot wait on the event loop it runs on: "
+                               "use an httpx.AsyncClient there")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)

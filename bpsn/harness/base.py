@@ -1,0 +1,196 @@
+"""What a test gets from bpsn: both simulators and the core, with a fresh state on demand.
+
+`Harness` is the one object behind the `bpsn_bench` fixture (in-process, no ports: the
+InProcessBench), the `bpsn_stack` fixture and `bpsn.running(...)` (real HTTP servers on
+loopback ports, in a background thread). The simulators are driven through their admin API,
+the core directly: `poll()` runs one cycle of it now. Everything runs on one event loop in a
+thread of its own, so synchronous test code and the servers never share a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from bpsn.base.clock import SimClock
+from bpsn.integration.config.settings import ConnectionSettings
+from bpsn.integration.factory import build_runner, close_runner
+from bpsn.integration.runner import IntegrationRunner, PollReport
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.servicenow.settings import ServiceNowSettings
+
+from .admin import Faults, SimulatorAdmin
+from .config import BenchConfig
+from .journal import RequestJournal
+
+T = TypeVar("T")
+CALL_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The seeded tenants' credentials (BPSN_BP_* and BPSN_SN_* override them)."""
+
+    bigpanda_org_token: str
+    bigpanda_user_api_key: str
+    bigpanda_alerts_app_key: str
+    bigpanda_incidents_app_key: str
+    servicenow_user: str
+    servicenow_password: str
+    servicenow_admin: str
+    servicenow_admin_password: str
+
+    @classmethod
+    def of(cls, bp: BigPandaSettings, sn: ServiceNowSettings) -> Credentials:
+        return cls(bp.org_token, bp.user_api_key, bp.alerts_app_key, bp.incidents_app_key,
+                   sn.integration_user, sn.integration_password, "admin", sn.admin_password)
+
+    def __repr__(self) -> str:  # a test report never shows a credential
+        return "Credentials(...)"
+
+
+class EventLoopThread:
+    """An event loop running in a daemon thread; synchronous code hands it coroutines."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+class Harness:
+    """Subclasses set the clients, `runner` and `config`, and give `_transports()`."""
+
+    bigpanda_url: str
+    servicenow_url: str
+    clock: Any  # now() and advance(seconds): the shared virtual clock, both simulators' timers with it
+    _sim_clock: SimClock  # the clock object itself (the core's sleeps and a reset use it)
+    runner: IntegrationRunner
+    settings: ConnectionSettings
+    config: BenchConfig
+    slept: float = 0.0
+
+    def _connect(self, transport: Any, loop_thread: EventLoopThread, bp: BigPandaSettings,
+                 sn: ServiceNowSettings) -> None:
+        """Synchronous clients for both sides and the admin API (`transport(url)` gives each its transport)."""
+        self._loop_thread = loop_thread
+        self._organization = bp.organization
+        self.credentials = Credentials.of(bp, sn)
+        c = self.credentials
+        # BigPanda takes two credentials: the user API key (Incidents API and the rest) and the
+        # organisation token (the alerts API)
+        self.bigpanda_client = httpx.Client(base_url=self.bigpanda_url, transport=transport(self.bigpanda_url),
+                                            headers={"Authorization": f"Bearer {c.bigpanda_user_api_key}"})
+        self.alerts_client = httpx.Client(base_url=self.bigpanda_url, transport=transport(self.bigpanda_url),
+                                          headers={"Authorization": f"Bearer {c.bigpanda_org_token}"})
+        self.servicenow_client = httpx.Client(
+            base_url=self.servicenow_url, transport=transport(self.servicenow_url),
+            auth=(c.servicenow_admin, c.servicenow_admin_password), headers={"Accept": "application/json"})
+        bp_admin = SimulatorAdmin("bigpanda", httpx.Client(base_url=self.bigpanda_url,
+                                                           transport=transport(self.bigpanda_url)))
+        sn_admin = SimulatorAdmin("servicenow", httpx.Client(
+            base_url=self.servicenow_url, transport=transport(self.servicenow_url),
+            auth=(c.servicenow_admin, c.servicenow_admin_password)))
+        self.admins = {"bigpanda": bp_admin, "servicenow": sn_admin}
+        self.faults = Faults(bp_admin, sn_admin)
+        self.journal = RequestJournal(bp_admin, sn_admin)
+
+    def _close_clients(self) -> None:
+        for client in (self.bigpanda_client, self.alerts_client, self.servicenow_client,
+                       *(a.client for a in self.admins.values())):
+            client.close()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
+        """Run a coroutine on the harness's loop (where the core and the simulators live)."""
+        return self._loop_thread.run(coro, timeout)
+
+    # --- the core ---------------------------------------------------------------------------------
+    def _transports(self) -> dict[str, httpx.AsyncBaseTransport | None]:
+        return {"bigpanda_transport": None, "servicenow_transport": None}
+
+    async def _virtual_sleep(self, seconds: float) -> None:
+        """The core's waits (retry backoff) pass on the virtual clock, not the wall clock."""
+        self._sim_clock.advance(seconds)
+        self.slept += seconds
+
+    def new_core(self) -> IntegrationRunner:
+        """A fresh core (as after a restart): no memory but what the two systems hold."""
+        async def build() -> IntegrationRunner:
+            return build_runner(self.settings, clock=self._sim_clock, pace=False, sleep=self._virtual_sleep,
+                                incident_settings=self.config.incident_settings(self._organization),
+                                alert_settings=self.config.alert_settings(), **self._transports())
+        return self.run(build())
+
+    def poll(self) -> PollReport:
+        """One poll of the core now, its companions finished (in production they overlap the
+        next retrieval)."""
+        async def poll_and_settle() -> PollReport:
+            report = await self.runner.poll_once()
+            await self.runner.settle()
+            return report
+        return self.run(poll_and_settle())
+
+    def watch(self) -> int:
+        """One pass of the core's ServiceNow delta watch (ticket changes -> BigPanda)."""
+        return self.run(self.runner.watch_once())
+
+    # --- state ------------------------------------------------------------------------------------
+    def reset(self, config: BenchConfig | None = None) -> None:
+        """The seeded state again: data, clock, fault rules, journals, and a core with no memory,
+        configured by `config` (or the one in force)."""
+        if config is not None:
+            self.config = config
+        for admin in self.admins.values():
+            admin.reset()  # data, fault rules and journal
+        self._restart_clock()
+        self.slept = 0.0
+        self.run(close_runner(self.runner))
+        self._apply_config()
+
+    def configure(self, config: BenchConfig) -> None:
+        """Another configuration, now, without a reset: the core restarts with its settings, its
+        fixtures are loaded and its rules saved on top of the current state."""
+        self.config = config
+        self.run(close_runner(self.runner))
+        self._apply_config()
+
+    def _restart_clock(self) -> None:
+        self._sim_clock.restart()
+
+    def _apply_config(self) -> None:
+        if (bp := self.config.bigpanda_fixtures()) is not None:
+            self.admins["bigpanda"].load_fixtures(bp)
+        if (sn := self.config.servicenow_fixtures()) is not None:
+            self.admins["servicenow"].load_fixtures(sn)
+        self.runner = self.new_core()
+        if self.config.rules:
+            self.run(self.runner.rule_store.save_all(self._organization, self.config.rules))
+        if self.config.fixtures is not None or self.config.rules:
+            self.journal.clear()  # a test counts its own requests, not the set-up's
+
+    # --- conveniences -----------------------------------------------------------------------------
+    def send_alerts(self, *alerts: dict[str, Any]) -> httpx.Response:
+        """Alerts through BigPanda's alerts API, with the seeded organisation's token and app key."""
+        return self.alerts_client.post("/data/v2/alerts", json={"app_key": self.credentials.bigpanda_alerts_app_key,
+                                                         "alerts": list(alerts)})
+
+    def tickets(self, query: str = "correlation_display=BigPanda") -> list[dict[str, Any]]:
+        """ServiceNow incidents matching an encoded query (by default: every ticket the core made)."""
+        r = self.servicenow_client.get("/api/now/table/incident", params={
+            "sysparm_query": query, "sysparm_exclude_reference_link": "true"})
+        r.raise_for_status()
+        return list(r.json()["result"])
