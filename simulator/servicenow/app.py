@@ -32,7 +32,16 @@ Choices we made where the real behaviour is not public, all configurable:
 * with no ORDERBY, records come back in insertion order;
 * the `Link` header's `prev` may carry a negative offset, as captured from real instances;
 * a documented query parameter sent twice is refused (400) rather than one value winning;
-* the table parameters list this instance's tables; any other name is answered 400 `Invalid table`.
+* the table parameters list this instance's tables; any other name is answered 400 `Invalid table`;
+* password fields are never shown, whoever asks (admin included): a one-way `password` field
+  (`sys_user.user_password`, stored as a salted PBKDF2 hash) reads as `""`, a `password2` field
+  (encrypted under a random per-start key unless `BPSN_SN_ENCRYPTION_KEY` is set) as `********`
+  when set; a query naming either is 403 `Insufficient rights to query records`;
+* failed logins are throttled: after `BPSN_SN_LOGIN_MAX_FAILURES` (5) failed basic-auth or OAuth
+  password-grant attempts for one user name within `BPSN_SN_LOGIN_FAILURE_WINDOW` (60) seconds of
+  the simulator clock, that name is answered 401 without its password being checked until the
+  window has passed (a real instance sets `locked_out` instead);
+* OAuth tokens are random (Python's `secrets`), never derived from the seed.
 
 Admin routes under `/_sim` are the simulator's own: health, reset, clock, journal, wait,
 snapshots.

@@ -5,6 +5,7 @@ Routes stay thin: they parse HTTP, call these methods and render what comes back
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -14,14 +15,23 @@ from bpsn.simulator.common.faults import FaultInjector
 from bpsn.simulator.common.journal import Journal
 from bpsn.simulator.common.notifier import ChangeNotifier
 from bpsn.simulator.servicenow.import_sets.transform_maps import TransformMaps
-from bpsn.simulator.servicenow.query.sql import QueryContext, compile_text
+from bpsn.simulator.servicenow.query.sql import QueryContext, SecretFieldQuery, compile_text
 from bpsn.simulator.servicenow.records.business_rules import Actor, BusinessRules, NumberCounters
 from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
-from bpsn.simulator.servicenow.records.render import Renderer, RenderOptions
+from bpsn.simulator.servicenow.records.render import PASSWORD2_MASK, Renderer, RenderOptions, secret_shown
 from bpsn.simulator.servicenow.records.store import Order, Store, Where
 from bpsn.simulator.servicenow.security.acl import Acls, Operation
+from bpsn.simulator.servicenow.security.logins import LoginThrottle
 from bpsn.simulator.servicenow.security.oauth import OAuthClient, OAuthServer
 from bpsn.simulator.servicenow.security.password2 import Password2
+from bpsn.simulator.servicenow.security.passwords import (
+    Hashed,
+    decoy_hash,
+    demo_hash,
+    hash_password,
+    remembered,
+    verify_password,
+)
 from bpsn.simulator.servicenow.security.rate_limits import RateLimiter
 
 from .errors import SnError, acl_denied, bad_request, invalid_table, no_record, query_denied
@@ -58,15 +68,18 @@ class ServiceNowBackend:
         self.journal = Journal(self.settings.journal_max_entries)
         self.faults = FaultInjector(self.settings.seed)
         self.notifier = ChangeNotifier()
-        self.secrets = Password2(self.settings.encryption_key)
+        key = self.settings.encryption_key
+        self.secrets = Password2(key.get_secret_value() if key else None)  # None: a random key per start
+        self.logins = LoginThrottle(self.settings.login_max_failures, self.settings.login_failure_window)
         self.renderer = Renderer(self.dictionary, self)
         self.acls = Acls.default(self.dictionary)
         self.transform_maps = TransformMaps.default(self.dictionary)  # Import Set API; kept by reset()
         self.rate_limits = RateLimiter()
         self.ready = False
-        self._user_cache: dict[str, tuple[Actor, str]] = {}
-        self.rng = SeededRandom(self.settings.seed)
-        self.oauth = OAuthServer(self.rng)
+        self._user_cache: dict[str, tuple[Actor, str]] = {}  # user_name -> (actor, password hash)
+        self.rng = SeededRandom(self.settings.seed)  # data only; secrets come from `secrets`
+        self.oauth = OAuthServer()
+        self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
         if self.store.count("sys_user") == 0:
@@ -88,12 +101,20 @@ class ServiceNowBackend:
         self.journal.clear()
         self.faults.clear()
         self.rate_limits.clear()
-        self.oauth = OAuthServer(self.rng)
+        self.logins.clear()
+        self.oauth = OAuthServer()
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         self._seed_dictionary()
-        seed_demo_instance(self.insert_system, self.settings)
+        seed_demo_instance(self._seed_insert, self.settings)
         self.ready = True
         self.notifier.notify()
+
+    def _seed_insert(self, table: str, body: dict[str, Any]) -> dict[str, str]:
+        """insert_system, with the demo users' password hashes made once per process (see passwords)."""
+        if table == "sys_user" and body.get("user_password"):
+            body = {**body, "user_password": demo_hash(str(body.get("user_name", "")), str(body["user_password"]),
+                                                       self.settings.password_hash_iterations)}
+        return self.insert_system(table, body)
 
     def _seed_dictionary(self) -> None:
         now = glide(self.clock.now())
@@ -124,17 +145,31 @@ class ServiceNowBackend:
             if not rows or rows[0]["active"] != "true" or rows[0]["locked_out"] == "true":
                 return None
             row = rows[0]
-            cached = (Actor(row["user_name"], row["sys_id"], self.roles_of(row["sys_id"])),
-                      self.secrets.decrypt(row["user_password"]))
+            cached = (Actor(row["user_name"], row["sys_id"], self.roles_of(row["sys_id"])), row["user_password"])
             self._user_cache[user_name] = cached
         return cached[0]
 
-    def authenticate(self, user_name: str, password: str) -> Actor | None:
-        actor = self.actor_for(user_name)
-        if actor is None:
+    async def authenticate(self, user_name: str, password: str) -> Actor | None:
+        """Basic auth and the OAuth password grant: the user, unless the password is wrong or the
+        name has failed too often lately (then the password is not even checked; see logins).
+        A hash is computed in a worker thread: a wrong password never holds up the event loop.
+        An unknown name costs a hash too, so the time taken does not tell whether a user exists."""
+        now = self.clock.now()
+        if self.logins.refused(user_name, now):
             return None
-        clear = self._user_cache[user_name][1]
-        return actor if clear and clear == password else None
+        actor = self.actor_for(user_name)
+        stored = (self._user_cache[user_name][1] if actor is not None
+                  else decoy_hash(self.settings.password_hash_iterations))
+        if remembered(password, stored) or await asyncio.to_thread(verify_password, password, stored):
+            if actor is not None:
+                self.logins.succeeded(user_name)
+                return actor
+        self.logins.failed(user_name, now)
+        return None
+
+    def login_refused(self, user_name: str) -> bool:
+        """Whether that name is locked out by failed logins right now (for the request journal)."""
+        return self.logins.refused(user_name, self.clock.now())
 
     def require(self, table: str, operation: Operation, actor: Actor) -> None:
         if self.acls.allowed(table, operation, actor.roles):
@@ -183,6 +218,8 @@ class ServiceNowBackend:
         ctx = QueryContext(now=self.clock.now(), user_sys_id=actor.sys_id)
         try:
             where, order = compile_text(encoded or "", table, self.dictionary, ctx)
+        except SecretFieldQuery:
+            raise query_denied() from None  # as a field the caller may not read
         except ValueError as exc:  # EncodedQueryError
             raise bad_request("Invalid query", str(exc)) from None
         parts, params = ([where.sql] if where.sql else []), list(where.params)
@@ -190,6 +227,8 @@ class ServiceNowBackend:
             fdef = self.dictionary.field(table, name)
             if fdef is None:
                 continue  # unknown name=value filters are ignored, like unknown query fields
+            if fdef.secret:
+                raise query_denied()
             parts.append(f'"{name}" = ?')
             params.append(self.input_value(fdef, raw, display=True))
         return Where(" AND ".join(f"({p})" for p in parts), params), order
@@ -237,8 +276,14 @@ class ServiceNowBackend:
             if fdef.type == "journal":
                 if text:
                     journals[name] = text
-            elif fdef.type == "password2":
-                values[name] = self.secrets.encrypt(text)
+            elif fdef.type == "password":  # one-way; "" (what a read shows) leaves it as it is
+                if isinstance(raw, Hashed):
+                    values[name] = str(raw)
+                elif text or inserting:
+                    values[name] = hash_password(text, self.settings.password_hash_iterations)
+            elif fdef.type == "password2":  # the mask a read shows, written back, changes nothing
+                if text != PASSWORD2_MASK:
+                    values[name] = self.secrets.encrypt(text)
             else:
                 values[name] = text
         if inserting and "sys_id" in values and not SYS_ID.match(values["sys_id"]):
@@ -310,9 +355,13 @@ class ServiceNowBackend:
         for fieldname, new in changed.items():
             if fieldname.startswith("sys_") and fieldname != "sys_id":
                 continue
+            before = old.get(fieldname, "")
+            fdef = self.dictionary.field(table, fieldname)
+            if fdef is not None and fdef.secret:  # sys_audit is readable through the Table API
+                before, new = secret_shown(fdef, before), secret_shown(fdef, new)
             self.store.insert("sys_audit", {
                 "sys_id": self.rng.hex32(), "sys_class_name": "sys_audit", "tablename": table,
-                "documentkey": old["sys_id"], "fieldname": fieldname, "oldvalue": old.get(fieldname, ""),
+                "documentkey": old["sys_id"], "fieldname": fieldname, "oldvalue": before,
                 "newvalue": new, "user": actor.user_name, "record_checkpoint": changed.get("sys_mod_count", ""),
                 "sys_created_on": now, "sys_created_by": actor.user_name, "sys_updated_on": now,
                 "sys_updated_by": actor.user_name, "sys_mod_count": "0"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import pkgutil
+import sysconfig
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,9 +166,17 @@ def test_state_never_imports_routes() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def installed() -> importlib.metadata.Distribution:
+    """bpsn as installed in site-packages (not a `bpsn.egg-info` that an editable build leaves in
+    the checkout, which the working directory on sys.path would find first)."""
+    found = list(importlib.metadata.distributions(name="bpsn", path=[sysconfig.get_path("purelib")]))
+    assert found, "bpsn is not installed in this environment's site-packages"
+    return found[0]
+
+
 def test_the_distribution_installs_one_top_level_package() -> None:
     """Nothing but `bpsn` (and its metadata) goes into site-packages."""
-    files = importlib.metadata.distribution("bpsn").files or []
+    files = installed().files or []
     tops = {f.parts[0] for f in files  # an editable install adds its own finder and .pth
             if f.parts and not f.parts[0].startswith("..") and not f.name.startswith("__editable__")}
     extra = {t for t in tops if t != "bpsn" and not t.endswith(".dist-info")}
@@ -176,7 +185,7 @@ def test_the_distribution_installs_one_top_level_package() -> None:
 
 def test_an_editable_install_maps_only_bpsn() -> None:
     """setuptools' editable finder lists the names it serves; a nested mapping would leak here."""
-    for f in importlib.metadata.distribution("bpsn").files or []:
+    for f in installed().files or []:
         if f.name.startswith("__editable__") and f.name.endswith("_finder.py"):
             tree = ast.parse(Path(str(f.locate())).read_text())
             mapping = next(ast.literal_eval(n.value) for n in ast.walk(tree)

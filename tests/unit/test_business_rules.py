@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bpsn.base.clock import SimClock
@@ -59,8 +61,8 @@ def test_query_on_a_parent_table_sees_children(sn: ServiceNowBackend) -> None:
     assert total == 2 and {r["sys_class_name"] for r in rows} == {"incident", "change_request"}
 
 
-def test_passwords_are_stored_encrypted(sn: ServiceNowBackend) -> None:
+def test_passwords_are_stored_hashed(sn: ServiceNowBackend) -> None:
     rows, _ = sn.query("sys_user", "user_name=admin", limit=1, offset=0)
-    assert rows[0]["user_password"].startswith("enc:") and "admin" not in rows[0]["user_password"]
-    assert sn.authenticate("admin", "admin") is not None
-    assert sn.authenticate("admin", "nope") is None
+    assert rows[0]["user_password"].startswith("pbkdf2_sha256$") and "admin" not in rows[0]["user_password"]
+    assert asyncio.run(sn.authenticate("admin", "admin")) is not None
+    assert asyncio.run(sn.authenticate("admin", "nope")) is None

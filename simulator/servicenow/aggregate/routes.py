@@ -61,7 +61,8 @@ name=value pairs (not both: name=value pairs are dropped when `sysparm_query` is
 `^DESC`; groups otherwise come in ascending order of their values.
 
 Our choices: unknown, dot-walked, journal and password fields are ignored wherever a field is
-named; a malformed having clause is 400; AVG and SUM read values as numbers (non-numeric text
+named, but a query (`sysparm_query` or name=value) on a password field is 403, as in the Table
+API; a malformed having clause is 400; AVG and SUM read values as numbers (non-numeric text
 counts as 0, empty values are left out); MIN and MAX of non-numeric fields compare text (dates
 order correctly); `sysparm_display_value=all` adds `display_value` next to each group's `value`.
 A having clause that removes the only (ungrouped) result answers `{"stats": {}}`.

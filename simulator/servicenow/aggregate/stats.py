@@ -8,7 +8,8 @@ applied by an outer query on the inner one's aliases. Every number goes back as 
 
 Only dictionary fields of the table are used; unknown, dot-walked, journal and password fields
 in the *_fields, group-by, having and order-by parameters are ignored (our choice, like the Table
-API ignoring invalid fields). A malformed having clause is a 400.
+API ignoring invalid fields). A malformed having clause is a 400. A query on a password field
+is refused (403) by the backend's compile, as in the Table API.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from bpsn.simulator.servicenow.records.store import Where, quote
 AGGREGATES = ("avg", "min", "max", "sum")
 HAVING_OPS = ("=", "!=", ">", ">=", "<", "<=")
 _NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
-UNUSABLE_TYPES = ("journal", "password2")
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Aggregator:
 
     def usable(self, table: str, name: str) -> FieldDef | None:
         fdef = self.b.dictionary.field(table, name)
-        return fdef if fdef is not None and fdef.type not in UNUSABLE_TYPES else None
+        return fdef if fdef is not None and fdef.type != "journal" and not fdef.secret else None
 
     def stats(self, table: str, req: StatsRequest, actor: Actor, encoded: str,
               filters: dict[str, str]) -> dict[str, Any]:

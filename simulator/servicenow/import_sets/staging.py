@@ -272,7 +272,7 @@ class ImportSets:
             fdef = fields.get(name)
             if fdef is None or fdef.read_only:
                 continue
-            if fdef.type in ("journal", "password2"):
+            if fdef.type == "journal" or fdef.secret:
                 if to_text(value):
                     return True
             elif existing.get(name, "") != to_text(value):

@@ -4,6 +4,11 @@ Every value is a bound parameter; identifiers come only from the dictionary and 
 Storage facts this relies on: every column is TEXT NOT NULL DEFAULT '' ('' is the empty
 value), dates are UTC 'YYYY-MM-DD HH:MM:SS' (text order is time order), integers are decimal
 strings (compared through CAST), references hold the target's sys_id.
+
+Password fields (one-way and password2) cannot be queried at all, dot-walked or not, nor
+compared with SAMEAS: a condition on one is refused (SecretFieldQuery, answered 403 like a query
+on a field the caller may not read), since LIKE or STARTSWITH on a stored hash or ciphertext
+would read it back one character at a time. ORDERBY on one is ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CALL = re.compile(r"\s*gs\.(\w+)\s*\((.*)\)\s*;?\s*", re.S)
 _ARG = re.compile(r"\s*(?:'([^']*)'|\"([^\"]*)\"|([+-]?\d+))\s*")
 _JS_PREFIXES = ("javascript:", "javascript&colon;")
+
+
+class SecretFieldQuery(EncodedQueryError):
+    """A condition names a password field; nobody may query one."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ def compile_order(query: EncodedQuery, table: str, dictionary: Dictionary) -> li
     orders = []
     for o in query.order_by:
         fdef = fields.get(o.field)  # a dot-walked or unknown field is not a column: skipped
-        if fdef is not None:
+        if fdef is not None and not fdef.secret:
             orders.append(Order(o.field, o.descending, fdef.numeric))
     return orders
 
@@ -100,10 +109,14 @@ def _condition(c: Condition, table: str, dictionary: Dictionary,
     fdef = dictionary.fields(current).get(path[-1])
     if fdef is None:
         return None
+    if fdef.secret:
+        raise SecretFieldQuery(f"{c.field}: password fields cannot be queried")
     if c.operator == "ANYTHING":
         return Where("1")  # even through an empty reference
     if c.operator in ("SAMEAS", "NSAMEAS"):
         other = dictionary.fields(table).get(c.value)
+        if other is not None and other.secret:
+            raise SecretFieldQuery(f"{c.value}: password fields cannot be queried")
         if hops or other is None:  # both sides must be plain columns of the same row
             return None
         return Where(f"{quote(fdef.name)} {'=' if c.operator == 'SAMEAS' else '!='} "

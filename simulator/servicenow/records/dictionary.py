@@ -15,7 +15,10 @@ from typing import Any
 from bpsn.simulator.common.yaml_text import load_yaml
 
 FIELD_TYPES = {"string", "integer", "boolean", "reference", "glide_date_time", "journal",
-               "password2", "guid", "email", "url"}
+               "password", "password2", "guid", "email", "url"}
+# Secrets: `password` is one-way (hashed, as sys_user.user_password is on an instance) and
+# `password2` two-way (encrypted). No API returns, queries, sorts or aggregates either.
+SECRET_TYPES = frozenset({"password", "password2"})
 
 SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "sys_id": {"type": "guid", "index": True, "read_only": True},
@@ -49,6 +52,10 @@ class FieldDef:
     def numeric(self) -> bool:
         return self.type == "integer"
 
+    @property
+    def secret(self) -> bool:
+        return self.type in SECRET_TYPES
+
     def choice_label(self, value: str) -> str:
         return self.choices.get(value, value)
 
@@ -71,6 +78,8 @@ def _field_from_data(name: str, data: dict[str, Any]) -> FieldDef:
         raise DictionaryError(f"field {name}: a reference field needs a 'reference' table")
     choices = {str(k): str(v) for k, v in (data.get("choices") or {}).items()}
     default = data.get("default")
+    if kind in SECRET_TYPES and default not in (None, ""):
+        raise DictionaryError(f"field {name}: a password field cannot have a default (it would be stored in clear)")
     return FieldDef(
         name=name, type=kind, label=str(data.get("label") or name.replace("_", " ").title()),
         reference=data.get("reference"), choices=choices,

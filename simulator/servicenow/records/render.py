@@ -3,6 +3,13 @@
 display_value=false: raw values, references {"link", "value"}; true: labels and display
 names; all: {"display_value", "value"} per field. Journal fields are "" unless display
 values are asked for, then the dated entries, newest first.
+
+Password fields never show what is stored, whoever asks (admin included), however they are
+reached (sysparm_fields, dot-walking such as caller_id.user_password, display values, the
+Batch API, /_sim/wait): a one-way `password` field (sys_user.user_password) reads as "" (the
+reference does not say what the Table API returns for one; a real instance lets admins read
+the hash, which we do not), and a `password2` field as the mask "********" when set, "" when
+empty. The same goes for the raw value and the display value.
 """
 
 from __future__ import annotations
@@ -15,6 +22,12 @@ from bpsn.base.clock import from_glide, glide
 from .dictionary import Dictionary, FieldDef
 
 JOURNAL_LABELS = {"work_notes": "Work notes", "comments": "Additional comments"}
+PASSWORD2_MASK = "********"  # what a set password2 value reads as
+
+
+def secret_shown(fdef: FieldDef, stored: str) -> str:
+    """What any API shows for a password field's stored value (see the module doc)."""
+    return PASSWORD2_MASK if fdef.type == "password2" and stored else ""
 
 
 class Lookups(Protocol):
@@ -68,6 +81,9 @@ class Renderer:
         return fdef, current.get(parts[-1], ""), current
 
     def _value(self, fdef: FieldDef, value: str, owner: dict[str, str], opts: RenderOptions) -> Any:
+        if fdef.secret:
+            shown = secret_shown(fdef, value)
+            return {"display_value": shown, "value": shown} if opts.display_value == "all" else shown
         if fdef.type == "journal":
             text = self._journal(owner, fdef.name) if opts.display_value != "false" else ""
             return {"display_value": text, "value": ""} if opts.display_value == "all" else text
@@ -83,8 +99,6 @@ class Renderer:
             return fdef.choice_label(value)
         if fdef.type == "glide_date_time" and value:
             return glide(from_glide(value))  # the instance's users see UTC
-        if fdef.type == "password2" and value:
-            return "*" * 8
         return value
 
     def _reference(self, fdef: FieldDef, value: str, opts: RenderOptions) -> Any:

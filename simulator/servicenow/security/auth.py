@@ -1,4 +1,9 @@
-"""Who is calling: basic auth or an OAuth bearer token; then the REST rate-limit rules."""
+"""Who is calling: basic auth or an OAuth bearer token; then the REST rate-limit rules.
+
+Basic auth counts as a login attempt: a user name with too many recent failures is answered
+401 "User Not Authenticated", the same body as a wrong password, without its password being
+checked (backend.authenticate, security.logins); the request journal notes "login_refused".
+"""
 
 from __future__ import annotations
 
@@ -27,13 +32,23 @@ def _basic(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _identify(backend: ServiceNowBackend, header: str) -> Actor | None:
+async def _identify(backend: ServiceNowBackend, header: str) -> tuple[Actor | None, bool]:
+    """The caller, and whether basic auth was refused unchecked (too many failed logins)."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         user_name = backend.oauth.user_for(token.strip(), backend.clock.now())
-        return backend.actor_for(user_name) if user_name else None
+        return (backend.actor_for(user_name) if user_name else None), False
     creds = _basic(header)
-    return backend.authenticate(*creds) if creds else None
+    if creds is None:
+        return None, False
+    refused = backend.login_refused(creds[0])
+    return await backend.authenticate(*creds), refused
+
+
+def _unauthenticated(request: Request, refused: bool) -> SnError:
+    if refused:
+        journal_info(request)["notes"].append("login_refused")
+    return not_authenticated()
 
 
 def _resource(path: str) -> tuple[str, str]:
@@ -51,9 +66,9 @@ def _resource(path: str) -> tuple[str, str]:
 async def admin_caller(request: Request) -> Actor:  # async: no threadpool hop per request
     """The simulator's own /_sim routes: any user with the admin role (no rate-limit rules)."""
     backend: ServiceNowBackend = request.app.state.backend
-    actor = _identify(backend, request.headers.get("authorization", ""))
+    actor, refused = await _identify(backend, request.headers.get("authorization", ""))
     if actor is None:
-        raise not_authenticated()
+        raise _unauthenticated(request, refused)
     if not actor.has_role("admin"):
         raise SnError(403, "Operation Failed", "The simulator admin API needs the admin role")
     return actor
@@ -61,9 +76,9 @@ async def admin_caller(request: Request) -> Actor:  # async: no threadpool hop p
 
 async def caller(request: Request) -> Actor:  # async: no threadpool hop per request
     backend: ServiceNowBackend = request.app.state.backend
-    actor = _identify(backend, request.headers.get("authorization", ""))
+    actor, refused = await _identify(backend, request.headers.get("authorization", ""))
     if actor is None:
-        raise not_authenticated()
+        raise _unauthenticated(request, refused)
     info = journal_info(request)
     info["user"] = actor.user_name
     resource, table = _resource(request.url.path)

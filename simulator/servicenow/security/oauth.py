@@ -2,14 +2,19 @@
 
 Access tokens expire after 1,800 s and refresh tokens after 100 days, on the simulator
 clock, so a test can advance past expiry without sleeping.
+
+Tokens come from `secrets` (256 random bits each, URL-safe base64), never from the instance's
+seeded random source: a seed makes data repeat, and anyone who knows it could replay it to guess
+a live token. Expired tokens are dropped as new ones are issued.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from dataclasses import dataclass
 
-from bpsn.base.rng import SeededRandom
-
+TOKEN_BYTES = 32
 ACCESS_LIFETIME = 1800.0
 REFRESH_LIFETIME = 100 * 86400.0
 
@@ -33,11 +38,11 @@ class OAuthError(Exception):
 
 
 class OAuthServer:
-    def __init__(self, rng: SeededRandom) -> None:
-        self.rng = rng
+    def __init__(self) -> None:
         self.clients: dict[str, OAuthClient] = {}
         self.access: dict[str, Grant] = {}
         self.refresh: dict[str, Grant] = {}
+        self._prune_at = 1024  # doubles with the live tokens, so pruning stays amortised O(1)
 
     def register(self, client: OAuthClient) -> None:
         self.clients[client.client_id] = client
@@ -47,37 +52,46 @@ class OAuthServer:
         self.access.clear()
         self.refresh.clear()
 
-    def _client(self, client_id: str, client_secret: str) -> OAuthClient:
+    def client(self, client_id: str, client_secret: str) -> OAuthClient:
+        """The registered client, or OAuthError; checked before a password grant counts a login."""
         client = self.clients.get(client_id)
-        if client is None or client.client_secret != client_secret:
+        if client is None or not hmac.compare_digest(client.client_secret.encode(), client_secret.encode()):
             raise OAuthError("unknown client or wrong secret")
         return client
 
+    def _prune(self, now: float) -> None:
+        for tokens in (self.access, self.refresh):
+            for token in [t for t, g in tokens.items() if g.expires_at <= now]:
+                del tokens[token]
+
     def _issue(self, user_name: str, client_id: str, now: float, refresh_token: str | None = None) -> dict[str, object]:
-        access = self.rng.hex32() + self.rng.hex32()[:22]
+        if len(self.access) >= self._prune_at:
+            self._prune(now)
+            self._prune_at = max(1024, 2 * len(self.access))
+        access = secrets.token_urlsafe(TOKEN_BYTES)
         self.access[access] = Grant(user_name, client_id, now + ACCESS_LIFETIME)
         if refresh_token is None:
-            refresh_token = self.rng.hex32() + self.rng.hex32()[:22]
+            refresh_token = secrets.token_urlsafe(TOKEN_BYTES)
             self.refresh[refresh_token] = Grant(user_name, client_id, now + REFRESH_LIFETIME)
         return {"scope": "useraccount", "token_type": "Bearer", "expires_in": int(ACCESS_LIFETIME) - 1,
                 "refresh_token": refresh_token, "access_token": access}
 
     def password_grant(self, client_id: str, client_secret: str, user_name: str, password_ok: bool,
                        now: float) -> dict[str, object]:
-        self._client(client_id, client_secret)
+        self.client(client_id, client_secret)
         if not password_ok:
             raise OAuthError("wrong user name or password")
         return self._issue(user_name, client_id, now)
 
     def refresh_grant(self, client_id: str, client_secret: str, refresh_token: str, now: float) -> dict[str, object]:
-        self._client(client_id, client_secret)
+        self.client(client_id, client_secret)
         grant = self.refresh.get(refresh_token)
         if grant is None or grant.client_id != client_id or grant.expires_at <= now:
             raise OAuthError("refresh token unknown or expired")
         return self._issue(grant.user_name, client_id, now, refresh_token=refresh_token)
 
     def client_credentials_grant(self, client_id: str, client_secret: str, now: float) -> dict[str, object]:
-        client = self._client(client_id, client_secret)
+        client = self.client(client_id, client_secret)
         if not client.credentials_user:
             raise OAuthError("client_credentials grant is not enabled for this client")
         return self._issue(client.credentials_user, client_id, now)

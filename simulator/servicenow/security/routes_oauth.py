@@ -41,8 +41,12 @@ def build_oauth_router() -> APIRouter:
     @r.post("/oauth_token.do", response_model=TokenOut, openapi_extra=FORM,
             responses={401: {"model": OAuthFailure, "description": "access_denied"}},
             summary="Get an access token (password, refresh_token or client_credentials grant)",
-            description="Access tokens live 1,800 s and refresh tokens 100 days, on the simulator clock. "
-                        "The demo client is bpsn-demo-client / bpsn-demo-secret.")
+            description="Access tokens live 1,800 s and refresh tokens 100 days, on the simulator clock; "
+                        "they are random (from `secrets`), never derived from the seed. "
+                        "The demo client is bpsn-demo-client / bpsn-demo-secret. A password grant counts "
+                        "as a login attempt: after BPSN_SN_LOGIN_MAX_FAILURES (5) failures for one user name "
+                        "within BPSN_SN_LOGIN_FAILURE_WINDOW (60) s, that name is refused (401 access_denied) "
+                        "without its password being checked until the window has passed.")
     async def token(request: Request) -> JSONResponse:
         b: ServiceNowBackend = request.app.state.backend
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
@@ -52,7 +56,8 @@ def build_oauth_router() -> APIRouter:
             grant = form.get("grant_type")
             if grant == "password":
                 user = form.get("username", "")
-                ok = b.authenticate(user, form.get("password", "")) is not None
+                b.oauth.client(cid, secret)  # a wrong client secret is no failed login for the user
+                ok = await b.authenticate(user, form.get("password", "")) is not None
                 body = b.oauth.password_grant(cid, secret, user, ok, now)
             elif grant == "refresh_token":
                 body = b.oauth.refresh_grant(cid, secret, form.get("refresh_token", ""), now)
