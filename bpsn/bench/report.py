@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bpsn.bench import cmdb, core_requests, rules
+from bpsn.bench import cmdb, core_requests, fixtures, rules
 
 
 @dataclass
@@ -101,6 +101,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out += [Row(*r) for r in rules.report_rows(results)]
     if "core_requests" in results:
         out += [Row(*r) for r in core_requests.report_rows(results)]
+    if "fixtures" in results:
+        out += [Row(*r) for r in fixtures.report_rows(results)]
     return out
 
 
@@ -169,6 +171,7 @@ def markdown(results: dict[str, Any]) -> str:
               *([cmdb.method_note(results)] if "cmdb" in results else []),
               *([rules.method_note(results)] if "rules" in results else []),
               *([core_requests.method_note(results)] if "core_requests" in results else []),
+              *([fixtures.method_note(results)] if "fixtures" in results else []),
               "* Raw samples: simulators.json."]
     return "\n".join(lines) + "\n"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bpsn.bench import bigpanda, cmdb, core_requests, rules, servicenow
+from bpsn.bench import bigpanda, cmdb, core_requests, fixtures, rules, servicenow
 
 from .common import Sizes, machine_facts
 
@@ -27,5 +27,6 @@ def run_all(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> d
     results["cmdb"] = cmdb.run(sizes, progress)
     results["rules"] = rules.run(sizes, progress)
     results["core_requests"] = core_requests.run(sizes, progress)
+    results["fixtures"] = fixtures.run(sizes, progress)
     results["runtime_s"] = round(time.perf_counter() - t, 1)
     return results

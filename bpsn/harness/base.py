@@ -154,9 +154,9 @@ class Harness:
         configured by `config` (or the one in force)."""
         if config is not None:
             self.config = config
+        self._restart_clock()  # first: the simulators seed their records at the start instant
         for admin in self.admins.values():
             admin.reset()  # data, fault rules and journal
-        self._restart_clock()
         self.slept = 0.0
         self.run(close_runner(self.runner))
         self._apply_config()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from bpsn.base.clock import SimClock, glide
@@ -19,7 +20,7 @@ from bpsn.simulator.servicenow.query.sql import QueryContext, SecretFieldQuery, 
 from bpsn.simulator.servicenow.records.business_rules import Actor, BusinessRules, NumberCounters
 from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
 from bpsn.simulator.servicenow.records.render import PASSWORD2_MASK, Renderer, RenderOptions, secret_shown
-from bpsn.simulator.servicenow.records.store import Order, Store, Where
+from bpsn.simulator.servicenow.records.store import Order, Store, StoreTemplate, Where
 from bpsn.simulator.servicenow.security.acl import Acls, Operation
 from bpsn.simulator.servicenow.security.logins import LoginThrottle
 from bpsn.simulator.servicenow.security.oauth import OAuthClient, OAuthServer
@@ -56,6 +57,16 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class SeededTemplate:
+    """The seeded instance, kept by the first reset for the next ones (see reset)."""
+
+    at: float  # the clock when it was seeded: its records carry that time
+    store: StoreTemplate
+    rng: Any
+    numbers: dict[str, int]
+
+
 class ServiceNowBackend:
     name = "servicenow"
 
@@ -82,6 +93,7 @@ class ServiceNowBackend:
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
+        self._template: SeededTemplate | None = None
         if self.store.count("sys_user") == 0:
             self.reset()
         else:  # a state file from an earlier run
@@ -90,12 +102,24 @@ class ServiceNowBackend:
 
     # --- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
+        """The seeded instance again. The first reset seeds it record by record and keeps a
+        template (the store, the random source, the number counters); a later reset at the same
+        instant of the clock restores the template instead: the same state in a few milliseconds
+        (a test suite resets for every test)."""
         self.ready = False
         for root, column in self.dictionary.remove_runtime_fields():
             self.store.drop_column(root, column)
-        self.store.clear()
-        self.rng = SeededRandom(self.settings.seed)
-        self.numbers = NumberCounters()
+        template = self._template
+        if template is not None and template.at == self.clock.now() and self.store.path == ":memory:":
+            self.store.restore(template.store)
+            self.rng = SeededRandom()
+            self.rng.setstate(template.rng)
+            self.numbers = NumberCounters()
+            self.numbers.next = dict(template.numbers)
+        else:
+            self.store.clear()
+            self.rng = SeededRandom(self.settings.seed)
+            self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
         self._user_cache.clear()
         self.journal.clear()
@@ -104,8 +128,11 @@ class ServiceNowBackend:
         self.logins.clear()
         self.oauth = OAuthServer()
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
-        self._seed_dictionary()
-        seed_demo_instance(self._seed_insert, self.settings)
+        if template is None or template.at != self.clock.now() or self.store.path != ":memory:":
+            self._seed_dictionary()
+            seed_demo_instance(self._seed_insert, self.settings)
+            self._template = SeededTemplate(self.clock.now(), self.store.template(), self.rng.getstate(),
+                                            dict(self.numbers.next))
         self.ready = True
         self.notifier.notify()
 
