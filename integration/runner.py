@@ -38,6 +38,7 @@ from bpsn.integration.engine.messages import (
 from bpsn.integration.rules.commands import command_after_rules, rules_for_command
 
 from .modules.companion import TicketCompanion, WrittenTicket
+from .outage import OutageGate, answers, is_outage
 from .privacy import PrivacyPolicy, Pseudonymiser, to_bigpanda, to_servicenow
 from .rules import Rule, RuleStore
 from .watch import ServiceNowWatch
@@ -56,6 +57,7 @@ class PollReport:
     skipped: int = 0  # a transform rule kept the share out of ServiceNow
     errors: int = 0
     has_more: bool = False
+    servicenow_down: bool = False  # the outage gate was closed: no share was taken
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     written: list[WrittenTicket] = field(default_factory=list)
 
@@ -80,6 +82,7 @@ class IntegrationRunner:
         self._companion_run: asyncio.Task[None] | None = None
         self._callback_run: asyncio.Task[None] | None = None
         self.callback_failures = 0
+        self.outage = OutageGate(first_wait=poll_interval)
         self.ticket_link: Callable[[str, str], str] | None = None  # (instance url, sys_id) -> URL
         self.references = ReferenceCache(servicenow, clock.now)
         self.directory = TagDirectory(bigpanda)
@@ -109,11 +112,44 @@ class IntegrationRunner:
     async def poll_once(self) -> PollReport:
         if not self.engine.settings.active:  # the module is off: shares wait in BigPanda's queue
             return PollReport()
+        if self.outage.closed and not await self._servicenow_back():
+            return PollReport(servicenow_down=True)  # shares wait in BigPanda, their deliveries unspent
         shares, has_more = await self.bigpanda.retrieve_shares(self.retrieval_count)
         report = PollReport(shares=len(shares), has_more=has_more)
         if not shares:
             await self._start_companions(report)  # a quiet poll: companions with due work of their own (RCC)
             return report
+        try:
+            return await self._handle(shares, report)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self._servicenow_failed(exc)
+            report.errors = len(shares)  # handed back at once: one delivery each, then they wait
+            report.callbacks = [{"share_id": s["share_id"], "status": "error",
+                                 "error": f"ServiceNow is unavailable: {exc}"[:4000]} for s in shares]
+            await self._start_callbacks(report.callbacks)
+            return report
+
+    async def _servicenow_back(self) -> bool:
+        """Is ServiceNow answering again? One probe when one is due."""
+        now = self.clock.now()
+        if not self.outage.probe_due(now):
+            return False
+        if not await answers(self.servicenow.api.http):
+            self.outage.failed(now)
+            log.warning("ServiceNow still unavailable; next probe in %.0f s (shares wait in BigPanda)",
+                        self.outage.wait)
+            return False
+        log.info("ServiceNow answers again after %.0f s of outage; polling resumes", self.outage.opened(now))
+        return True
+
+    def _servicenow_failed(self, exc: BaseException) -> None:
+        if not self.outage.closed:
+            log.error("ServiceNow is unavailable (%s): the core takes no more shares until it answers", exc)
+        self.outage.failed(self.clock.now())
+
+    async def _handle(self, shares: list[dict[str, Any]], report: PollReport) -> PollReport:
         shares = await self._cleaned(shares)
         rules = await self._current_rules()
         existing = await self._existing_tickets([s["incident_id"] for s in shares])
@@ -298,6 +334,8 @@ class IntegrationRunner:
             else:  # pragma: no cover - the engine only emits the commands above
                 raise TypeError(f"unknown command {command!r}")
         except (ServiceNowError, BatchError, OSError) as exc:
+            if is_outage(exc):
+                self._servicenow_failed(exc)
             log.warning("ServiceNow refused a write for incident %s: %s", command.incident_id, exc)
             return TicketWriteFailed(command.share_id, command.incident_id, str(exc))
         return TicketWritten(command.share_id, command.incident_id, self._ref(row), previous, successor)

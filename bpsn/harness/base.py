@@ -100,8 +100,10 @@ class Harness:
         self.servicenow_client = httpx.Client(
             base_url=self.servicenow_url, transport=transport(self.servicenow_url),
             auth=(c.servicenow_admin, c.servicenow_admin_password), headers={"Accept": "application/json"})
-        bp_admin = SimulatorAdmin("bigpanda", httpx.Client(base_url=self.bigpanda_url,
-                                                           transport=transport(self.bigpanda_url)))
+        admin_token = getattr(bp, "admin_token", None)  # BigPanda's /_sim credential
+        bp_admin = SimulatorAdmin("bigpanda", httpx.Client(
+            base_url=self.bigpanda_url, transport=transport(self.bigpanda_url),
+            headers={"X-Bpsn-Admin-Token": admin_token.get_secret_value()} if admin_token else {}))
         sn_admin = SimulatorAdmin("servicenow", httpx.Client(
             base_url=self.servicenow_url, transport=transport(self.servicenow_url),
             auth=(c.servicenow_admin, c.servicenow_admin_password)))
@@ -143,6 +145,15 @@ class Harness:
             await self.runner.settle()
             return report
         return self.run(poll_and_settle())
+
+    def cycle(self) -> PollReport | None:
+        """One cycle as the core's own loop runs it: the delta watch, then a poll, an error in
+        either logged, not raised (None when the poll failed); then its callbacks and companions."""
+        async def cycle_and_settle() -> PollReport | None:
+            report = await self.runner.cycle()
+            await self.runner.settle()
+            return report
+        return self.run(cycle_and_settle())
 
     def watch(self) -> int:
         """One pass of the core's ServiceNow delta watch (ticket changes -> BigPanda)."""

@@ -45,7 +45,11 @@ class BatchWrite:
 
 
 class BatchError(RuntimeError):
-    pass
+    """A Batch API request that failed whole; `status` is its HTTP status when it had one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class BatchWriter:
@@ -90,7 +94,7 @@ class BatchWriter:
         self.requests += 1
         r = await self.servicenow.api.request("POST", "/api/now/v1/batch", json=body)
         if r.status_code != 200:
-            raise BatchError(f"ServiceNow refused the batch: {r.status_code} {r.text[:300]}")
+            raise BatchError(f"ServiceNow refused the batch: {r.status_code} {r.text[:300]}", r.status_code)
         answer = r.json()
         for item in answer.get("serviced_requests", []):
             write = ids.get(str(item.get("id")))
