@@ -9,9 +9,10 @@ condition so evaluating a share does no parsing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from bpsn.base.user_regex import UserPattern
 
 SOURCES = ("field", "incident_tag", "alert_tag")
 SOURCE_LABELS = {"field": "incident field", "incident_tag": "incident tag", "alert_tag": "alert tag"}
@@ -42,7 +43,7 @@ class Condition:
     text: str = field(default="", compare=False, repr=False)
     options: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     number: float = field(default=0.0, compare=False, repr=False)
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    pattern: UserPattern | None = field(default=None, compare=False, repr=False)  # RE2: linear time
 
     def describe(self) -> str:
         what = f'{SOURCE_LABELS[self.source]} "{self.name}" {_label(self.operator)}'

@@ -2,9 +2,10 @@
 
 Every problem of a rule is collected before refusing, so one save shows them all. A rule is
 refused when it cannot work: no conditions or actions, an unknown operator, a bad regular
-expression, a value the operator cannot use, an incident field ServiceNow does not have, a
-BigPanda tag that is not defined, an action without a target, or one whose target the rule
-itself removes (a skipped record has no ticket to change or note).
+expression (one RE2 refuses: a rule runs on every share, so backreferences and lookaround,
+which need backtracking, are refused too), a value the operator cannot use, an incident field
+ServiceNow does not have, a BigPanda tag that is not defined, an action without a target, or
+one whose target the rule itself removes (a skipped record has no ticket to change or note).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from bpsn.base.user_regex import UserPatternError, compile_pattern
 
 from .catalog import PROTECTED_FIELDS, Catalog
 from .model import (
@@ -112,10 +115,10 @@ def _condition_value(op: str, raw: Mapping[str, Any], fold: bool, where: str,
             problems.append(f"{where}: {op.replace('_', ' ')} compares numbers; {text!r} is not a number")
             return {"value": text}
     if op == "regex":
-        try:
-            return {"value": text, "pattern": re.compile(text, re.IGNORECASE if fold else 0)}
-        except re.error as exc:
-            problems.append(f"{where}: bad regular expression {text!r}: {exc}")
+        try:  # RE2, linear in the value: a rule runs on every share, so it must not backtrack
+            return {"value": text, "pattern": compile_pattern(text, ignore_case=fold)}
+        except UserPatternError as exc:
+            problems.append(f"{where}: bad regular expression {text!r}: {exc.reason}")
             return {"value": text}
     return {"value": text, "text": text.casefold() if fold else text}
 

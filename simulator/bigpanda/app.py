@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +23,7 @@ from bpsn.simulator.common.admin import admin_router
 from bpsn.simulator.common.middleware import SimulatorMiddleware
 from bpsn.simulator.common.openapi import allow_all, honest_openapi, single_valued_query
 
+from .auth import ADMIN_SCHEMES, admin_caller
 from .backend import BigPandaBackend
 from .errors import ERROR_RESPONSES, BpError
 from .openapi_links import link_created
@@ -56,10 +59,39 @@ Choices we made where BigPanda publishes nothing, all configurable (`BPSN_BP_*`)
   to a URL, retried on >= 501 and connection errors up to 6 tries 15 minutes apart on the simulator
   clock, other failures at once, then dead-lettered (`GET /_sim/dead-letters`, redeliver);
 * snapshots (`POST /_sim/snapshot/save|load`, `--state-file`): every organization and the random
-  source in a versioned file; not the clock.
+  source in a versioned JSON document (never a pickle), checked whole before it replaces anything;
+  not the clock. Credentials in it are encrypted (Fernet) under a key derived from
+  `BPSN_BP_SNAPSHOT_KEY`, else `BPSN_BP_ADMIN_TOKEN`: a snapshot loads with working tokens wherever
+  the same key is in force, and is refused (400, nothing changed) elsewhere.
 
-Admin routes under `/_sim` are the simulator's own.
+Admin routes under `/_sim` are the simulator's own. Every one but `/_sim/health` needs the
+admin token (`BPSN_BP_ADMIN_TOKEN`; the default `bpsn-admin-token` is a demo value to override on
+shared machines) as `Authorization: Bearer <token>` or `X-Bpsn-Admin-Token: <token>`; org tokens and
+user API keys are not accepted there, nor is the admin token anywhere else. Snapshot files are read
+and written only inside `BPSN_BP_SNAPSHOT_DIR` (default `./snapshots`), named relative to it.
+
+The `/_sim` routes refuse unknown body fields and query parameters (400 naming them).
+
+Limits, our choices: a request body is at most 10 MB (`BPSN_BP_MAX_BODY_BYTES`; OIM 6 MB as
+documented), 413 above it; a body sent without any credential is answered 401 before it is read;
+BPQL and OIM filters nest at most 32 levels, OIM bodies 64; user patterns (maintenance `regex`,
+fault rules) are RE2: linear time, no backreferences or lookaround; a refused one is a 400 naming it.
 """
+
+
+def _admin_security(document: dict[str, Any]) -> None:
+    """The API takes org tokens and user API keys; /_sim (health aside) takes the admin token only."""
+    document["security"] = [{"bearerToken": []}]
+    for path, item in document.get("paths", {}).items():
+        if path.startswith("/_sim/") and path != "/_sim/health":
+            for operation in item.values():
+                if isinstance(operation, dict):
+                    operation["security"] = [{name: []} for name in ADMIN_SCHEMES]
+
+
+def _finish(document: dict[str, Any]) -> None:
+    link_created(document)
+    _admin_security(document)
 
 
 def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
@@ -69,9 +101,9 @@ def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
                   dependencies=[Depends(single_valued_query)])
     app.state.backend = backend
     honest_openapi(app, {"bearerToken": {"type": "http", "scheme": "bearer",
-                                                       "description": "The org token or a user API key"}},
-                   public=r"^/_sim/",  # the simulator's own controls take no token
-                   finish=link_created)
+                                         "description": "The org token or a user API key"}, **ADMIN_SCHEMES},
+                   public=r"^/_sim/health$",  # health answers anyone; other /_sim routes: _admin_security
+                   finish=_finish)
 
     @app.exception_handler(BpError)
     async def bp_error(request: Request, exc: BpError) -> JSONResponse:
@@ -97,7 +129,7 @@ def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     app.include_router(build_maintenance_router())
     app.include_router(build_enrichment_router())
     app.include_router(build_oim_router())
-    app.include_router(admin_router(backend))
+    app.include_router(admin_router(backend, guard=admin_caller))
     app.include_router(build_admin_router())
     app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,
                        error_body=lambda status, message: BpError(status, message).body())

@@ -1,6 +1,9 @@
-"""Tokens as BigPanda takes them: Authorization: Bearer, ?access_token=, or x-auth-token."""
+"""Tokens as BigPanda takes them: Authorization: Bearer, ?access_token=, or x-auth-token;
+and the simulator's own admin token for /_sim."""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import Request
 
@@ -41,3 +44,28 @@ async def principal(request: Request) -> Principal:  # async: no threadpool hop 
 def app_key_of(request: Request) -> str | None:
     return (request.headers.get("x-bp-app-key") or request.headers.get("x-app-key")
             or request.headers.get("app_key") or request.query_params.get("app_key"))
+
+
+ADMIN_HEADER = "x-bpsn-admin-token"
+ADMIN_SCHEMES = {
+    "adminBearer": {"type": "http", "scheme": "bearer",
+                    "description": "The simulator's admin token (BPSN_BP_ADMIN_TOKEN), for /_sim routes only"},
+    "adminToken": {"type": "apiKey", "in": "header", "name": "X-Bpsn-Admin-Token",
+                   "description": "The simulator's admin token (BPSN_BP_ADMIN_TOKEN), for /_sim routes only"},
+}
+
+
+async def admin_caller(request: Request) -> None:  # async: no threadpool hop per request
+    """The /_sim admin API: the admin token as a bearer token or in X-Bpsn-Admin-Token. Never
+    taken from the query string (it would end up in logs), never an org token or API key."""
+    backend: BigPandaBackend = request.app.state.backend
+    expected = backend.settings.admin_token.get_secret_value().encode()
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    offered = [value.strip()] if scheme.lower() == "bearer" and value.strip() else []
+    if request.headers.get(ADMIN_HEADER):
+        offered.append(request.headers[ADMIN_HEADER].strip())
+    # compare_digest on every offer (no early exit on the first byte): no timing hint
+    if not expected or not any([hmac.compare_digest(o.encode(), expected) for o in offered]):  # noqa: C419
+        raise BpError(401, "Unauthorized: the simulator admin API needs the admin token "
+                           "(Authorization: Bearer or X-Bpsn-Admin-Token)")

@@ -6,6 +6,10 @@ Comparisons =, !=, IN, NOT IN, <, <=, >, >= (numbers); values quoted or bare, `*
 wildcard; AND binds tighter than OR; NOT, parentheses; `*` alone matches everything.
 A field is an incident field (status, severity, active, flapping, snoozed, id), an incident
 tag (`incident_tags.<name>`), or an alert tag / property, which matches if any alert has it.
+
+Parentheses and NOTs nest at most MAX_NESTING deep (our choice; BigPanda publishes none): the
+parser recurses once per level, and 400 nested parentheses ran it out of Python's stack (a 500).
+A deeper query is a BpqlError, answered 400 in BigPanda's error body by every caller.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 MAX_QUERY = 2000
+MAX_NESTING = 32
 TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|<=|>=|=|<|>|\(|\)|\[|\]|,)'
                    r'|(?P<word>[A-Za-z0-9_.*@:/-]+))')
 KEYWORDS = {"AND", "OR", "NOT", "IN"}
@@ -68,7 +73,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.t, self.i = tokens, 0
+        self.t, self.i, self.depth = tokens, 0, 0
 
     def peek(self) -> tuple[str, str]:
         return self.t[self.i] if self.i < len(self.t) else ("end", "")
@@ -95,15 +100,20 @@ class _Parser:
         return args[0] if len(args) == 1 else BoolOp("AND", tuple(args))
 
     def unary(self) -> Node:
-        if self.peek() == ("kw", "NOT"):
-            self.i += 1
-            return BoolOp("NOT", (self.unary(),))
-        if self.peek() == ("op", "("):
-            self.i += 1
+        if self.peek() not in (("kw", "NOT"), ("op", "(")):
+            return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise BpqlError(f"BPQL: parentheses and NOT nest more than {MAX_NESTING} levels deep "
+                            f"(at position {self.i} of {len(self.t)} tokens)")
+        self.i += 1
+        if self.t[self.i - 1] == ("kw", "NOT"):
+            node: Node = BoolOp("NOT", (self.unary(),))
+        else:
             node = self.expr()
             self.take("op", ")")
-            return node
-        return self.comparison()
+        self.depth -= 1
+        return node
 
     def value(self) -> str:
         kind, v = self.peek()

@@ -44,6 +44,7 @@ def doc(status: int, description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: doc(400, "Call is missing parameters or malformed"),
     401: doc(401, "Token missing or not valid"),
+    413: doc(413, "Request body over the limit (10 MB; BPSN_BP_MAX_BODY_BYTES)"),
     429: {**doc(429, "Rate limit: 5 requests per second per token (and the per-API limits)"),
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "required": True,
                                       "description": "Seconds until a retry can succeed (our choice: BigPanda "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +26,17 @@ class BigPandaSettings(BaseSettings):
     oim_app_key: str = "demo-oim-app-key"
     environment: str = "production"
     accept_unknown_app_keys: bool = False
+
+    # The /_sim admin API's credential (Authorization: Bearer or X-Bpsn-Admin-Token). The default is
+    # a public demo value: override it (BPSN_BP_ADMIN_TOKEN) on any machine others can reach.
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # largest request body; 413 above it (OIM: 6 MB)
+    admin_token: SecretStr = Field(SecretStr("bpsn-admin-token"), min_length=1)
+    # Snapshots over HTTP are read and written only inside this directory (the CLI's --state-file
+    # is the operator's own path and is not confined).
+    snapshot_dir: Path = Path("snapshots")
+    # Encrypts the credentials a snapshot holds (Fernet); unset: derived from admin_token, so a
+    # snapshot loads with working credentials wherever the same admin token is in force.
+    snapshot_key: SecretStr | None = None
 
     # BigPanda's documented limits (answered with 429); Retry-After is our choice.
     rate_limit_enabled: bool = True

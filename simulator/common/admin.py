@@ -2,24 +2,31 @@
 
 Simulator-specific admin routes (wait conditions, seeds) are added by each simulator
 next to these. Nothing here touches the emulated paths.
+
+The admin API is strict: bodies refuse undeclared fields (AdminBody) and every /_sim router
+depends on `known_query_only`, so a misspelt parameter (`query=` for `sysparm_query=`) is a 400
+naming it instead of being ignored, which would make a wait match at once and a test pass wrongly.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bpsn.base.clock import SimClock, iso
 
-from .bodies import StrictBody
+from .bodies import AdminBody
 from .faults import FaultInjector
 from .journal import Journal
+from .openapi import route_query
 
 
 class SimBackend(Protocol):
@@ -31,6 +38,28 @@ class SimBackend(Protocol):
 
     def reset(self) -> None: ...
     def tick(self) -> None: ...
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the route does not declare is a 400 in the API's own validation error
+    body, naming it and the parameters the route does take."""
+    route = request.scope.get("route")
+    if getattr(route, "dependant", None) is None:
+        return
+    declared = route_query(route).names
+    unknown = sorted(set(request.query_params.keys()) - declared)
+    if unknown:
+        takes = f"this route takes {', '.join(sorted(declared))}" if declared else "this route takes none"
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", name),
+                                       "input": request.query_params.get(name),
+                                       "msg": f"unknown query parameter; {takes}"} for name in unknown])
+
+
+class SnapshotRequest(AdminBody):
+    path: str = Field(min_length=1, max_length=4096,
+                      description="A file name inside the simulator's snapshot directory (BPSN_BP_SNAPSHOT_DIR or "
+                                  "BPSN_SN_SNAPSHOT_DIR, default ./snapshots); absolute paths and paths leading out "
+                                  "of it are refused")
 
 
 class Health(BaseModel):
@@ -45,7 +74,7 @@ class ClockState(BaseModel):
     frozen: bool
 
 
-class ClockAdvance(StrictBody):
+class ClockAdvance(AdminBody):
     seconds: float = Field(ge=0, le=10 * 365 * 86400, strict=True,  # a number: not true, not "5"
                            description="How far to move the clock forward")
 
@@ -74,7 +103,32 @@ class Done(BaseModel):
     status: str = "ok"
 
 
-class FaultSpec(StrictBody):
+class SnapshotFileError(ValueError):
+    """A snapshot file name the HTTP routes refuse (each simulator answers it as its own 400)."""
+
+
+def snapshot_file(directory: str | os.PathLike[str], name: str) -> Path:
+    """`name` inside the snapshot directory, or SnapshotFileError. The routes take a file name
+    relative to the directory; an absolute path, `..`, or a symlink that leads out is refused,
+    so a caller of the admin API cannot read or overwrite any other file on the machine."""
+    if not name or "\0" in name:
+        raise SnapshotFileError("the snapshot name is empty or holds a NUL character")
+    if os.path.isabs(name) or Path(name).is_absolute() or name.startswith(("/", "\\")):
+        raise SnapshotFileError(f"snapshot {name!r}: give a file name inside the snapshot directory, "
+                                "not an absolute path")
+    root = Path(directory).resolve()
+    target = (root / name).resolve()  # resolves `..` and every symlink on the way
+    if target == root or root not in target.parents:
+        raise SnapshotFileError(f"snapshot {name!r} lies outside the snapshot directory")
+    return target
+
+
+def snapshot_dir_ready(directory: str | os.PathLike[str]) -> None:
+    """Create the snapshot directory on first save (owner-only: snapshots hold the simulator's state)."""
+    Path(directory).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+class FaultSpec(AdminBody):
     """Match (method, path prefix or ^regex, table), roll the seeded dice, then misbehave.
     A matcher left out (or null) matches everything; one that is sent must say something."""
 
@@ -98,8 +152,10 @@ class FaultOut(FaultSpec):
 
 def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -> APIRouter:
     """Health answers anyone; with a `guard` dependency, every other admin route needs it."""
-    public = APIRouter(prefix="/_sim", tags=["simulator admin"])
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"], dependencies=[Depends(guard)] if guard else [])
+    strict = Depends(known_query_only)  # after the guard: a caller without credentials learns nothing
+    public = APIRouter(prefix="/_sim", tags=["simulator admin"], dependencies=[strict])
+    r = APIRouter(prefix="/_sim", tags=["simulator admin"],
+                  dependencies=[Depends(guard), strict] if guard else [strict])
 
     def clock_state() -> ClockState:
         now = backend.clock.now()

@@ -5,11 +5,21 @@ boolean, so the simulator would accept bodies its own OpenAPI document calls inv
 model that inherits `StrictBody` takes a JSON value only of the documented type; anything else
 is a 400 that names the field. One exception, as JSON Schema (and every JavaScript server) has
 it: a whole number written `5.0` is the integer 5.
+
+`AdminBody` is a StrictBody that also refuses fields it does not declare: the simulators' own
+admin API (/_sim) has no real server to mirror, so a typo such as `"stauts": 500` in a fault
+rule is a 400 naming it, not a rule that fires as a no-op. Emulated APIs keep the vendors'
+leniency towards unknown fields.
+
+`json_nesting_over` measures how deep a JSON text nests before anything parses it.
 """
 
 from __future__ import annotations
 
+import operator
+import re
 import types
+from itertools import accumulate, count
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -39,3 +49,29 @@ class StrictBody(BaseModel):
             if isinstance(value, float) and value.is_integer() and _takes_int_not_float(field.annotation):
                 fixed[key] = int(value)
         return fixed
+
+
+class AdminBody(StrictBody):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# --- JSON nesting, measured before parsing ------------------------------------------------------
+# json.loads recurses once per level: ten thousand nested arrays raise RecursionError (a 500),
+# and a few hundred reach code that walks the value recursively. Routes that parse a body
+# themselves check its depth first, in C-speed byte operations, without building anything.
+_OPEN_CLOSE = bytes.maketrans(b"[]{}", b"\x02\x00\x02\x00")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
+_STRING = re.compile(rb'"[^"]*"')  # no nested quantifier: linear
+
+
+def json_nesting_over(data: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` deep (brackets inside strings
+    do not count). Invalid JSON may give either answer; the parser refuses it afterwards."""
+    s = data.translate(None, _NOT_STRUCTURE)
+    if b'"' in s:  # drop escaped backslashes, then escaped quotes, then whole strings
+        s = _STRING.sub(b"", s.replace(b"\\\\", b"").replace(b'\\"', b""))
+    s = s.translate(_OPEN_CLOSE, b'"\\')
+    if b"\x02" * (limit + 1) in s:
+        return True
+    # after byte i the depth is 2 * (opens so far) - (i + 1): C-level prefix sums, no Python loop
+    return max(map(operator.sub, accumulate(s), count(1)), default=0) > limit

@@ -3,16 +3,20 @@
 First matching rule wins. An action is an error status (answered with the simulator's own
 error body), added latency, or a dropped connection; latency combines with either of the
 others. `times` bounds how often a rule fires, so "the next callback fails once" is one rule.
+
+A path starting with `^` is a regular expression, compiled once by RE2 (bpsn.base.user_regex):
+every request is matched against it, so it must run in linear time; one that needs
+backtracking is refused when the rule is made (UserPatternError, a re.error: the admin API's 400).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from itertools import count
 from typing import Any
 
 from bpsn.base.rng import SeededRandom
+from bpsn.base.user_regex import UserPattern, compile_pattern
 
 
 @dataclass
@@ -30,14 +34,19 @@ class FaultRule:
     times: int | None = None
     fired: int = 0
 
+    def __post_init__(self) -> None:
+        # Not a dataclass field, so to_dict() shows the rule as it was written.
+        self._regex: UserPattern | None = (compile_pattern(self.path)
+                                           if self.path and self.path.startswith("^") else None)
+
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.fired >= self.times:
             return False
         if self.method and self.method.upper() != method.upper():
             return False
         if self.path:
-            if self.path.startswith("^"):
-                if not re.search(self.path, path):
+            if self._regex is not None:
+                if self._regex.search(path) is None:
                     return False
             elif not path.startswith(self.path):
                 return False
@@ -60,9 +69,9 @@ class FaultInjector:
         self._ids = count(1)
 
     def add(self, **spec: Any) -> FaultRule:
-        if spec.get("path", "") and str(spec["path"]).startswith("^"):
-            re.compile(spec["path"])  # a bad expression is refused when the rule is made
-        rule = FaultRule(id=next(self._ids), **spec)
+        """Raises UserPatternError (a re.error) for a path regex RE2 refuses; nothing is added."""
+        rule = FaultRule(id=0, **spec)  # compiled first: a refused rule uses up no id
+        rule.id = next(self._ids)
         self.rules.append(rule)
         return rule
 

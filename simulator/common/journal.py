@@ -1,7 +1,9 @@
 """A bounded request journal: what came in, who sent it, what went out.
 
 Bounded by default (peers' unbounded journals run out of memory under load); the
-counters keep counting after old entries fall off.
+counters keep counting after old entries fall off. Credentials sent in a query string
+(`?access_token=...`) are redacted as they are recorded: the journal is readable through
+/_sim/journal and must never hand a secret back in clear.
 """
 
 from __future__ import annotations
@@ -11,11 +13,28 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from itertools import count
 from typing import Any
+from urllib.parse import unquote_plus
 
 # Set while an app serves a call it makes to itself (a ServiceNow Batch API item): such calls are
 # journaled with the note "batch-item", so request counts can tell them from network requests.
 NESTED_CALL: ContextVar[bool] = ContextVar("bpsn_nested_call", default=False)
 BATCH_ITEM = "batch-item"
+
+SECRET_PARAMETERS = frozenset({"access_token", "api_key", "token", "client_secret", "password"})
+REDACTED = "[redacted]"
+
+
+def redact_query(query: str) -> str:
+    """The query string with the value of every credential parameter replaced by [redacted].
+    Names are compared decoded and case-insensitively, so `Access%5Ftoken=` is caught too."""
+    if "=" not in query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, eq, _ = part.partition("=")
+        secret = eq and unquote_plus(name).strip().lower() in SECRET_PARAMETERS
+        parts.append(f"{name}={REDACTED}" if secret else part)
+    return "&".join(parts)
 
 
 @dataclass
@@ -44,6 +63,7 @@ class Journal:
         self.enabled = max_entries > 0
 
     def record(self, **kwargs: Any) -> JournalEntry:
+        kwargs["query"] = redact_query(kwargs.get("query", ""))  # here, so no caller can forget it
         entry = JournalEntry(id=next(self._ids), **kwargs)
         self.totals["requests"] += 1
         self.totals[f"status:{entry.status}"] += 1

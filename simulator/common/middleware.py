@@ -1,17 +1,25 @@
-"""Outermost ASGI layer of every simulator: fault rules first, then the journal.
+"""Outermost ASGI layer of every simulator: request limits, fault rules, then the journal.
 
 Routes add who called and which table through `request.state.journal` (a dict placed in
 the ASGI scope here), so the journal can be filtered by user and table; they may also add
 response headers there (rate-limit headers decided in a dependency).
+
+Request limits (RequestLimits, below) come before anything reads a body: a request that sends a
+body with no credentials to an authenticated route is answered 401 unread, and every body is
+held to a maximum size, checked on Content-Length and again on the bytes that actually stream
+in (a chunked body over the limit is cut off with 413). Both answer in the API's error body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,24 +31,189 @@ from .journal import BATCH_ITEM, NESTED_CALL, Journal
 
 UNJOURNALED_PREFIXES = ("/_sim", "/docs", "/openapi.json", "/redoc")
 ErrorBody = Callable[[int, str], dict[str, Any]]
+Envelope = Callable[[int, str, str], dict[str, Any]]  # (status, message, detail) -> the API's error body
+MB = 1024 * 1024
+DEFAULT_MAX_BODY = 10 * MB
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What a simulator refuses before its routes read a body.
+
+    `public` matches the paths that take no credentials; on any other path a request that
+    declares a body (Content-Length above 0, or Transfer-Encoding) but carries none of the
+    credential forms the app accepts is answered 401 unread. A request with no body goes on
+    to the app, which answers as it always has (401, or 404 for a path it does not have).
+    """
+
+    max_body_bytes: int
+    public: re.Pattern[str]
+    credential_headers: tuple[bytes, ...]
+    credential_query: tuple[str, ...]
+    envelope: Envelope
+    unauthorized: tuple[str, str]  # (message, detail) of the app's own 401
+    too_large: str = "Request body too large"
+
+    def refuse_early(self, scope: Scope) -> tuple[int, str, str] | None:
+        """(status, message, detail) for a request refused on its headers alone, else None."""
+        headers = scope.get("headers") or []
+        declared = _header(headers, b"content-length")
+        chunked = _header(headers, b"transfer-encoding") is not None
+        size = int(declared) if declared is not None and declared.strip().isdigit() else None
+        if size is not None and size > self.max_body_bytes:
+            return 413, self.too_large, (f"the request body is {size} bytes (Content-Length); at most "
+                                         f"{self.max_body_bytes} bytes are accepted")
+        if (size or chunked) and not self.public.match(scope["path"]) and not self._credentials(scope):
+            return 401, *self.unauthorized
+        return None
+
+    def _credentials(self, scope: Scope) -> bool:
+        headers = scope.get("headers") or []
+        if any((_header(headers, name) or "").strip() for name in self.credential_headers):
+            return True
+        if self.credential_query:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            return any(any(v.strip() for v in query.get(name, [])) for name in self.credential_query)
+        return False
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _servicenow_envelope(status: int, message: str, detail: str) -> dict[str, Any]:
+    return {"error": {"message": message, "detail": detail}, "status": "failure"}
+
+
+def _bigpanda_envelope(status: int, message: str, detail: str) -> dict[str, Any]:
+    return {"status": status, "errors": [f"{message}: {detail}" if detail else message]}
+
+
+# Each app's own credential forms (servicenow/security/auth.py: Authorization, basic or bearer;
+# bigpanda/auth.py: Authorization: Bearer, ?access_token=, x-auth-token, and X-Bpsn-Admin-Token on
+# /_sim) and its public paths (the ones its OpenAPI document marks `security: []`, plus the
+# document and its viewers). Only presence is checked here; the app still decides validity.
+SERVICENOW: dict[str, Any] = {
+    "public": re.compile(r"/(_sim/health|oauth_token\.do|openapi\.json|docs|redoc)(/|$)"),
+    "credential_headers": (b"authorization",), "credential_query": (),
+    "envelope": _servicenow_envelope,
+    "unauthorized": ("User Not Authenticated", "Required to provide Auth information")}
+BIGPANDA: dict[str, Any] = {
+    "public": re.compile(r"/(_sim/health|openapi\.json|docs|redoc)(/|$)"),
+    # the API's token forms, and the /_sim admin token's (bigpanda/auth.py admin_caller)
+    "credential_headers": (b"authorization", b"x-auth-token", b"x-bpsn-admin-token"),
+    "credential_query": ("access_token",),
+    "envelope": _bigpanda_envelope,
+    "unauthorized": ("Unauthorized", "the token is missing or not valid")}
+
+
+def limits_for(app: Any, max_body_bytes: int | None = None) -> RequestLimits:
+    """The limits of the simulator whose backend `app.state.backend` is; the body limit from its
+    settings (`max_body_bytes`: BPSN_SN_MAX_BODY_BYTES, BPSN_BP_MAX_BODY_BYTES), else 10 MB."""
+    backend = getattr(getattr(app, "state", None), "backend", None)
+    preset = BIGPANDA if getattr(backend, "name", "") == "bigpanda" else SERVICENOW
+    if max_body_bytes is None:
+        max_body_bytes = getattr(getattr(backend, "settings", None), "max_body_bytes", DEFAULT_MAX_BODY)
+    return RequestLimits(max_body_bytes=max_body_bytes, **preset)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class BodyLimit:
+    """One request's receive and send, counting body bytes as they stream in. Past the limit,
+    receive raises (whatever the route was doing stops), the route's answer is dropped, and
+    refuse_too_large answers 413 instead."""
+
+    limits: RequestLimits
+    _receive: Receive
+    _send: Send
+    received: int = 0
+    exceeded: bool = False
+    started: bool = False  # a response is on its way: too late to answer 413
+
+    @property
+    def transport(self) -> Any:  # the server's, for fault rules that drop the connection
+        return getattr(getattr(self._receive, "__self__", None), "transport", None)
+
+    async def receive(self) -> Message:
+        if self.exceeded:
+            raise _BodyTooLarge
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limits.max_body_bytes:
+                self.exceeded = True
+                raise _BodyTooLarge
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.exceeded and not self.started:
+            return  # the route's answer to a body it never fully got; 413 goes out instead
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+    async def run(self, app: ASGIApp, scope: Scope) -> None:
+        try:
+            await app(scope, self.receive, self.send)
+        except Exception:
+            if not self.exceeded:
+                raise
+        if self.exceeded:
+            await self.refuse_too_large()
+
+    async def refuse_too_large(self) -> int:
+        if self.started:
+            return 413  # cannot happen with our routes: none answers before reading its body
+        return await self.answer(413, self.limits.too_large,
+                                 f"the request body is more than {self.limits.max_body_bytes} bytes; at most "
+                                 f"{self.limits.max_body_bytes} bytes are accepted")
+
+    async def answer(self, status: int, message: str, detail: str) -> int:
+        body = json.dumps(self.limits.envelope(status, message, detail), separators=(",", ":")).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 413:
+            headers.append((b"connection", b"close"))  # the rest of the body is never read
+        self.started = True
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+        return status
 
 
 class SimulatorMiddleware:
     def __init__(self, app: ASGIApp, journal: Journal, clock: Clock, faults: FaultInjector,
-                 error_body: ErrorBody) -> None:
+                 error_body: ErrorBody, limits: RequestLimits | None = None) -> None:
         self.app, self.journal, self.clock, self.faults = app, journal, clock, faults
         self.error_body = error_body
+        self.limits = limits  # None: chosen from the app's backend on the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "HEAD":  # HEAD is GET without the body
-            scope, send = {**scope, "method": "GET"}, _without_body(send)
-        if scope["type"] != "http" or scope["path"].startswith(UNJOURNALED_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] == "HEAD":  # HEAD is GET without the body
+            scope, send = {**scope, "method": "GET"}, _without_body(send)
+        if self.limits is None:
+            self.limits = limits_for(scope.get("app"))
+        guard = BodyLimit(self.limits, receive, send)
+        refusal = self.limits.refuse_early(scope)
+        if scope["path"].startswith(UNJOURNALED_PREFIXES):
+            if refusal is not None:
+                await guard.answer(*refusal)
+                return
+            await guard.run(self.app, scope)
             return
         info: dict[str, Any] = {"user": "", "table": "", "notes": [BATCH_ITEM] if NESTED_CALL.get() else []}
         scope.setdefault("state", {})["journal"] = info
         status = 500
         started = time.perf_counter()
+        receive, send = guard.receive, guard.send
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -53,14 +226,25 @@ class SimulatorMiddleware:
             await send(message)
 
         try:
-            fault = self.faults.pick(scope["method"], scope["path"])
-            if fault is None:
-                await self.app(scope, receive, capture)
+            if refusal is not None:  # before any fault rule: an unread body cannot trip one
+                info["notes"].append("body_not_read")
+                status = await guard.answer(*refusal)
             else:
-                info["notes"].append(f"fault:{fault.id}")
-                injected = await self._misbehave(fault, scope, receive, capture)
-                if injected is not None:
-                    status = injected
+                fault = self.faults.pick(scope["method"], scope["path"])
+                try:
+                    if fault is None:
+                        await self.app(scope, receive, capture)
+                    else:
+                        info["notes"].append(f"fault:{fault.id}")
+                        injected = await self._misbehave(fault, scope, receive, capture)
+                        if injected is not None:
+                            status = injected
+                except Exception:
+                    if not guard.exceeded:
+                        raise  # the app's own failure; a body over the limit is answered below
+                if guard.exceeded:
+                    info["notes"].append("body_too_large")
+                    status = await guard.refuse_too_large()
         finally:
             self.journal.record(
                 time=self.clock.now(), method=scope["method"], path=scope["path"],

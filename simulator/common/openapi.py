@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, get_args, get_origin
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -55,31 +57,59 @@ def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]], pu
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _single_valued(document: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
-    """(path, METHOD) -> the query parameters the document declares as one value."""
-    found: dict[tuple[str, str], frozenset[str]] = {}
-    for path, item in document.get("paths", {}).items():
-        for method, operation in item.items():
-            if isinstance(operation, dict):
-                found[(path, method.upper())] = frozenset(
-                    p["name"] for p in operation.get("parameters", [])
-                    if p.get("in") == "query" and p.get("schema", {}).get("type") != "array")
-    return found
-
-
 async def single_valued_query(request: Request) -> None:
-    """A query parameter the document declares as one value is refused (400, the API's own
+    """A query parameter the route declares as one value is refused (400, the API's own
     validation error body) when sent more than once, instead of one of the values winning
     silently: the document and the behaviour agree on what a valid request is."""
     route = request.scope.get("route")
-    app = request.app
-    if not hasattr(app.state, "single_valued"):
-        app.state.single_valued = _single_valued(app.openapi())
-    names = app.state.single_valued.get((getattr(route, "path_format", ""), request.method), frozenset())
-    repeated = [name for name in names if len(request.query_params.getlist(name)) > 1]
+    if getattr(route, "dependant", None) is None:
+        return
+    repeated = [name for name in route_query(route).single if len(request.query_params.getlist(name)) > 1]
     if repeated:
         raise RequestValidationError([{"type": "value_error", "loc": ("query", name), "input": None,
                                        "msg": "given more than once; send it once"} for name in sorted(repeated)])
+
+
+@dataclass(frozen=True)
+class RouteQuery:
+    names: frozenset[str]  # every query parameter the route takes, its dependencies' included
+    single: frozenset[str]  # those that take one value (not a list)
+
+
+def _many(annotation: Any) -> bool:
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_many(arg) for arg in get_args(annotation) if get_origin(annotation) is not None)
+
+
+def route_query(route: Any) -> RouteQuery:
+    """The route's query parameters, read from the route itself (computed once, kept on it):
+    building the OpenAPI document to learn them cost more than half of a minimal test."""
+    known: RouteQuery | None = getattr(route, "_bpsn_query", None)
+    if known is None:  # walked by hand: FastAPI's own flattening helpers are private and move
+        names: set[str] = set()
+        single: set[str] = set()
+        todo, seen = [route.dependant], set()
+        while todo:
+            dependant = todo.pop()
+            if id(dependant) in seen:
+                continue
+            seen.add(id(dependant))
+            for field in dependant.query_params:
+                annotation = getattr(field.field_info, "annotation", None)
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a query model
+                    for name, f in annotation.model_fields.items():
+                        names.add(f.alias or name)
+                        if not _many(f.annotation):
+                            single.add(f.alias or name)
+                else:
+                    names.add(field.alias)
+                    if not _many(annotation):
+                        single.add(field.alias)
+            todo.extend(dependant.dependencies)
+        known = RouteQuery(frozenset(names), frozenset(single))
+        route._bpsn_query = known  # cached on the route: routes are not hashable
+    return known
 
 
 def link(document: dict[str, Any], source: tuple[str, str, str], targets: dict[str, str],

@@ -28,7 +28,8 @@ with ServiceNow's envelopes, headers and error bodies.
 
 Choices we made where the real behaviour is not public, all configurable:
 * unknown fields in a request body are ignored, as are unknown `sysparm_fields` and invalid
-  query parts (ServiceNow's default, `glide.invalid_query.returns_no_rows=false`);
+  query parts (ServiceNow's default, `glide.invalid_query.returns_no_rows=false`); the simulator's
+  own `/_sim` routes refuse unknown body fields and query parameters (400 naming them);
 * with no ORDERBY, records come back in insertion order;
 * the `Link` header's `prev` may carry a negative offset, as captured from real instances;
 * a documented query parameter sent twice is refused (400) rather than one value winning;
@@ -41,7 +42,12 @@ Choices we made where the real behaviour is not public, all configurable:
   password-grant attempts for one user name within `BPSN_SN_LOGIN_FAILURE_WINDOW` (60) seconds of
   the simulator clock, that name is answered 401 without its password being checked until the
   window has passed (a real instance sets `locked_out` instead);
-* OAuth tokens are random (Python's `secrets`), never derived from the seed.
+* OAuth tokens are random (Python's `secrets`), never derived from the seed;
+* a value longer than its dictionary maximum is cut to it (`short_description`: 160);
+* an encoded query holds at most 4,000 conditions and 100 dot-walk hops in all (8 per walk): 400
+  `Invalid query` beyond; user patterns in fault rules are RE2 (linear time: no backreferences);
+* a request body is at most 10 MB (`BPSN_SN_MAX_BODY_BYTES`): 413 above it; a body sent without
+  credentials is answered 401 before it is read.
 
 Admin routes under `/_sim` are the simulator's own: health, reset, clock, journal, wait,
 snapshots.

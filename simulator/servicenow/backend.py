@@ -242,7 +242,8 @@ class ServiceNowBackend:
 
     def compile(self, table: str, encoded: str, actor: Actor,
                 filters: dict[str, str]) -> tuple[Where, list[Order]]:
-        ctx = QueryContext(now=self.clock.now(), user_sys_id=actor.sys_id)
+        ctx = QueryContext(now=self.clock.now(), user_sys_id=actor.sys_id,  # JOIN / RLQUERY tables need read
+                           can_read=lambda other: self.acls.allowed(other, "read", actor.roles))
         try:
             where, order = compile_text(encoded or "", table, self.dictionary, ctx)
         except SecretFieldQuery:
@@ -311,8 +312,8 @@ class ServiceNowBackend:
             elif fdef.type == "password2":  # the mask a read shows, written back, changes nothing
                 if text != PASSWORD2_MASK:
                     values[name] = self.secrets.encrypt(text)
-            else:
-                values[name] = text
+            else:  # as the instance's database does: cut to what the column holds
+                values[name] = text[:fdef.stored_length] if fdef.stored_length else text
         if inserting and "sys_id" in values and not SYS_ID.match(values["sys_id"]):
             raise bad_request("Invalid sys_id", "sys_id must be 32 lowercase hexadecimal characters")
         return values, journals
@@ -401,31 +402,8 @@ class ServiceNowBackend:
         self.notifier.notify()
 
     # --- fixtures -------------------------------------------------------------------------------
-    def load_fixtures(self, data: dict[str, Any]) -> int:
-        """Insert `{"tables": {table: [record, ...]}}` as the system user; returns how many.
-
-        Every table and record is checked before anything is written, so a bad file changes nothing.
-        """
-        tables = data.get("tables")
-        if not isinstance(tables, dict):
-            raise bad_request("Invalid fixtures", "expected a mapping 'tables: {table: [records]}'")
-        for table, records in tables.items():
-            self.check_table(table)
-            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-                raise bad_request("Invalid fixtures", f"{table}: expected a list of records")
-        count = 0
-        for table, records in tables.items():
-            for record in records:
-                self.insert_system(table, record)
-                count += 1
-        return count
-
-    # --- snapshots ----------------------------------------------------------------------------------
-    def save_snapshot(self, path: str) -> None:
-        self.store.backup_to(path)
-
-    def load_snapshot(self, path: str) -> None:
-        self.store.restore_from(path)
+    def restored(self) -> None:
+        """After the store was replaced whole (a snapshot): what was derived from it is read again."""
         self._user_cache.clear()
         self.rate_limits.load(self.store.select("sys_rate_limit_rules"))
         self.numbers.next.clear()

@@ -66,4 +66,5 @@ def bad_request(message: str, detail: str | None = None) -> SnError:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "Invalid table, malformed body or query"},
     401: {"model": ErrorEnvelope, "description": "User Not Authenticated"},
+    413: {"model": ErrorEnvelope, "description": "Request body over the limit (10 MB; BPSN_SN_MAX_BODY_BYTES)"},
 }

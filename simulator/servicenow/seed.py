@@ -17,6 +17,21 @@ ROLES = {
     "x_bip_panda.admin": ("BigPanda Admin: full access to BigPanda tables (no read implied)", ""),
 }
 
+# sys_ids that are the same on every instance, and that clients hard-code. The seed's insert keeps
+# a sys_id given in the record (backend WRITABLE_SYS_FIELDS), so these records carry them.
+WELL_KNOWN_USERS = {
+    # the `admin` user: ServiceNow/PySNC test/test_snc_api_query.py gets it by this sys_id
+    # (test_get_true, test_get_field_access: user_name == 'admin'); instance captures show it
+    # as opened_by/closed_by of admin-made records
+    "admin": "6816f79cc0a8016401c5a33be04be441",
+}
+WELL_KNOWN_ROLES = {
+    # the `admin` role: ServiceNow/PySNC test/test_snc_api_query_advanced.py (test_join_query_2
+    # joins sys_user_has_role on role=<this>, "demo data has a lot of admins"); ServiceNow's
+    # support articles link sys_user_role.do?sys_id=<this> as the admin role
+    "admin": "2831a114c611228501d4ea6c309d626d",
+}
+
 GROUPS = [
     ("Network Operations", "netops@example.com"),
     ("Database Administration", "dba@example.com"),
@@ -36,8 +51,8 @@ CIS = [
 
 
 def seed_demo_instance(insert: Insert, s: ServiceNowSettings) -> None:
-    role_ids = {name: insert("sys_user_role", {"name": name, "description": desc,
-                                               "contains_roles": contains})["sys_id"]
+    role_ids = {name: insert("sys_user_role", {"name": name, "description": desc, "contains_roles": contains,
+                                               **_sys_id(WELL_KNOWN_ROLES, name)})["sys_id"]
                 for name, (desc, contains) in ROLES.items()}
     users = [
         ("admin", "System Administrator", "admin@example.com", s.admin_password, ["admin"]),
@@ -54,7 +69,8 @@ def seed_demo_instance(insert: Insert, s: ServiceNowSettings) -> None:
         first, _, last = name.partition(" ")
         user = insert("sys_user", {
             "user_name": user_name, "name": name, "first_name": first, "last_name": last,
-            "email": email, "user_password": password, "active": "true"})
+            "email": email, "user_password": password, "active": "true",
+            **_sys_id(WELL_KNOWN_USERS, user_name)})
         for role in roles:
             insert("sys_user_has_role", {"user": user["sys_id"], "role": role_ids[role]})
     group_ids = {}
@@ -63,3 +79,7 @@ def seed_demo_instance(insert: Insert, s: ServiceNowSettings) -> None:
     for table, name, ip in CIS:
         insert(table, {"name": name, "ip_address": ip, "host_name": name,
                                       "support_group": group_ids["Linux Platform"]})
+
+
+def _sys_id(known: dict[str, str], name: str) -> dict[str, str]:
+    return {"sys_id": known[name]} if name in known else {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -12,6 +14,9 @@ class ServiceNowSettings(BaseSettings):
     instance_url: str = "http://127.0.0.1:8002"
     seed: int = 1
     state_file: str | None = None
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body; 413 above it")
+    snapshot_dir: Path = Field(Path("snapshots"), description="The only folder /_sim/snapshot/save and /load "
+                               "read and write (file names inside it; relative to the working directory)")
     journal_max_entries: int = 10_000
     encryption_key: SecretStr | None = Field(
         None, description="Key material for password2 fields. Unset: a random key from `secrets` each "

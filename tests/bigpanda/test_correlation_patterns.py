@@ -17,6 +17,7 @@ from bpsn.testing import call_asgi
 
 ORG = {"Authorization": "Bearer demo-org-token"}
 PATTERNS = "/_sim/organizations/demo/correlation-patterns"
+ADMIN = {"X-Bpsn-Admin-Token": "bpsn-admin-token"}
 EU_CLUSTER = {"id": "by_cluster_eu", "tags": ["cluster"], "window": 600, "filter": 'region = "eu-*"',
               "active": True}
 
@@ -29,6 +30,8 @@ class Api:
         self.org.rate_limits.enabled = False
 
     def call(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        if url.startswith("/_sim/"):  # the admin API takes the admin token
+            kw["headers"] = {**ADMIN, **kw.get("headers", {})}
         return call_asgi(self.app, method, url, **kw)
 
     def alert(self, host: str, **tags: Any) -> str:

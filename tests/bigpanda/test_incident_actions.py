@@ -84,7 +84,7 @@ def test_resolve_is_202_then_409_and_shares(api: Api) -> None:
     assert api.incident(inc)["active"] is False and api.incident(inc)["alerts"][0]["status"] == "ok"
     assert api.call("POST", f"{ENV}/{inc}/resolve", json={"comments": "again"}).status_code == 409
     assert "incident_resolved_api" in api.activity_types(inc)
-    queue = api.call("GET", "/_sim/shares").json()
+    queue = api.call("GET", "/_sim/shares", {"Authorization": "Bearer bpsn-admin-token"}).json()
     assert any("incident#resolved" in s["triggers"] for s in queue["pending"])
 
 

@@ -59,7 +59,8 @@ class Sim:
             org.rate_limits.enabled = False
         self.backend.pusher.client = httpx.AsyncClient(transport=transport)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.backend)),
-                                      base_url="http://bigpanda")
+                                      base_url="http://bigpanda",
+                                      headers={"X-Bpsn-Admin-Token": "bpsn-admin-token"})  # for /_sim
         self.org = self.backend.orgs["demo"]
 
     async def push_on(self, **body: Any) -> httpx.Response:

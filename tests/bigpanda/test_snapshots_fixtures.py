@@ -15,14 +15,16 @@ from fastapi import FastAPI
 from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.admin import snapshot
 from bpsn.simulator.bigpanda.admin.fixtures import load_fixtures
-from bpsn.simulator.bigpanda.admin.snapshot import MAGIC
+from bpsn.simulator.bigpanda.admin.snapshot import PICKLE_MAGIC
 from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.errors import BpError
+from bpsn.simulator.bigpanda.settings import BigPandaSettings
 from bpsn.simulator.common.fixtures import example_fixtures, read_fixture_file
 from bpsn.testing import call_asgi
 
 ORG = {"Authorization": "Bearer demo-org-token"}
+ADMIN = {"X-Bpsn-Admin-Token": "bpsn-admin-token"}
 USER = {"Authorization": "Bearer BPUdemo-user-key"}
 INCIDENTS_KEY = {"x-bp-app-key": "demo-incidents-app-key"}
 CHANGES_KEY = {"x-bp-app-key": "demo-changes-app-key"}
@@ -41,7 +43,10 @@ class Api:
             org.rate_limits.enabled = False
 
     def call(self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
-        return call_asgi(self.app, method, url, headers=headers if headers is not None else USER, **kw)
+        headers = headers if headers is not None else USER
+        if url.startswith("/_sim/"):  # the admin API takes the admin token
+            headers = {**headers, **ADMIN}
+        return call_asgi(self.app, method, url, headers=headers, **kw)
 
     def ok(self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
         r = self.call(method, url, headers, **kw)
@@ -60,7 +65,8 @@ def shared() -> tuple[BigPandaBackend, FastAPI]:
 
 
 @pytest.fixture
-def api(shared: tuple[BigPandaBackend, FastAPI]) -> Api:
+def api(shared: tuple[BigPandaBackend, FastAPI], tmp_path: Path) -> Api:
+    shared[0].settings.snapshot_dir = tmp_path  # the snapshot routes read and write only in here
     return Api(*shared)
 
 
@@ -115,11 +121,11 @@ def test_state_survives_save_reset_load(api: Api, tmp_path: Path) -> None:
     before = answers(api, ids)
     assert before["shares"]["leased"] and before["incidents"][0]["external_tickets"]
     path = tmp_path / "bigpanda.snapshot"
-    assert api.call("POST", "/_sim/snapshot/save", json={"path": str(path)}).json() == {"status": "ok"}
+    assert api.call("POST", "/_sim/snapshot/save", json={"path": path.name}).json() == {"status": "ok"}
     api.ok("POST", "/_sim/reset")
     api.quiet()
     assert api.call("GET", f"/resources/v2.0/environments/production/incidents/{ids['a']}").status_code == 404
-    loaded = api.call("POST", "/_sim/snapshot/load", json={"path": str(path)})
+    loaded = api.call("POST", "/_sim/snapshot/load", json={"path": path.name})
     assert loaded.status_code == 200, loaded.text
     assert answers(api, ids) == before
 
@@ -141,36 +147,73 @@ def test_the_clock_is_not_part_of_a_snapshot(api: Api, tmp_path: Path) -> None:
     assert api.backend.clock.now() == later
 
 
+def test_a_snapshot_is_plain_json_without_credentials(api: Api, tmp_path: Path) -> None:
+    build_state(api)
+    path = tmp_path / "s"
+    snapshot.save(api.backend, str(path))
+    document = json.loads(path.read_bytes())
+    assert (document["format"], document["version"]) == ("bpsn-bigpanda-snapshot", 2)
+    assert [o["name"] for o in document["organizations"]] == ["demo"]
+    text = path.read_text()
+    for secret in ("demo-org-token", "BPUdemo-user-key", "demo-alerts-app-key", "demo-incidents-app-key"):
+        assert secret not in text
+    assert path.stat().st_mode & 0o077 == 0  # the owner's only
+
+
 def test_an_unknown_format_version_is_refused(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "s"
     snapshot.save(api.backend, str(path))
-    header, payload = path.read_bytes()[len(MAGIC):].split(b"\n", 1)
-    path.write_bytes(MAGIC + json.dumps({**json.loads(header), "format": 99}).encode() + b"\n" + payload)
+    path.write_text(json.dumps({**json.loads(path.read_bytes()), "version": 99}))
     incident = api.alert(host="web-9")["incident_id"]
-    r = api.call("POST", "/_sim/snapshot/load", json={"path": str(path)})
+    r = api.call("POST", "/_sim/snapshot/load", json={"path": "s"})
     assert r.status_code == 400
-    assert "format version 99" in r.json()["errors"][0] and "reads only version 1" in r.json()["errors"][0]
+    assert "format version 99" in r.json()["errors"][0] and "reads only version 2" in r.json()["errors"][0]
     assert incident in api.backend.orgs["demo"].incidents  # nothing changed
+
+
+def test_a_snapshot_saved_under_another_key_is_refused(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    snapshot.save(api.backend, str(path))
+    other = BigPandaBackend(BigPandaSettings(admin_token="another-admin-token"), clock=SimClock.virtual())
+    with pytest.raises(BpError) as caught:
+        snapshot.load(other, str(path))
+    assert "credentials cannot be decrypted" in caught.value.messages[0]
+    same = BigPandaBackend(BigPandaSettings(snapshot_key="k", admin_token="a"), clock=SimClock.virtual())
+    snapshot.save(same, str(path))
+    snapshot.load(BigPandaBackend(BigPandaSettings(snapshot_key="k", admin_token="b")), str(path))  # the key rules
 
 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "No such file"),
     (b"hello", "not a BigPanda simulator snapshot"),
-    (MAGIC + b"{\"format\": 1}\n" + pickle.dumps(print), "may not hold"),
-    (MAGIC + b"{\"format\": 1}\n" + b"\x80\x05garbage", "damaged"),
-    (MAGIC + b"not json\n", "damaged header"),
+    (b"[1, 2]", "not a BigPanda simulator snapshot"),
+    (PICKLE_MAGIC + b"{\"format\": 1}\n" + pickle.dumps(print), "version 1 (a pickle)"),
+    (b'{"format": "bpsn-bigpanda-snapshot", "version": 2}', "rng: Field required"),
+    (b'{"format": "bpsn-bigpanda-snapshot", "version": 2, "saved_at": 0, "organizations": [], '  # noqa: ISC004
+     b'"rng": {"version": 3, "internal": [], "gauss_next": null}}', "damaged: rng.internal"),
 ])
 def test_a_bad_snapshot_file_is_a_400(api: Api, tmp_path: Path, content: bytes | None, message: str) -> None:
     path = tmp_path / "s"
     if content is not None:
         path.write_bytes(content)
-    r = api.call("POST", "/_sim/snapshot/load", json={"path": str(path)})
+    r = api.call("POST", "/_sim/snapshot/load", json={"path": "s"})
     assert r.status_code == 400 and message in r.json()["errors"][0], r.text
     assert list(api.backend.orgs) == ["demo"]
 
 
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside", "inner/../../outside", "..", "link/s"])
+def test_snapshot_routes_stay_inside_the_snapshot_directory(api: Api, tmp_path: Path, name: str) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir(exist_ok=True)
+    (tmp_path / "link").symlink_to(outside)
+    for route in ("/_sim/snapshot/save", "/_sim/snapshot/load"):
+        r = api.call("POST", route, json={"path": name})
+        assert r.status_code == 400 and "snapshot directory" in r.json()["errors"][0], r.text
+    assert list(outside.iterdir()) == []
+
+
 def test_saving_where_no_file_can_be_written_is_a_400(api: Api, tmp_path: Path) -> None:
-    r = api.call("POST", "/_sim/snapshot/save", json={"path": str(tmp_path / "no" / "such" / "dir")})
+    r = api.call("POST", "/_sim/snapshot/save", json={"path": "no/such/dir"})
     assert r.status_code == 400 and "cannot write" in r.json()["errors"][0]
 
 
@@ -266,22 +309,22 @@ def test_fixture_alerts_are_ingested_oldest_first_at_their_offsets(api: Api) -> 
 
 
 def test_cli_seeds_fixtures_and_keeps_state_in_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import uvicorn
     from typer.testing import CliRunner
 
+    from bpsn.cli import main
     from bpsn.cli.main import app
 
     seen: list[dict[str, int]] = []
 
-    def fake_run(asgi: FastAPI, **_: Any) -> None:
+    def fake_run(asgi: FastAPI, *_: Any, **__: Any) -> None:  # the server, as if it ran and stopped
         backend: BigPandaBackend = asgi.state.backend
         seen.append({name: len(org.incidents) for name, org in backend.orgs.items()})
         backend.ingest(backend.resolve_token("acme-org-token"),
                        {"app_key": "acme-alerts-app-key", "status": "critical", "host": "later"})
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(main, "_serve_foreground", fake_run)
     state = tmp_path / "bp.state"
-    args = ["sim", "bigpanda", "--state-file", str(state), "--fixtures", str(EXAMPLE)]
+    args = ["sim", "bigpanda", "--port", "0", "--state-file", str(state), "--fixtures", str(EXAMPLE)]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "seeded acme" in first.output and state.is_file()
@@ -291,7 +334,7 @@ def test_cli_seeds_fixtures_and_keeps_state_in_a_file(monkeypatch: pytest.Monkey
     assert seen == [{"demo": 0, "acme": 2}, {"demo": 0, "acme": 3}]  # the third came from the state file
     bad = tmp_path / "bad.yaml"
     bad.write_text("organizations:\n  - {name: x}\n")
-    refused = CliRunner().invoke(app, ["sim", "bigpanda", "--fixtures", str(bad)])
+    refused = CliRunner().invoke(app, ["sim", "bigpanda", "--port", "0", "--fixtures", str(bad)])
     assert refused.exit_code == 2 and "org_token: Field required" in refused.output
 
 
@@ -301,12 +344,12 @@ def test_snapshot_and_fixture_answers_conform_to_the_document(api: Api, tmp_path
     import schemathesis
 
     schema = schemathesis.openapi.from_dict(api.app.openapi())
-    path = str(tmp_path / "s")
+    (tmp_path / "d").mkdir()
     checked = [
-        ("POST", "/_sim/snapshot/save", api.call("POST", "/_sim/snapshot/save", json={"path": path})),
-        ("POST", "/_sim/snapshot/load", api.call("POST", "/_sim/snapshot/load", json={"path": path})),
-        ("POST", "/_sim/snapshot/load", api.call("POST", "/_sim/snapshot/load", json={"path": path + "x"})),
-        ("POST", "/_sim/snapshot/save", api.call("POST", "/_sim/snapshot/save", json={"path": str(tmp_path)})),
+        ("POST", "/_sim/snapshot/save", api.call("POST", "/_sim/snapshot/save", json={"path": "s"})),
+        ("POST", "/_sim/snapshot/load", api.call("POST", "/_sim/snapshot/load", json={"path": "s"})),
+        ("POST", "/_sim/snapshot/load", api.call("POST", "/_sim/snapshot/load", json={"path": "sx"})),
+        ("POST", "/_sim/snapshot/save", api.call("POST", "/_sim/snapshot/save", json={"path": "d"})),
         ("POST", "/_sim/fixtures", api.call("POST", "/_sim/fixtures", json=read_fixture_file(EXAMPLE))),
         ("POST", "/_sim/fixtures", api.call("POST", "/_sim/fixtures", json=fixture(alerts=[{"status": "x"}]))),
     ]

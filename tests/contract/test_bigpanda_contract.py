@@ -82,11 +82,16 @@ ORG_TOKEN_PATHS = ("/data/v2/alerts", "/oim/api/alerts", "/configurations/alerts
 APP_KEYS = {"/data/v2/alerts": S.alerts_app_key, "/oim/api/alerts": S.oim_app_key, "/data/changes": S.changes_app_key}
 
 
+ADMIN = {"Authorization": f"Bearer {S.admin_token.get_secret_value()}"}
+
+
 def credentials(case: Any) -> dict[str, str]:
-    """The token each API takes (the org token for ingestion, OIM and the v1.0 APIs, else the
-    user API key) and the app key it wants when the request names none."""
+    """The token each API takes (the admin token for /_sim, the org token for ingestion, OIM and
+    the v1.0 APIs, else the user API key) and the app key it wants when the request names none."""
     path = case.operation.path
     token = S.org_token if path.startswith(ORG_TOKEN_PATHS) else S.user_api_key
+    if path.startswith("/_sim/"):
+        token = S.admin_token.get_secret_value()
     app_key = next((key for prefix, key in APP_KEYS.items() if path.startswith(prefix)), S.incidents_app_key)
     return {"Authorization": f"Bearer {token}", "x-bp-app-key": app_key}
 
@@ -267,9 +272,9 @@ CHANGE = {"identifier": "CHG-STRICT", "status": "Planned", "summary": "strict ty
 @pytest.mark.parametrize(("method", "path", "body", "read", "headers"), [
     ("POST", "/data/changes", {**CHANGE, "start": False}, CHANGES, USER),
     ("POST", "/data/changes", {**CHANGE, "start": "1767225600"}, CHANGES, USER),
-    ("PUT", PATTERNS, [{"id": "p", "tags": ["host"], "window": 60, "active": 0}], PATTERNS, {}),
-    ("POST", FAULTS, {"table": ""}, FAULTS, {}),
-    ("POST", FAULTS, {"method": "GET", "times": True}, FAULTS, {}),
+    ("PUT", PATTERNS, [{"id": "p", "tags": ["host"], "window": 60, "active": 0}], PATTERNS, ADMIN),
+    ("POST", FAULTS, {"table": ""}, FAULTS, ADMIN),
+    ("POST", FAULTS, {"method": "GET", "times": True}, FAULTS, ADMIN),
 ])
 def test_schema_invalid_bodies_are_refused(asgi_request, method, path, body, read, headers):
     """A body its schema calls invalid (a boolean or a string for a number, 0 for a boolean, an
@@ -295,16 +300,16 @@ def test_organization_reset(asgi_request):
     user = {"Authorization": f"Bearer {S.user_api_key}"}
     assert asgi_request(app, "GET", url, headers=user).status_code == 200
     path = "/_sim/organizations/{name}/reset"
-    reset = conforms(asgi_request(app, "POST", f"/_sim/organizations/{S.organization}/reset"), "POST", path)
+    reset = conforms(asgi_request(app, "POST", f"/_sim/organizations/{S.organization}/reset", headers=ADMIN), "POST", path)
     assert reset.status_code == 200 and reset.json() == {"status": "ok"}
     assert asgi_request(app, "GET", url, headers=user).status_code == 404
-    unknown = conforms(asgi_request(app, "POST", "/_sim/organizations/no-such-org/reset"), "POST", path)
+    unknown = conforms(asgi_request(app, "POST", "/_sim/organizations/no-such-org/reset", headers=ADMIN), "POST", path)
     assert unknown.status_code == 404 and unknown.json()["status"] == 404
 
 
 def test_reset(asgi_request):
     sent = _send_alert(asgi_request, "wiped-by-reset")
-    reset = conforms(asgi_request(app, "POST", "/_sim/reset"), "POST", "/_sim/reset")
+    reset = conforms(asgi_request(app, "POST", "/_sim/reset", headers=ADMIN), "POST", "/_sim/reset")
     assert reset.status_code == 200 and reset.json() == {"status": "ok"}
     gone = asgi_request(app, "GET", f"/resources/v1.0/incidents/{sent['incident_id']}",
                         headers={"Authorization": f"Bearer {S.org_token}"})
@@ -314,17 +319,17 @@ def test_reset(asgi_request):
 
 def test_fault_rules(asgi_request):
     rule = {"method": "GET", "path": "/integrations/v3/servicenow/shares", "status": 503, "times": 1}
-    added = conforms(asgi_request(app, "POST", "/_sim/faults", json=rule), "POST", "/_sim/faults")
+    added = conforms(asgi_request(app, "POST", "/_sim/faults", json=rule, headers=ADMIN), "POST", "/_sim/faults")
     assert added.status_code == 201
     user = {"Authorization": f"Bearer {S.user_api_key}", "x-bp-app-key": S.incidents_app_key}
     faulted = asgi_request(app, "GET", "/integrations/v3/servicenow/shares", headers=user)
     assert faulted.status_code == 503 and faulted.json()["status"] == 503  # injected, on purpose
     assert asgi_request(app, "GET", "/integrations/v3/servicenow/shares", headers=user).status_code == 200
-    bad = conforms(asgi_request(app, "POST", "/_sim/faults", json={"path": "^("}), "POST", "/_sim/faults")
+    bad = conforms(asgi_request(app, "POST", "/_sim/faults", json={"path": "^("}, headers=ADMIN), "POST", "/_sim/faults")
     assert bad.status_code == 400 and "regular expression" in bad.json()["errors"][0]
-    removed = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}")
+    removed = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}", headers=ADMIN)
     assert conforms(removed, "DELETE", "/_sim/faults/{rule_id}").status_code == 200
-    again = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}")
+    again = asgi_request(app, "DELETE", f"/_sim/faults/{added.json()['id']}", headers=ADMIN)
     assert conforms(again, "DELETE", "/_sim/faults/{rule_id}").status_code == 404
 
 
@@ -332,8 +337,8 @@ def test_rate_limit_answer_conforms(asgi_request):
     """A 429 carries the documented body and Retry-After header."""
     path = "/_sim/organizations/{name}/rate-limits"
     url = f"/_sim/organizations/{S.organization}/rate-limits"
-    before = conforms(asgi_request(app, "GET", url), "GET", path).json()
-    tight = conforms(asgi_request(app, "PUT", url, json={**before, "enabled": True, "per_second": 1}), "PUT", path)
+    before = conforms(asgi_request(app, "GET", url, headers=ADMIN), "GET", path).json()
+    tight = conforms(asgi_request(app, "PUT", url, json={**before, "enabled": True, "per_second": 1}, headers=ADMIN), "PUT", path)
     assert tight.status_code == 200
     try:
         user = {"Authorization": f"Bearer {S.user_api_key}"}
@@ -344,4 +349,4 @@ def test_rate_limit_answer_conforms(asgi_request):
         conforms(limited[0], "GET", "/resources/v2.0/environments/{environment_id}/incidents/{incident_id}")
         assert int(limited[0].headers["Retry-After"]) >= 1
     finally:
-        assert asgi_request(app, "PUT", url, json=before).status_code == 200
+        assert asgi_request(app, "PUT", url, json=before, headers=ADMIN).status_code == 200

@@ -19,8 +19,6 @@ What pysnow 0.7.17 does on the wire (read from its source, relied on below):
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -28,15 +26,14 @@ from urllib.parse import parse_qs, urlsplit
 import pysnow
 import pytest
 import requests
-import uvicorn
 from pysnow.exceptions import MultipleResults, NoResults
 from requests.utils import parse_header_links
 
+from bpsn.bench.serve import threaded
 from bpsn.load.processes import free_port
 from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
-from bpsn.stack import QuietServer
 
 ADMIN = ("admin", "admin")  # ServiceNowSettings.admin_password
 HEX32 = "0123456789abcdef"
@@ -51,28 +48,8 @@ def base_url() -> Iterator[str]:
     """The ServiceNow simulator on a free port, in a background thread; always stopped."""
     port = free_port()
     backend = ServiceNowBackend(ServiceNowSettings(instance_url=f"http://127.0.0.1:{port}"))
-    server = QuietServer(uvicorn.Config(create_app(backend), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, name="sn-simulator", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("the ServiceNow simulator stopped during start-up")
-            try:
-                if requests.get(f"{url}/_sim/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the ServiceNow simulator did not answer /_sim/health in 10 s")
-            time.sleep(0.02)
+    with threaded(create_app(backend), port=port) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _client(base_url: str, user: str = ADMIN[0], password: str = ADMIN[1]) -> pysnow.Client:

@@ -245,21 +245,24 @@ def test_reset_restores_the_seed(asgi_request):
                         params={"user_name": "admin"}).json()["result"]
 
 
-def test_snapshot_save_and_load(asgi_request, tmp_path):
+def test_snapshot_save_and_load(asgi_request, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPSN_SN_SNAPSHOT_DIR", str(tmp_path))  # the routes take names inside it
+    if hasattr(app.state.backend.settings, "snapshot_dir"):  # once ServiceNowSettings has the setting
+        monkeypatch.setattr(app.state.backend.settings, "snapshot_dir", tmp_path)
     snapshot = tmp_path / "instance.sqlite"
     created = asgi_request(app, "POST", "/api/now/table/incident", headers=ADMIN,
                            json={"short_description": "kept by the snapshot"})
     sys_id = created.json()["result"]["sys_id"]
-    saved = asgi_request(app, "POST", "/_sim/snapshot/save", headers=ADMIN, json={"path": str(snapshot)})
+    saved = asgi_request(app, "POST", "/_sim/snapshot/save", headers=ADMIN, json={"path": snapshot.name})
     conforms(saved, "POST", "/_sim/snapshot/save")
     assert saved.status_code == 200 and saved.json() == {"status": "ok"} and snapshot.is_file()
     assert asgi_request(app, "DELETE", f"/api/now/table/incident/{sys_id}", headers=ADMIN).status_code == 204
-    loaded = asgi_request(app, "POST", "/_sim/snapshot/load", headers=ADMIN, json={"path": str(snapshot)})
+    loaded = asgi_request(app, "POST", "/_sim/snapshot/load", headers=ADMIN, json={"path": snapshot.name})
     conforms(loaded, "POST", "/_sim/snapshot/load")
     assert loaded.status_code == 200 and loaded.json() == {"status": "ok"}
     back = asgi_request(app, "GET", f"/api/now/table/incident/{sys_id}", headers=ADMIN)
     assert back.status_code == 200 and back.json()["result"]["short_description"] == "kept by the snapshot"
-    missing = asgi_request(app, "POST", "/_sim/snapshot/load", headers=ADMIN, json={"path": str(tmp_path / "none.sqlite")})
+    missing = asgi_request(app, "POST", "/_sim/snapshot/load", headers=ADMIN, json={"path": "none.sqlite"})
     conforms(missing, "POST", "/_sim/snapshot/load")
     assert missing.status_code == 400 and missing.json()["status"] == "failure"
 

@@ -60,8 +60,8 @@ async def client(backend: ServiceNowBackend) -> AsyncIterator[httpx.AsyncClient]
 
 
 async def password_grant(c: httpx.AsyncClient, user: str, password: str) -> httpx.Response:
-    return await c.post("/oauth_token.do", data={"grant_type": "password", "username": user,
-                                                  "password": password, **CLIENT})
+    return await c.post("/oauth_token.do", data={"grant_type": "password", "username": user,  # client by form only
+                                                  "password": password, **CLIENT}, auth=None)
 
 
 def assert_no_password_material(text: str) -> None:
@@ -96,7 +96,8 @@ async def test_a_token_guessed_by_replaying_the_seed_does_not_work(backend: Serv
         for guess in [old_access, *stream[:10]]:
             r = await c.get("/api/now/table/incident", headers={"Authorization": f"Bearer {guess}"})
             assert r.status_code == 401 and r.json() == NOT_AUTHENTICATED
-        r = await c.post("/oauth_token.do", data={"grant_type": "refresh_token", "refresh_token": old_refresh, **CLIENT})
+        r = await c.post("/oauth_token.do", data={"grant_type": "refresh_token", "refresh_token": old_refresh, **CLIENT},
+                         auth=None)
         assert r.status_code == 401
         r = await c.get("/api/now/table/incident", headers={"Authorization": f"Bearer {issued['access_token']}"})
         assert r.status_code == 200
@@ -105,7 +106,8 @@ async def test_a_token_guessed_by_replaying_the_seed_does_not_work(backend: Serv
 async def test_a_refresh_keeps_tokens_random(client: httpx.AsyncClient) -> None:
     first = (await password_grant(client, *ADMIN)).json()
     again = (await client.post("/oauth_token.do", data={"grant_type": "refresh_token",
-                                                        "refresh_token": first["refresh_token"], **CLIENT})).json()
+                                                        "refresh_token": first["refresh_token"], **CLIENT},
+                               auth=None)).json()
     assert again["access_token"] != first["access_token"]
 
 
@@ -364,6 +366,6 @@ async def test_a_snapshot_holds_no_secret_in_clear(client: httpx.AsyncClient, ba
     await client.post("/api/now/table/x_bip_panda_config", json={"u_api_secret": "Zz-password2-clear"})
     await client.post("/api/now/table/sys_user", json={"user_name": "snap.user", "user_password": "Zz-one-way-clear"})
     snapshot = tmp_path / "sn.sqlite"
-    backend.save_snapshot(str(snapshot))
+    backend.store.backup_to(str(snapshot))
     data = snapshot.read_bytes()
     assert b"Zz-password2-clear" not in data and b"Zz-one-way-clear" not in data

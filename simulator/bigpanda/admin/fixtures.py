@@ -26,13 +26,13 @@ from bpsn.simulator.bigpanda.models import CorrelationPattern, Environment
 from bpsn.simulator.bigpanda.organization import Organization
 from bpsn.simulator.bigpanda.rate_limit import RateLimitSettings
 from bpsn.simulator.bigpanda.sharing.push import PushTarget
-from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.bodies import AdminBody
 
 URL = r"^https?://[!-~]+$"  # ASCII, no spaces: every regex dialect reads it the same
 
 
-class _Strict(StrictBody):
-    model_config = ConfigDict(extra="forbid", strict=True)  # no unknown keys, no "true" for true
+class _Strict(AdminBody):
+    """No unknown keys, no "true" for true."""
 
 
 class PatternIn(_Strict):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from bpsn.simulator.bigpanda.auth import admin_caller
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.errors import doc
 from bpsn.simulator.bigpanda.incidents.render import incident_v2
 from bpsn.simulator.bigpanda.rate_limit import RateLimitSettings
 from bpsn.simulator.bigpanda.sharing.routes_push import build_push_router
-from bpsn.simulator.common.admin import Done
-from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.admin import Done, known_query_only
+from bpsn.simulator.common.bodies import AdminBody
 
 from .fixtures import build_fixtures_router
 from .snapshot import build_snapshot_router
@@ -36,7 +37,7 @@ class ShareView(BaseModel):
     errors: list[str]
 
 
-class RateLimitsIn(StrictBody):
+class RateLimitsIn(AdminBody):
     enabled: bool = True
     per_second: int = Field(5, ge=1, le=1_000_000, description="Per token, every API but ingestion")
     alerts_per_second: int = Field(5, ge=1, le=1_000_000, description="Per token, alerts and OIM ingestion")
@@ -53,7 +54,9 @@ class QueueView(BaseModel):
 
 
 def build_admin_router() -> APIRouter:
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"])
+    # known_query_only also covers the routers included below (push, snapshots, fixtures)
+    r = APIRouter(prefix="/_sim", tags=["simulator admin"],
+                  dependencies=[Depends(admin_caller), Depends(known_query_only)])
 
     @r.get("/wait", response_model=WaitResult, responses={404: doc(404, "No such organization")},
            summary="Long-poll until an incident (by id, or by one of its alerts) meets a condition")

@@ -3,47 +3,55 @@
 A snapshot holds all organisations (alerts, incidents, shares and leases, environments,
 correlation patterns, maintenance plans, changes and RCC, enrichment maps and jobs, OIM
 configurations, tag definitions, rate-limit settings, push targets, outboxes and dead letters)
-and the rng state, so ids continue where they left off. Not in it: the clock, the request
-journal, fault rules, rate-limit counters and the settings (the running simulator's own).
+and the random source's state, so ids continue where they left off. Not in it: the clock, the
+request journal, fault rules, rate-limit counters and the settings (the running simulator's own).
 
-The file is a header line (`BPSN-BIGPANDA-SNAPSHOT`), a JSON line with the format version,
-then a pickle of the state. Callables (the change notifier, the pusher, compiled maintenance
-conditions) are left out and re-attached on load; loading reads only the simulator's own
-classes and plain containers, refuses an unknown format version, and replaces the state
-only once the whole file has been read.
+The file is one JSON document (`format`, `version` 2; see snapshot_doc.py for its schema and for
+how credentials are sealed). Loading checks the whole document, rebuilds every organisation,
+and only then replaces the state: a bad file is a 400 naming what is wrong and changes nothing.
+Version 1 files (pickles) are refused: unpickling runs code chosen by whoever wrote the file.
+
+`save` and `load` take any path (the CLI's --state-file is the operator's own choice); the
+HTTP routes take a file name inside `snapshot_dir` (BPSN_BP_SNAPSHOT_DIR) and nothing else.
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import json
 import os
-import pickle
-import re
 from pathlib import Path
-from typing import Any
 
+from cryptography.fernet import Fernet
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import ValidationError
 
+from bpsn.base.rng import SeededRandom
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.errors import BpError, doc
-from bpsn.simulator.bigpanda.maintenance.plans import Plan, compile_condition
+from bpsn.simulator.bigpanda.maintenance.plans import ConditionError, compile_condition
+from bpsn.simulator.bigpanda.oim.config import OimConfig, compile_config
+from bpsn.simulator.bigpanda.oim.store import StoredConfig
 from bpsn.simulator.bigpanda.organization import Organization
-from bpsn.simulator.bigpanda.sharing.queue import ShareQueue
-from bpsn.simulator.common.admin import Done
-from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.admin import Done, SnapshotFileError, SnapshotRequest, snapshot_dir_ready, snapshot_file
 
-MAGIC = b"BPSN-BIGPANDA-SNAPSHOT\n"
-FORMAT_VERSION = 1
-ORG_EXCLUDED = ("settings", "on_change", "on_push")
-SAFE_MODULES = ("simulator.", "bpsn.")
-SAFE_GLOBALS = {("builtins", n) for n in ("set", "frozenset", "dict", "list", "tuple", "bytearray", "complex",
-                                           "slice", "range", "bool", "int", "float", "str", "bytes")} | {
-    ("collections", "OrderedDict"), ("collections", "deque"), ("collections", "defaultdict"),
-    ("random", "Random"), ("copyreg", "_reconstructor"), ("re", "_compile"), ("datetime", "datetime"),
-    ("datetime", "timezone"), ("datetime", "timedelta")}
+from .snapshot_doc import (
+    FORMAT,
+    FORMAT_VERSION,
+    OrgDoc,
+    SnapshotDataError,
+    SnapshotDoc,
+    check_references,
+    org_document,
+    push_from,
+    queue_from,
+    sealer,
+    stores_from,
+    tuples,
+    unseal,
+)
+
+PICKLE_MAGIC = b"BPSN-BIGPANDA-SNAPSHOT\n"  # version 1's header line
+MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
 
 
 class SnapshotError(BpError):
@@ -51,78 +59,94 @@ class SnapshotError(BpError):
         super().__init__(400, message)
 
 
-def _blank(cls: type) -> Any:
-    return cls.__new__(cls)
-
-
-def _count_next(counter: Any) -> int:
-    """The next value of an itertools.count, without using it up (its pickling is deprecated)."""
-    m = re.fullmatch(r"count\((-?\d+)\)", repr(counter))
-    return int(m.group(1)) if m else 1
-
-
-class _Pickler(pickle.Pickler):
-    def reducer_override(self, obj: Any) -> Any:
-        kind = type(obj)
-        if kind is Organization:
-            return _blank, (Organization,), {k: v for k, v in vars(obj).items() if k not in ORG_EXCLUDED}
-        if kind is Plan:
-            return _blank, (Plan,), {k: v for k, v in vars(obj).items() if k != "predicate"}
-        if kind is ShareQueue:
-            state = dict(vars(obj))
-            state["_seq"] = _count_next(obj._seq)
-            return _blank, (ShareQueue,), state
-        return NotImplemented
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        found = (module, name) in SAFE_GLOBALS
-        if not found and module.startswith(SAFE_MODULES):
-            obj = super().find_class(module, name)
-            if isinstance(obj, type) or obj is _blank:  # our classes, never our functions
-                return obj
-        if found:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"the snapshot refers to {module}.{name}, which a snapshot may not hold")
-
-
 def dumps(backend: BigPandaBackend) -> bytes:
-    header = {"format": FORMAT_VERSION, "simulator": "bigpanda", "saved_at": backend.clock.now(),
-              "organizations": sorted(backend.orgs)}
-    buffer = io.BytesIO()
+    version, internal, gauss = backend.rng.getstate()
     try:
-        _Pickler(buffer, protocol=5).dump({"orgs": backend.orgs, "rng": backend.rng})
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        seal = sealer(backend.settings)
+        orgs = [org_document(org, seal) for org in backend.orgs.values()]
+    except SnapshotDataError as exc:
         raise BpError(500, f"the state holds something a snapshot cannot save: {exc}") from None
-    return MAGIC + json.dumps(header).encode() + b"\n" + buffer.getvalue()
+    document = {"format": FORMAT, "version": FORMAT_VERSION, "saved_at": backend.clock.now(),
+                "rng": {"version": version, "internal": list(internal), "gauss_next": gauss},
+                "organizations": orgs}
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _validated(data: bytes, source: str) -> SnapshotDoc:
+    if data.startswith(PICKLE_MAGIC):
+        raise SnapshotError(f"{source} is in snapshot format version 1 (a pickle), which this simulator no "
+                            f"longer reads: pickles can run code. It reads only version {FORMAT_VERSION}")
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise SnapshotError(f"{source} is not a BigPanda simulator snapshot (not a JSON document)") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise SnapshotError(f"{source} is not a BigPanda simulator snapshot (no \"format\": \"{FORMAT}\")")
+    if raw.get("version") != FORMAT_VERSION:
+        raise SnapshotError(f"{source} is in snapshot format version {raw.get('version')!r}; this simulator "
+                            f"reads only version {FORMAT_VERSION}")
+    try:
+        return SnapshotDoc.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        raise SnapshotError(f"{source} is damaged: {'; '.join(problems)}") from None
+
+
+def _organization(backend: BigPandaBackend, doc: OrgDoc, rng: SeededRandom, seal: Fernet) -> Organization:
+    creds = unseal(doc, seal)
+    check_references(doc)
+    org = Organization(name=doc.name, org_token=creds.org_token, user_api_keys=creds.user_api_keys,
+                       app_keys=creds.app_keys, integrations=creds.integrations, settings=backend.settings,
+                       rng=rng, environments={e.id: e for e in doc.environments}, patterns=doc.patterns,
+                       alerts={a.id: a for a in doc.alerts}, alerts_by_key=doc.alerts_by_key,
+                       incidents={i.id: i for i in doc.incidents},
+                       correlation_index={tuple(k): i for k, i in doc.correlation_index},
+                       rate_limits=doc.rate_limits, tag_definitions={t.id: t for t in doc.tag_definitions},
+                       on_change=backend.notifier.notify, on_push=backend.pusher.kick)
+    for alert in org.alerts.values():
+        alert.fingerprint = tuples(alert.fingerprint)
+    org.shares = queue_from(doc.shares)
+    org.changes, org.maintenance, org.enrichment = stores_from(doc)
+    org.push = push_from(doc.push, creds.push_targets)
+    for plan in org.maintenance.plans.values():
+        try:
+            plan.predicate = compile_condition(plan.condition, f"maintenance plan {plan.id}: condition")
+        except ConditionError as exc:
+            raise SnapshotDataError(f"organization {doc.name}: {exc}") from None
+    for stored in creds.oim:
+        try:
+            config = OimConfig.model_validate(stored.config)
+            compiled = compile_config(config, stored.sample_payload)
+        except (ValidationError, BpError) as exc:
+            raise SnapshotDataError(f"organization {doc.name}: an OIM configuration is not valid: {exc}") from None
+        org.oim.configs[stored.app_key] = StoredConfig(stored.app_key, stored.config, stored.sample_payload,
+                                                       compiled, stored.created_at, stored.updated_at,
+                                                       stored.revision)
+    return org
 
 
 def loads(backend: BigPandaBackend, data: bytes, source: str = "the snapshot") -> None:
-    if not data.startswith(MAGIC):
-        raise SnapshotError(f"{source} is not a BigPanda simulator snapshot (no {MAGIC.strip().decode()} header)")
-    line, _, payload = data[len(MAGIC):].partition(b"\n")
+    document = _validated(data, source)
+    rng = SeededRandom()
     try:
-        header = json.loads(line)
-        version = header["format"]
-    except (ValueError, KeyError, TypeError):
-        raise SnapshotError(f"{source} has a damaged header") from None
-    if version != FORMAT_VERSION:
-        raise SnapshotError(f"{source} is in snapshot format version {version!r}; this simulator reads only "
-                            f"version {FORMAT_VERSION}")
+        rng.setstate((document.rng.version, tuple(document.rng.internal), document.rng.gauss_next))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SnapshotError(f"{source} is damaged: rng: {exc}") from None
+    orgs: dict[str, Organization] = {}
     try:
-        state = _Unpickler(io.BytesIO(payload)).load()
-        orgs, rng = state["orgs"], state["rng"]
-    except Exception as exc:  # a damaged or foreign payload: say so, change nothing
+        seal = sealer(backend.settings)
+        for org_doc in document.organizations:
+            if org_doc.name in orgs:
+                raise SnapshotDataError(f"organization {org_doc.name} appears twice")
+            orgs[org_doc.name] = _organization(backend, org_doc, rng, seal)
+        tokens = [t for org in orgs.values() for t in (org.org_token, *org.user_api_keys)]
+        if len(tokens) != len(set(tokens)):
+            raise SnapshotDataError("two organizations share a token")
+    except SnapshotDataError as exc:
         raise SnapshotError(f"{source} is damaged: {exc}") from None
-    for org in orgs.values():
-        org.settings = backend.settings
-        org.on_change, org.on_push = backend.notifier.notify, backend.pusher.kick
-        org.rng = rng
-        for plan in org.maintenance.plans.values():
-            plan.predicate = compile_condition(plan.condition)
-        if isinstance(org.shares._seq, int):
-            org.shares._seq = itertools.count(org.shares._seq)
+    except ValidationError as exc:
+        raise SnapshotError(f"{source} is damaged: credentials: {exc.errors()[0]['msg']}") from None
+    # everything is built: only now does the running state change
     backend.rng = rng
     backend.orgs.clear()
     backend.orgs.update(orgs)
@@ -133,12 +157,15 @@ def loads(backend: BigPandaBackend, data: bytes, source: str = "the snapshot") -
 
 
 def save(backend: BigPandaBackend, path: str | os.PathLike[str]) -> None:
-    """Write atomically: a crash mid-write leaves the previous file as it was."""
+    """Write atomically, readable by the owner only: a crash mid-write leaves the previous file."""
     target = Path(path)
     data = dumps(backend)
     temporary = target.with_name(target.name + ".tmp")
     try:
-        temporary.write_bytes(data)
+        temporary.unlink(missing_ok=True)  # never write through a symlink someone left there
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(temporary, target)
     except OSError as exc:
         raise SnapshotError(f"cannot write snapshot {target}: {exc.strerror or exc}") from None
@@ -146,31 +173,47 @@ def save(backend: BigPandaBackend, path: str | os.PathLike[str]) -> None:
 
 def load(backend: BigPandaBackend, path: str | os.PathLike[str]) -> None:
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as source:
+            data = source.read(MAX_SNAPSHOT_BYTES + 1)
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotError(f"snapshot {path} is larger than {MAX_SNAPSHOT_BYTES} bytes")
     loads(backend, data, f"snapshot {path}")
 
 
-class SnapshotRequest(StrictBody):
-    path: str = Field(min_length=1, max_length=4096, description="A file on the simulator's machine")
+
+def _confined(request: Request, name: str) -> Path:
+    try:
+        return snapshot_file(request.app.state.backend.settings.snapshot_dir, name)
+    except SnapshotFileError as exc:
+        raise SnapshotError(str(exc)) from None
 
 
 def build_snapshot_router() -> APIRouter:
     r = APIRouter(tags=["simulator admin"])
 
     @r.post("/snapshot/save", response_model=Done,
-            responses={400: doc(400, "The file cannot be written")},
+            responses={400: doc(400, "A name outside the snapshot directory, or the file cannot be written")},
             summary="Write every organization and the random source to a file (not the clock)")
     async def save_snapshot(request: Request, body: SnapshotRequest) -> Done:
-        save(request.app.state.backend, body.path)
+        target = _confined(request, body.path)
+        try:
+            snapshot_dir_ready(request.app.state.backend.settings.snapshot_dir)
+        except OSError as exc:
+            raise SnapshotError(f"cannot create the snapshot directory: {exc.strerror or exc}") from None
+        save(request.app.state.backend, target)
         return Done()
 
     @r.post("/snapshot/load", response_model=Done,
-            responses={400: doc(400, "No such file, not a snapshot, an unknown format version, or damaged")},
+            responses={400: doc(400, "A name outside the snapshot directory, no such file, not a snapshot, "
+                                     "an unknown format version, or damaged")},
             summary="Replace every organization with a snapshot file; the clock stays as it is")
     async def load_snapshot(request: Request, body: SnapshotRequest) -> Done:
-        load(request.app.state.backend, body.path)
+        load(request.app.state.backend, _confined(request, body.path))
         return Done()
 
     return r
+
+
+__all__ = ["SnapshotError", "dumps", "load", "loads", "save"]

@@ -8,7 +8,10 @@ over an alert's tags, so a bad condition is refused with a 400 that names where 
 
 A value is a string (exact; `*` is a wildcard for any run of characters), a number or
 boolean (compared as text), or `{"type": "regex"|"formal-regex", "value": "..."}`: `regex`
-matches the whole value case-insensitively, `formal-regex` is a Python full match as given.
+matches the whole value case-insensitively, `formal-regex` is a case-sensitive full match as
+given. Patterns and wildcards run on RE2 (bpsn.base.user_regex), in time linear in the tag value,
+so a plan's condition cannot stall alert ingestion; a pattern RE2 refuses (a backreference or
+lookaround) is a 400 naming it.
 Our choices: a tag missing from the alert never equals anything (so `!=` matches it); a tag
 holding several values (`a|b`, from an array) matches when the whole or any one value does.
 """
@@ -16,11 +19,11 @@ holding several values (`a|b`, from an array) matches when the whole or any one 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bpsn.base.user_regex import UserPatternError, compile_glob, compile_pattern
 from bpsn.simulator.bigpanda.errors import BpError, bad_request, not_found
 
 if TYPE_CHECKING:
@@ -48,9 +51,9 @@ def _value_test(value: Any, where: str) -> ValueTest:
         if not isinstance(pattern, str):
             raise ConditionError(f"{where}: the {kind} value must be a string")
         try:
-            compiled = re.compile(pattern, re.IGNORECASE if kind == "regex" else 0)
-        except re.error as e:
-            raise ConditionError(f"{where}: bad {kind} {pattern!r}: {e}") from None
+            compiled = compile_pattern(pattern, ignore_case=kind == "regex")
+        except UserPatternError as e:
+            raise ConditionError(f"{where}: bad {kind} {e}") from None
         return lambda text: compiled.fullmatch(text) is not None
     if isinstance(value, bool):
         value = "true" if value else "false"
@@ -59,7 +62,10 @@ def _value_test(value: Any, where: str) -> ValueTest:
     if not isinstance(value, str):
         raise ConditionError(f"{where}: a value must be a string, a number or a regex object")
     if "*" in value:
-        glob = re.compile(".*".join(re.escape(part) for part in value.split("*")), re.DOTALL)
+        try:
+            glob = compile_glob(value)
+        except UserPatternError as e:
+            raise ConditionError(f"{where}: bad wildcard {e}") from None
         return lambda text: glob.fullmatch(text) is not None
     return lambda text: text == value
 

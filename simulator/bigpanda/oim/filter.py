@@ -4,6 +4,8 @@ Grammar (our choice of subset): `tag = "value"`, `tag != "value"`, joined with `
 (AND binds tighter), with parentheses. Values are double- or single-quoted strings, or bare
 words and numbers. A tag the event does not carry compares as the empty string. A filter is
 at most 2000 characters, BigPanda's BPQL query limit. Matching events are dropped.
+Parentheses nest at most MAX_NESTING deep, as in bpql.py: the parser recurses per level, and a
+thousand levels would run it out of Python's stack (a 500 instead of the 400 naming the filter).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from typing import Any
 
 MAX_FILTER_CHARS = 2000
+MAX_NESTING = 32
 Expr = tuple[Any, ...]  # ("cmp", tag, op, value) | ("and", (...)) | ("or", (...))
 
 _TOKEN = re.compile(r"""(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>!=|=|\(|\))"""
@@ -44,7 +47,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.tokens, self.i = _tokens(text), 0
+        self.tokens, self.i, self.depth = _tokens(text), 0, 0
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -73,9 +76,13 @@ class _Parser:
     def factor(self) -> Expr:
         kind, value, pos = self.take()
         if (kind, value) == ("op", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FilterError(f"parentheses nest more than {MAX_NESTING} levels deep at position {pos}")
             inner = self.expr()
             if self.take()[1] != ")":
                 raise FilterError(f"missing ')' for the '(' at position {pos}")
+            self.depth -= 1
             return inner
         if kind != "word":
             raise FilterError(f"expected a tag name at position {pos}, found {value!r}")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.errors import bad_request, doc, not_found
 from bpsn.simulator.bigpanda.organization import Organization
-from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.bodies import AdminBody
 
 from .push import PushDelivery, PushTarget
 from .pusher import to_pull
@@ -26,7 +26,7 @@ NO_ORG = {404: doc(404, "No such organization")}
 NO_ENV = {404: doc(404, "No such organization or environment")}
 
 
-class PushConfigIn(StrictBody):
+class PushConfigIn(AdminBody):
     target: str = Field("servicenow", min_length=1, max_length=100,
                         description="One of the environment's autoshare targets")
     url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://[!-~]+$",  # ASCII, no spaces

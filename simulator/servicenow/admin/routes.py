@@ -1,17 +1,23 @@
-"""ServiceNow-specific admin routes under /_sim: wait for a record, snapshots."""
+"""ServiceNow-specific admin routes under /_sim: wait for a record, fixtures, snapshots (state.py
+does the work). Snapshot files are read and written only inside the snapshot directory
+(`BPSN_SN_SNAPSHOT_DIR`, default `./snapshots`): the routes take a file name relative to it."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from bpsn.simulator.common.admin import Done
+from bpsn.simulator.common.admin import Done, SnapshotFileError, SnapshotRequest, known_query_only, snapshot_file
+from bpsn.simulator.common.bodies import AdminBody
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
-from bpsn.simulator.servicenow.errors import ErrorEnvelope
+from bpsn.simulator.servicenow.errors import ErrorEnvelope, bad_request
 from bpsn.simulator.servicenow.security.auth import admin_caller
+
+from . import state
 
 
 class WaitResult(BaseModel):
@@ -20,9 +26,10 @@ class WaitResult(BaseModel):
     result: list[dict[str, Any]]
 
 
-class FixturesIn(BaseModel):
+class FixturesIn(AdminBody):
     tables: dict[str, list[dict[str, Any]]] = Field(
-        description="Records to insert as the system user, per table; all checked before any is written",
+        description="Records to insert as the system user, per table; a record refused anywhere in the "
+                    "body leaves the instance as it was (all or nothing)",
         examples=[{"sys_user_group": [{"name": "Payments On-Call"}]}])
 
 
@@ -30,12 +37,17 @@ class FixturesLoaded(BaseModel):
     inserted: int
 
 
-class SnapshotRequest(BaseModel):
-    path: str = Field(min_length=1, max_length=4096, description="A file on the simulator's machine")
+
+def _confined(backend: ServiceNowBackend, name: str) -> Path:
+    try:
+        return snapshot_file(backend.settings.snapshot_dir, name)
+    except SnapshotFileError as exc:
+        raise bad_request("Invalid snapshot name", str(exc)) from None
 
 
 def build_admin_router() -> APIRouter:
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"], dependencies=[Depends(admin_caller)],
+    r = APIRouter(prefix="/_sim", tags=["simulator admin"],
+                  dependencies=[Depends(admin_caller), Depends(known_query_only)],
                   responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
 
     @r.get("/wait", response_model=WaitResult,
@@ -59,25 +71,26 @@ def build_admin_router() -> APIRouter:
     @r.post("/fixtures", response_model=FixturesLoaded, status_code=201,
             responses={400: {"model": ErrorEnvelope, "description": "Unknown table or malformed records"},
                        403: {"model": ErrorEnvelope, "description": "A record refused by a business rule"}},
-            summary="Load seed fixtures (the body of a YAML or JSON fixture file)")
+            summary="Load seed fixtures (the body of a YAML or JSON fixture file), all or nothing")
     async def fixtures(request: Request, body: FixturesIn) -> FixturesLoaded:
-        return FixturesLoaded(inserted=request.app.state.backend.load_fixtures(body.model_dump()))
+        return FixturesLoaded(inserted=state.load_fixtures(request.app.state.backend, body.model_dump()))
 
-    @r.post("/snapshot/save", response_model=Done, summary="Write the whole instance to a SQLite file")
+    @r.post("/snapshot/save", response_model=Done,
+            responses={400: {"model": ErrorEnvelope, "description": "A name outside the snapshot directory, "
+                                                                    "or a file that cannot be written"}},
+            summary="Write the whole instance to a SQLite file in the snapshot directory")
     async def save(request: Request, body: SnapshotRequest) -> Done:
-        request.app.state.backend.save_snapshot(body.path)
+        b: ServiceNowBackend = request.app.state.backend
+        state.save_snapshot(b, _confined(b, body.path), b.settings.snapshot_dir)
         return Done()
 
     @r.post("/snapshot/load", response_model=Done,
-            responses={400: {"model": ErrorEnvelope, "description": "No such snapshot file"}},
-            summary="Replace the whole instance with a snapshot file")
+            responses={400: {"model": ErrorEnvelope, "description": "No such snapshot file in the snapshot "
+                                                                    "directory, or not a snapshot"}},
+            summary="Replace the whole instance with a snapshot file from the snapshot directory")
     async def load(request: Request, body: SnapshotRequest) -> Done:
-        import os
-
-        from bpsn.simulator.servicenow.errors import bad_request
-        if not os.path.isfile(body.path):
-            raise bad_request("No such snapshot", body.path)
-        request.app.state.backend.load_snapshot(body.path)
+        b: ServiceNowBackend = request.app.state.backend
+        state.load_snapshot(b, _confined(b, body.path))
         return Done()
 
     return r

@@ -9,37 +9,48 @@ Password fields (one-way and password2) cannot be queried at all, dot-walked or 
 compared with SAMEAS: a condition on one is refused (SecretFieldQuery, answered 403 like a query
 on a field the caller may not read), since LIKE or STARTSWITH on a stored hash or ciphertext
 would read it back one character at a time. ORDERBY on one is ignored.
+
+JOIN and RLQUERY parts (sql_related.py) read another table: their conditions go through the
+same _condition as the main table's (so the password rule and the dot-walk limits hold there
+too), and when QueryContext.can_read is given, a table it refuses is answered like a password
+field (403), as a query on a field the caller may not read is.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
 from bpsn.simulator.servicenow.records.store import Order, Where, quote
 
-from .encoded_query import Condition, EncodedQuery, EncodedQueryError, parse
+from .encoded_query import (
+    Condition,
+    EncodedQuery,
+    EncodedQueryError,
+    JoinCondition,
+    Term,
+    parse,
+)
+from .sql_related import (
+    QueryContext,
+    SecretFieldQuery,
+    TableNotReadable,
+    join_where,
+    related_list_where,
+)
+
+__all__ = ["QueryContext", "SecretFieldQuery", "TableNotReadable", "compile_order", "compile_text",
+           "compile_where", "resolve_value"]
 
 MAX_DOT_WALK = 8  # hops; each is a nested subquery, and `parent.parent...` never ends
 LIKE_PATTERN_LIMIT = 50_000  # SQLite's SQLITE_MAX_LIKE_PATTERN_LENGTH, in bytes
 _NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CALL = re.compile(r"\s*gs\.(\w+)\s*\((.*)\)\s*;?\s*", re.S)
+_CALL = re.compile(r"\s*gs\.(\w+)\s*\((.*)\)\s*;?\s*", re.DOTALL)
 _ARG = re.compile(r"\s*(?:'([^']*)'|\"([^\"]*)\"|([+-]?\d+))\s*")
 _JS_PREFIXES = ("javascript:", "javascript&colon;")
-
-
-class SecretFieldQuery(EncodedQueryError):
-    """A condition names a password field; nobody may query one."""
-
-
-@dataclass(frozen=True)
-class QueryContext:
-    now: float  # epoch seconds, from the injected clock, so gs.daysAgo() follows virtual time
-    user_sys_id: str = ""  # what gs.getUserID() answers
 
 
 def compile_text(text: str, table: str, dictionary: Dictionary,
@@ -50,6 +61,9 @@ def compile_text(text: str, table: str, dictionary: Dictionary,
 
 def compile_where(query: EncodedQuery, table: str, dictionary: Dictionary,
                   ctx: QueryContext) -> Where:
+    if query.unsupported:  # ignoring it would match every row: refused instead
+        raise EncodedQueryError(f"{query.unsupported[0][:100]!r}: this operator is not supported "
+                                "by the simulator")
     group_wheres: list[Where] = []
     for group in query.groups:
         terms = []
@@ -75,7 +89,11 @@ def compile_order(query: EncodedQuery, table: str, dictionary: Dictionary) -> li
 
 
 def _join(parts: list[Where], op: str) -> Where:
-    """Balanced, so a thousand ^OR parts nest log2(n) deep, under SQLite's depth limit of 1000."""
+    """Balanced, so a thousand ^OR parts nest log2(n) deep, under SQLite's depth limit of 1000.
+    A repeated part is kept once (x OR x is x; x AND x is x): repeats cost no subqueries."""
+    unique = {(p.sql, tuple(p.params)): p for p in parts}
+    if len(unique) < len(parts):
+        parts = list(unique.values())
     if len(parts) == 1:
         return parts[0]
     mid = len(parts) // 2
@@ -83,18 +101,23 @@ def _join(parts: list[Where], op: str) -> Where:
     return Where(f"({left.sql}) {op} ({right.sql})", left.params + right.params)
 
 
-def _class_filter(dictionary: Dictionary, table: str) -> Where:
+def _class_filter(dictionary: Dictionary, table: str, alias: str = "") -> Where:
     # Same rule as Store.class_filter, which needs a Store; compiling needs only the dictionary.
     root = dictionary.root(table)
     classes = dictionary.descendants(table)
     if table == root and len(classes) == len(dictionary.descendants(root)):
         return Where()
-    return Where(f"sys_class_name IN ({','.join('?' * len(classes))})", list(classes))
+    column = f"{alias}.sys_class_name" if alias else "sys_class_name"
+    return Where(f"{column} IN ({','.join('?' * len(classes))})", list(classes))
 
 
-def _condition(c: Condition, table: str, dictionary: Dictionary,
+def _condition(c: Term, table: str, dictionary: Dictionary,
                ctx: QueryContext) -> Where | None:
     """SQL for one condition on `table`, or None when ServiceNow would ignore it."""
+    if isinstance(c, JoinCondition):
+        return join_where(c, table, dictionary, ctx, _condition)
+    if not isinstance(c, Condition):
+        return related_list_where(c, table, dictionary, ctx, compile_where)
     path = c.field.split(".")
     if len(path) - 1 > MAX_DOT_WALK:
         raise EncodedQueryError(f"{c.field}: dot-walking deeper than {MAX_DOT_WALK} levels")
@@ -113,6 +136,11 @@ def _condition(c: Condition, table: str, dictionary: Dictionary,
         raise SecretFieldQuery(f"{c.field}: password fields cannot be queried")
     if c.operator == "ANYTHING":
         return Where("1")  # even through an empty reference
+    if c.operator == "INSTANCEOF":  # the class itself or any class extending it
+        classes = dictionary.descendants(c.value) if dictionary.exists(c.value) else []
+        where = (Where(f"{quote(fdef.name)} IN ({','.join('?' * len(classes))})", list(classes))
+                 if classes else Where("0"))
+        return _walk(hops, where, dictionary) if hops else where
     if c.operator in ("SAMEAS", "NSAMEAS"):
         other = dictionary.fields(table).get(c.value)
         if other is not None and other.secret:
@@ -124,13 +152,32 @@ def _condition(c: Condition, table: str, dictionary: Dictionary,
     where = _leaf(fdef, c.operator, c.value, ctx)
     if where is None:
         return None
-    # Innermost first: caller_id.manager.email -> caller_id IN (... manager IN (... email ...)).
-    for column, target in reversed(hops):
-        cf = _class_filter(dictionary, target)
-        inner = f"({cf.sql}) AND ({where.sql})" if cf.sql else where.sql
-        where = Where(f"{quote(column)} IN (SELECT sys_id FROM {quote(dictionary.root(target))} "
-                      f"WHERE {inner})", cf.params + where.params)
-    return where
+    return _walk(hops, where, dictionary) if hops else where
+
+
+def _walk(hops: list[tuple[str, str]], leaf: Where, dictionary: Dictionary) -> Where:
+    """caller_id.manager.email=x as one subquery whose hops are a chain of joins:
+
+        caller_id IN (SELECT t0.sys_id FROM sys_user t0 JOIN sys_user t1 ON t1.sys_id = t0.manager
+                      WHERE <t0, t1 class filters> AND t1.sys_id IN (SELECT sys_id FROM sys_user WHERE email = ?))
+
+    Why joins, not one nested IN per hop: SQLite's parser stack (100 entries) overflowed at
+    about seven nested hops inside a few levels of ^OR/^NQ; a join chain is flat, so the depth
+    is the same for one hop or eight, and no query within the limits can reach a 500."""
+    last = hops[-1][1]
+    tables, filters, params = [], [], []
+    for i, (column, target) in enumerate(hops):
+        alias = f"t{i}"
+        table = f"{quote(dictionary.root(target))} AS {alias}"
+        tables.append(table if i == 0 else f"{table} ON {alias}.sys_id = t{i - 1}.{quote(column)}")
+        cf = _class_filter(dictionary, target, alias)
+        if cf.sql:
+            filters.append(cf.sql)
+            params += cf.params
+    filters.append(f"t{len(hops) - 1}.sys_id IN (SELECT sys_id FROM {quote(dictionary.root(last))} "
+                   f"WHERE {leaf.sql})")
+    return Where(f"{quote(hops[0][0])} IN (SELECT t0.sys_id FROM {' JOIN '.join(tables)} "
+                 f"WHERE {' AND '.join(f'({f})' for f in filters)})", params + leaf.params)
 
 
 def _leaf(fdef: FieldDef, op: str, raw: str, ctx: QueryContext) -> Where | None:

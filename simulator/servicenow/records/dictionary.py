@@ -18,6 +18,8 @@ FIELD_TYPES = {"string", "integer", "boolean", "reference", "glide_date_time", "
                "password", "password2", "guid", "email", "url"}
 # Secrets: `password` is one-way (hashed, as sys_user.user_password is on an instance) and
 # `password2` two-way (encrypted). No API returns, queries, sorts or aggregates either.
+VARCHAR_MAX = 255  # longer string columns are mediumtext on a real instance's database
+MEDIUMTEXT = 16_777_215
 SECRET_TYPES = frozenset({"password", "password2"})
 
 SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
@@ -55,6 +57,15 @@ class FieldDef:
     @property
     def secret(self) -> bool:
         return self.type in SECRET_TYPES
+
+    @property
+    def stored_length(self) -> int | None:
+        """The most characters the instance keeps. The platform does not enforce max_length
+        itself (KB0685779); its database does: up to 255 the column is varchar(max_length), longer
+        ones are mediumtext (16,777,215 bytes). None: no limit here (a secret, or no max_length)."""
+        if not self.max_length or self.secret:
+            return None
+        return self.max_length if self.max_length <= VARCHAR_MAX else MEDIUMTEXT
 
     def choice_label(self, value: str) -> str:
         return self.choices.get(value, value)
@@ -147,12 +158,14 @@ class Dictionary:
             listener(table, fdef)
         return fdef
 
-    def remove_runtime_fields(self) -> list[tuple[str, str]]:
-        """Forget the columns added at run time (a reset); returns (root table, field) pairs."""
-        removed = [(self.root(table), name) for table, name in self.runtime_fields]
-        for table, name in self.runtime_fields:
+    def remove_runtime_fields(self, keep: int = 0) -> list[tuple[str, str]]:
+        """Forget the columns added at run time after the first `keep` (all of them: a reset);
+        returns the (root table, field) pairs forgotten."""
+        dropped = self.runtime_fields[keep:]
+        removed = [(self.root(table), name) for table, name in dropped]
+        for table, name in dropped:
             self.tables[table].own_fields.pop(name, None)
-        self.runtime_fields.clear()
+        del self.runtime_fields[keep:]
         self._fields_cache.clear()
         return removed
 

@@ -3,6 +3,12 @@
 A hierarchy (task, incident, change_request, ...) shares one SQL table named after its root,
 told apart by sys_class_name, so a query on `task` sees incidents too. In memory by default,
 or a file that survives a restart.
+
+A value longer than its column holds is cut, silently, as a real instance's database does
+(FieldDef.stored_length: a max_length up to 255 is a varchar of that size, so short_description
+keeps 160 characters; longer ones are mediumtext, 16 MB): the Table API answers 201/200.
+Password fields are stored as hashes or ciphertext and are never cut. The request-body limit
+(simulator.common.middleware) keeps a 50 MB value from reaching here at all.
 """
 
 from __future__ import annotations
@@ -123,8 +129,17 @@ class Store:
         return Where(f"+sys_class_name IN ({marks})", list(classes))
 
     # --- records ----------------------------------------------------------------------------------
+    def _fit(self, table: str, values: dict[str, str]) -> dict[str, str]:
+        """The values, each cut to what its column holds (see the module docstring)."""
+        fields = self.dictionary.fields(values.get("sys_class_name") or table)
+        long = {name: size for name, value in values.items()
+                if (f := fields.get(name)) is not None and (size := f.stored_length)
+                and isinstance(value, str) and len(value) > size}
+        return {**values, **{name: values[name][:size] for name, size in long.items()}} if long else values
+
     def insert(self, table: str, values: dict[str, str]) -> dict[str, str]:
         root = self.dictionary.root(table)
+        values = self._fit(table, values)
         cols = [c for c in values if c in self._columns[root]]
         sql = (f"INSERT INTO {quote(root)} ({', '.join(quote(c) for c in cols)}) "
                f"VALUES ({', '.join('?' * len(cols))})")
@@ -138,6 +153,7 @@ class Store:
 
     def update(self, table: str, sys_id: str, values: dict[str, str]) -> dict[str, str] | None:
         root = self.dictionary.root(table)
+        values = self._fit(table, values)
         cols = [c for c in values if c in self._columns[root] and c != "sys_id"]
         if cols:
             assignments = ", ".join(f"{quote(c)} = ?" for c in cols)
