@@ -68,16 +68,19 @@ async def _wait_ticket(sn: httpx.AsyncClient, bp: httpx.AsyncClient, incident_id
 async def run_demo(*, hosts: int = 40, batch_size: int = 10, seed: int = 7, poll_interval: float = 1.0,
                    timeout: float = 60.0, console: Console | None = None) -> DemoResult:
     console = console or Console()
-    gen = AlertGenerator(seed)
-    alerts = gen.burst(hosts)
     result = DemoResult()
     started = time.perf_counter()
     async with run_stack(poll_interval=poll_interval, seed=seed) as stack:
+        # the alerts carry the app key the simulator was started with (BPSN_BP_ALERTS_APP_KEY)
+        gen = AlertGenerator(seed, app_key=stack.bigpanda.settings.alerts_app_key)
+        alerts = gen.burst(hosts)
         console.print(f"[bold]BigPanda simulator[/] {stack.bigpanda_url}   [bold]ServiceNow simulator[/] "
                       f"{stack.servicenow_url}   core polling every {poll_interval:g} s")
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
         async with httpx.AsyncClient(base_url=stack.bigpanda_url, limits=limits,
-                                     headers={"Authorization": f"Bearer {stack.bigpanda.settings.org_token}"}) as bp, \
+                                     headers={"Authorization": f"Bearer {stack.bigpanda.settings.org_token}",
+                                              "X-Bpsn-Admin-Token":  # /_sim/wait
+                                                  stack.bigpanda.settings.admin_token.get_secret_value()}) as bp, \
                 httpx.AsyncClient(base_url=stack.servicenow_url, limits=limits,
                                   auth=("admin", stack.servicenow.settings.admin_password)) as sn:
             waiters: list[asyncio.Task[None]] = []

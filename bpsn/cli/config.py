@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .errors import is_settings_error
+
 console = Console()
 
 # --- bpsn config: versioned configuration in ServiceNow (x_bip_panda_config) -------------------
@@ -35,6 +37,8 @@ def _config_run(work):  # type: ignore[no-untyped-def]
     try:
         return asyncio.run(main())
     except (ConfigError, ConfigKeyError, ServiceNowError, ValueError) as exc:
+        if is_settings_error(exc):  # a bad BPSN_* value: the root command names it, one line
+            raise
         from rich.markup import escape
         console.print(f"[red]{escape(str(exc))}[/red]")
     except httpx.TransportError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 from typing import Annotated, Any
 
@@ -13,19 +14,60 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from .errors import PORT_RANGE, OneLineErrors, bad_flag, positive, say
+from .helptext import FullSummaries
+
+# Plain click help: rich markup ate "[record, ...]", showed flags as "<bool>" and cut long defaults with "…".
 app = typer.Typer(help="bpsn: a test bench for the BigPanda <-> ServiceNow v3 incident integration.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=OneLineErrors, rich_markup_mode=None)
 sim = typer.Typer(help="Run one simulator in the foreground.", no_args_is_help=True)
-app.add_typer(sim, name="sim")
+app.add_typer(sim, name="sim", cls=FullSummaries)
 console = Console()
 
 Host = Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]
 Seed = Annotated[int, typer.Option(help="Seed of the simulator's random source: same seed, same run.")]
+Seconds = Annotated[float, typer.Option(callback=positive, help="Seconds between the core's polls.")]
+
+
+def _port(help_text: str) -> Any:
+    return typer.Option(**PORT_RANGE, help=help_text)
+
+
+def _listen(host: str, port: int, port_flag: str = "--port") -> socket.socket:
+    """The simulator's socket, bound before anything is printed: a taken port is one line, not a traceback."""
+    from bpsn.stack import ListenError, listen
+
+    try:
+        return listen(host, port)
+    except ListenError as exc:
+        raise bad_flag("--host" if exc.bad_host else port_flag, exc.reason) from None
+
+
+def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # as Ctrl-C: the caller's `finally` (a state file) runs
+
+
+def _serve_foreground(app: Any, host: str, sock: socket.socket) -> None:
+    """uvicorn on the socket bound by _listen, until Ctrl-C or SIGTERM. The socket itself, not its
+    file descriptor: uvicorn rebuilds an fd as a Unix socket, and asyncio then leaves TCP_NODELAY
+    off (every answer waited 40 ms for the client's delayed ACK). uvicorn stops gracefully on
+    either signal, then raises it again: SIGTERM then lands here as KeyboardInterrupt."""
+    from bpsn.base.serving import tune_gc
+
+    tune_gc()  # the app and its seed data are built: freeze them out of the collector's way
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        with sock:
+            uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @sim.command("bigpanda")
 def sim_bigpanda(host: Host = "127.0.0.1",
-                 port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+                 port: Annotated[int, _port("Port to listen on (0: a free port, printed).")] = 8001,
                  seed: Seed = 1,
                  state_file: Annotated[str | None, typer.Option(
                      help="Snapshot file: loaded at start if it exists, written on shutdown "
@@ -44,7 +86,9 @@ def sim_bigpanda(host: Host = "127.0.0.1",
     from bpsn.simulator.bigpanda.settings import BigPandaSettings
     from bpsn.simulator.common.fixtures import FixtureError, read_fixture_file
 
-    backend = BigPandaBackend(BigPandaSettings(base_url=f"http://{host}:{port}", seed=seed))
+    sock = _listen(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    backend = BigPandaBackend(BigPandaSettings(base_url=url, seed=seed))
     try:
         if state_file and Path(state_file).is_file():
             snapshot.load(backend, state_file)
@@ -55,12 +99,11 @@ def sim_bigpanda(host: Host = "127.0.0.1",
             console.print(f"seeded {', '.join(loaded['organizations'])} from {fixtures}: "
                           f"{loaded['alerts']} alerts, {loaded['incidents']} incidents")
     except (BpError, FixtureError) as exc:
-        from rich.markup import escape
-        console.print(f"[red]{escape('; '.join(exc.messages) if isinstance(exc, BpError) else str(exc))}[/red]")
-        raise typer.Exit(2) from None
-    console.print(f"BigPanda simulator on http://{host}:{port}  (docs: /docs)")
+        loading_state = bool(state_file and Path(state_file).is_file())
+        raise bad_flag("--state-file" if loading_state else "--fixtures", str(exc)) from None
+    console.print(f"BigPanda simulator on {url}  (docs: /docs)")
     try:
-        uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
+        _serve_foreground(create_app(backend), host, sock)
     finally:
         if state_file:
             snapshot.save(backend, state_file)
@@ -69,7 +112,7 @@ def sim_bigpanda(host: Host = "127.0.0.1",
 
 @sim.command("servicenow")
 def sim_servicenow(host: Host = "127.0.0.1",
-                   port: Annotated[int, typer.Option(help="Port to listen on.")] = 8002,
+                   port: Annotated[int, _port("Port to listen on (0: a free port, printed).")] = 8002,
                    seed: Seed = 1,
                    state_file: Annotated[str | None, typer.Option(
                        help="SQLite file that keeps the instance across restarts (default: in memory).")] = None,
@@ -78,18 +121,26 @@ def sim_servicenow(host: Host = "127.0.0.1",
                             "(`bpsn sim example-fixtures servicenow` prints an example).")] = None,
                    ) -> None:
     """Run the ServiceNow simulator (Table API, Import Set, Batch, Aggregate, OAuth) until Ctrl-C."""
-    from bpsn.simulator.common.fixtures import read_fixture_file
+    from bpsn.simulator.common.fixtures import FixtureError, read_fixture_file
+    from bpsn.simulator.servicenow.admin.state import load_fixtures
     from bpsn.simulator.servicenow.app import create_app
     from bpsn.simulator.servicenow.backend import ServiceNowBackend
+    from bpsn.simulator.servicenow.errors import SnError
     from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
-    backend = ServiceNowBackend(ServiceNowSettings(instance_url=f"http://{host}:{port}", seed=seed,
-                                                   state_file=state_file))
+    sock = _listen(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    backend = ServiceNowBackend(ServiceNowSettings(instance_url=url, seed=seed, state_file=state_file))
     if fixtures:
-        count = backend.load_fixtures(read_fixture_file(fixtures))
+        try:
+            count = load_fixtures(backend, read_fixture_file(fixtures))
+        except FixtureError as exc:
+            raise bad_flag("--fixtures", str(exc)) from None
+        except SnError as exc:
+            raise bad_flag("--fixtures", f"{exc.message}: {exc.detail}" if exc.detail else exc.message) from None
         console.print(f"loaded {count} records from {fixtures}")
-    console.print(f"ServiceNow simulator on http://{host}:{port}  (docs: /docs)")
-    uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
+    console.print(f"ServiceNow simulator on {url}  (docs: /docs)")
+    _serve_foreground(create_app(backend), host, sock)
 
 
 @sim.command("example-fixtures")
@@ -100,8 +151,7 @@ def sim_example_fixtures(simulator: Annotated[str, typer.Argument(help="bigpanda
     try:
         path = example_fixtures(simulator)
     except FixtureError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
+        raise typer.BadParameter(str(exc), param_hint="'SIMULATOR'") from None
     sys.stdout.write(path.read_text())
 
 
@@ -110,34 +160,49 @@ def _credentials_table(bp_url: str, sn_url: str) -> Table:
     from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
     b, s = BigPandaSettings(), ServiceNowSettings()
+    bp, sn = (lambda name: shown_secret(b, name)), (lambda name: shown_secret(s, name))
     t = Table(title="bpsn is up", header_style="bold")
     t.add_column("what")
     t.add_column("value")
     for row in [
         ("BigPanda simulator", f"{bp_url}   (OpenAPI: {bp_url}/docs)"),
         ("  organisation / environment", f"{b.organization} / {b.environment} (auto-shares to ServiceNow)"),
-        ("  org token", b.org_token), ("  user API key", b.user_api_key),
-        ("  alerts app key", b.alerts_app_key), ("  incidents app key", b.incidents_app_key),
-        ("  changes app key", b.changes_app_key), ("  OIM app key", b.oim_app_key),
+        ("  org token", bp("org_token")), ("  user API key", bp("user_api_key")),
+        ("  alerts app key", bp("alerts_app_key")), ("  incidents app key", bp("incidents_app_key")),
+        ("  changes app key", bp("changes_app_key")), ("  OIM app key", bp("oim_app_key")),
+        ("  admin token (/_sim)", bp("admin_token")),
         ("ServiceNow simulator", f"{sn_url}   (OpenAPI: {sn_url}/docs)"),
-        ("  admin", f"admin / {s.admin_password}"),
-        ("  integration user", f"{s.integration_user} / {s.integration_password} (itil, x_bip_panda_user)"),
-        ("  analyst", f"{s.analyst_user} / {s.analyst_password} (x_bip_panda_user)"),
+        ("  admin", f"admin / {sn('admin_password')}"),
+        ("  integration user", f"{s.integration_user} / {sn('integration_password')} (itil, x_bip_panda_user)"),
+        ("  analyst", f"{s.analyst_user} / {sn('analyst_password')} (x_bip_panda_user)"),
         ("  BigPanda admin", "bigpanda.admin / bigpanda-admin (x_bip_panda.admin, x_bip_panda_user)"),
-        ("  OAuth client", f"{s.oauth_client_id} / {s.oauth_client_secret}"),
+        ("  OAuth client", f"{s.oauth_client_id} / {sn('oauth_client_secret')}"),
     ]:
         t.add_row(*row)
     return t
 
 
+def shown_secret(settings: Any, name: str) -> str:
+    """A credential as the banner shows it: the built-in demo value (public, in the README) as
+    it is; one set through the environment never, only where it came from."""
+    value = getattr(settings, name)
+    value = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    default = type(settings).model_fields[name].default
+    default = default.get_secret_value() if hasattr(default, "get_secret_value") else default
+    if value == default:
+        return value
+    prefix = type(settings).model_config.get("env_prefix", "")
+    return f"(set by {prefix}{name.upper()})"
+
+
 @app.command()
 def up(host: Host = "127.0.0.1",
-       bigpanda_port: Annotated[int, typer.Option(help="BigPanda simulator port.")] = 8001,
-       servicenow_port: Annotated[int, typer.Option(help="ServiceNow simulator port.")] = 8002,
-       poll_interval: Annotated[float, typer.Option(help="Seconds between the core's polls.")] = 15.0,
+       bigpanda_port: Annotated[int, _port("BigPanda simulator port (0: a free port).")] = 8001,
+       servicenow_port: Annotated[int, _port("ServiceNow simulator port (0: a free port).")] = 8002,
+       poll_interval: Seconds = 15.0,
        seed: Seed = 1) -> None:
     """Both simulators and the integration core, wired together, until Ctrl-C."""
-    from bpsn.stack import run_stack
+    from bpsn.stack import ListenError, run_stack
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -146,16 +211,53 @@ def up(host: Host = "127.0.0.1",
             loop.add_signal_handler(sig, stop.set)
         async with run_stack(host=host, bigpanda_port=bigpanda_port, servicenow_port=servicenow_port,
                              poll_interval=poll_interval, seed=seed) as stack:
+            from bpsn.base.serving import tune_gc
+
+            tune_gc()
             console.print(_credentials_table(stack.bigpanda_url, stack.servicenow_url))
-            console.print(f"The core polls every {poll_interval:g} s. Send an alert:\n"
-                          f"  curl -X POST {stack.bigpanda_url}/data/v2/alerts -H 'Authorization: Bearer "
-                          f"{stack.bigpanda.settings.org_token}' -H 'Content-Type: application/json' "
-                          f"-d '{{\"app_key\":\"{stack.bigpanda.settings.alerts_app_key}\",\"status\":\"critical\","
-                          f"\"host\":\"web-prod-01\",\"check\":\"CPU load\"}}'\nCtrl-C stops everything.")
+            b = stack.bigpanda.settings
+            token, key = shown_secret(b, "org_token"), shown_secret(b, "alerts_app_key")
+            token = token if not token.startswith("(") else "$BPSN_BP_ORG_TOKEN"
+            key = key if not key.startswith("(") else "'\"$BPSN_BP_ALERTS_APP_KEY\"'"  # out of the quotes
+            console.print(f"The core polls every {poll_interval:g} s. Send an alert:")
+            console.print(f"  curl -X POST {stack.bigpanda_url}/data/v2/alerts -H \"Authorization: Bearer {token}\" "
+                          f"-H 'Content-Type: application/json' -d '{{\"app_key\":\"{key}\",\"status\":\"critical\","
+                          f"\"host\":\"web-prod-01\",\"check\":\"CPU load\"}}'", soft_wrap=True)
+            console.print("Ctrl-C stops everything.")
             await stop.wait()
         console.print("stopped cleanly")
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ListenError as exc:
+        raise bad_flag("--host" if exc.bad_host else f"--{exc.role}-port", exc.reason) from None
+
+
+@app.command()
+def wait(bigpanda_url: Annotated[str, typer.Option(help="The BigPanda simulator.")] = "http://127.0.0.1:8001",
+         servicenow_url: Annotated[str, typer.Option(help="The ServiceNow simulator.")] = "http://127.0.0.1:8002",
+         timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 60.0) -> None:
+    """Block until both simulators say they are ready (seeded), for CI: `bpsn up &` then `bpsn wait`."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    waiting = {"BigPanda": bigpanda_url.rstrip("/"), "ServiceNow": servicenow_url.rstrip("/")}
+    while waiting:
+        for name, url in list(waiting.items()):
+            try:
+                if httpx.get(f"{url}/_sim/health", timeout=2).status_code == 200:
+                    del waiting[name]
+            except httpx.HTTPError:
+                pass
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(f"{n} at {u}" for n, u in waiting.items())
+            sys.stderr.write(f"bpsn wait: {names} not ready after {timeout:g} s\n")
+            raise typer.Exit(1)
+        if waiting:
+            time.sleep(0.2)
+    console.print(f"ready: BigPanda {bigpanda_url}, ServiceNow {servicenow_url}")
 
 
 def _incident_settings_from_env() -> Any:
@@ -180,8 +282,41 @@ def _incident_settings_from_env() -> Any:
     return IncidentSettings(tag_mappings=mappings)
 
 
+def _check_logging(log_level: str | None, log_format: str) -> None:
+    from bpsn.integration.log_levels import normalize_level
+
+    if log_format not in ("json", "human"):
+        raise bad_flag("--log-format", f"{log_format!r} is neither json nor human")
+    if log_level is not None:
+        try:
+            normalize_level(log_level)
+        except ValueError as exc:
+            raise bad_flag("--log-level", str(exc)) from None
+
+
+def _modules(modules: str) -> set[str]:
+    wanted = {m.strip() for m in modules.split(",") if m.strip()} | {"incidents"}
+    unknown = wanted - {"incidents", "changes", "cmdb", "oim"}
+    if unknown:
+        raise bad_flag("--modules", f"unknown module(s) {', '.join(sorted(unknown))}; "
+                                    "choose from incidents, changes, cmdb, oim")
+    return wanted
+
+
+def _check_module_settings(wanted: set[str]) -> None:
+    """Read each module's BPSN_* settings now: a bad value is reported before the core says it runs."""
+    from bpsn.integration.changes.factory import ChangesConnection
+    from bpsn.integration.cmdb.settings import CmdbSettings
+    from bpsn.integration.oim.factory import OimConnection
+
+    for name, settings in (("changes", ChangesConnection), ("cmdb", CmdbSettings), ("oim", OimConnection)):
+        if name in wanted:
+            settings()
+
+
 @app.command()
 def core(poll_interval: Annotated[float | None, typer.Option(
+        callback=positive,
         help="Seconds between polls (default: BPSN_POLL_INTERVAL or 15; with --org: the configuration's).")] = None,
          org: Annotated[list[str] | None, typer.Option(
              "--org", help="Run from this organisation's current version in x_bip_panda_config (repeatable).")] = None,
@@ -207,29 +342,21 @@ def core(poll_interval: Annotated[float | None, typer.Option(
     from bpsn.integration.logs import REDACTOR, configure_logging, set_level
     from bpsn.integration.supervisor import serve_from_config
 
-    settings = ConnectionSettings()
-    try:
-        configure_logging(log_level or "INFO", log_format)  # type: ignore[arg-type]
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    _check_logging(log_level, log_format)
     if poll_interval is not None and (org or all_orgs):
-        console.print("[red]--poll-interval is for the BPSN_* mode; with --org the interval is the configuration's: "
-                      "`bpsn config set poll_interval SECONDS --org NAME`[/red]")
-        raise typer.Exit(2)
+        raise bad_flag("--poll-interval", "it is for the BPSN_* mode; with --org the interval is the "
+                                          "configuration's: `bpsn config set poll_interval SECONDS --org NAME`")
+    wanted = _modules(modules)
+    settings = ConnectionSettings()
+    _check_module_settings(wanted)
     if poll_interval is not None:
         settings.poll_interval = poll_interval
-
-    wanted = {m.strip() for m in modules.split(",") if m.strip()} | {"incidents"}
-    unknown = wanted - {"incidents", "changes", "cmdb", "oim"}
-    if unknown:
-        console.print(f"[red]unknown module(s): {', '.join(sorted(unknown))}; choose from incidents, changes, cmdb, oim[/red]")
-        raise typer.Exit(2)
     try:
         incident_settings = _incident_settings_from_env()
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        say("bpsn core", str(exc))
         raise typer.Exit(2) from None
+    configure_logging(log_level or "INFO", log_format)  # type: ignore[arg-type]
 
     async def from_environment(stop: asyncio.Event) -> None:
         from bpsn.integration.modules_wiring import module_loops
@@ -286,10 +413,11 @@ def selftest(org: Annotated[list[str] | None, typer.Option(
 
 
 @app.command()
-def demo(hosts: Annotated[int, typer.Option(help="Hosts in the alert storm (1-3 alerts each).")] = 40,
+def demo(hosts: Annotated[int, typer.Option(min=1, help="Hosts in the alert storm (1-3 alerts each).")] = 40,
          seed: Annotated[int, typer.Option(help="Seed of the alert generator and simulators.")] = 7,
-         poll_interval: Annotated[float, typer.Option(help="Seconds between the core's polls.")] = 1.0,
-         timeout: Annotated[float, typer.Option(help="Seconds to wait for each ticket.")] = 60.0) -> None:
+         poll_interval: Seconds = 1.0,
+         timeout: Annotated[float, typer.Option(callback=positive, help="Seconds to wait for each ticket.")] = 60.0
+         ) -> None:
     """Send a burst of alerts through the whole stack and print a summary (exit 0 = no loss, no duplicates)."""
     from bpsn.demo import main
 
@@ -313,8 +441,11 @@ def load(profile: Annotated[str, typer.Option(help="A profile in loadtests/profi
     import importlib.util
     from pathlib import Path
 
+    from bpsn.integration.config.settings import ConnectionSettings
     from bpsn.load.profiles import ProfileError, get_profile
     from bpsn.load.runner import LoadRun, default_out, run_load
+    from bpsn.simulator.bigpanda.settings import BigPandaSettings
+    from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
     if importlib.util.find_spec("locust") is None:
         console.print("[red]locust is not installed[/]: pip install 'locust>=2.30' (it comes with bpsn's [test] extra)")
@@ -322,15 +453,16 @@ def load(profile: Annotated[str, typer.Option(help="A profile in loadtests/profi
     try:
         chosen = get_profile(profile).with_overrides(workers=workers, poll_interval=poll_interval)
     except ProfileError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
+        raise bad_flag("--profile", str(exc)) from None
+    for settings in (BigPandaSettings, ServiceNowSettings, ConnectionSettings):  # what the children will read
+        settings()
     raise typer.Exit(run_load(LoadRun(chosen, Path(out) if out else default_out(chosen.name), console=console)))
 
 
-app.add_typer(__import__("bpsn.cli.config", fromlist=["config_app"]).config_app, name="config")
-app.add_typer(__import__("bpsn.cli.privacy", fromlist=["privacy_app"]).privacy_app, name="privacy")
-app.add_typer(__import__("bpsn.cli.cmdb", fromlist=["cmdb_app"]).cmdb_app, name="cmdb")
-app.add_typer(__import__("bpsn.cli.rules", fromlist=["rules_app"]).rules_app, name="rules")
+app.add_typer(__import__("bpsn.cli.config", fromlist=["config_app"]).config_app, name="config", cls=FullSummaries)
+app.add_typer(__import__("bpsn.cli.privacy", fromlist=["privacy_app"]).privacy_app, name="privacy", cls=FullSummaries)
+app.add_typer(__import__("bpsn.cli.cmdb", fromlist=["cmdb_app"]).cmdb_app, name="cmdb", cls=FullSummaries)
+app.add_typer(__import__("bpsn.cli.rules", fromlist=["rules_app"]).rules_app, name="rules", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.changes", fromlist=["forwarding_app"]).forwarding_app)  # changes sync, oim forward
 
 if __name__ == "__main__":

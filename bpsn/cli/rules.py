@@ -30,6 +30,8 @@ from bpsn.integration.rules.files import FileError, read_rules_file, read_share_
 from bpsn.integration.rules.model import Rule
 from bpsn.integration.rules.validation import parse_rules
 
+from .errors import is_settings_error
+
 T = TypeVar("T")
 rules_app = typer.Typer(
     help="Transform rules: no-code rules run on each incoming share before its ticket is written. Stored in "
@@ -49,6 +51,8 @@ def _run(work: Callable[[RulesSession], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except (ValueError, CatalogError, DryRunError, ServiceNowError) as exc:  # ValueError: RulesError, FileError, org
+        if is_settings_error(exc):  # a bad BPSN_* value: the root command names it, one line
+            raise
         console.print(f"[red]{escape(str(exc))}[/red]")
     except httpx.TransportError as exc:
         console.print(f"[red]cannot reach {escape(str(exc.request.url.host)) if exc.request else 'a system'}: "
