@@ -17,11 +17,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/bpsn demo
 
-# One pytest worker per core (a test file stays whole on one worker); the schemathesis contract
-# tests run on their own afterwards, since their per-operation tests do not survive xdist.
+# One pytest worker per core (a test file stays whole on one worker). The Gherkin features run on
+# their own (pytest-bdd's cucumber report is empty under xdist; on the pooled bench they take
+# seconds), then the schemathesis contract tests (their per-operation tests do not survive xdist).
+# Reports: results/junit.xml, results/junit-features.xml, results/cucumber.json, results/junit-contract.xml.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --ignore=tests/contract
-	$(BIN)/python -m pytest -q tests/contract
+	@mkdir -p results
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --ignore=tests/contract --ignore-glob='features/*' \
+		--junitxml=results/junit.xml
+	$(BIN)/python -m pytest -q features --junitxml=results/junit-features.xml --cucumberjson=results/cucumber.json
+	$(BIN)/python -m pytest -q tests/contract --junitxml=results/junit-contract.xml
 
 bench: $(STAMP)  # simulators (~5 min), then load profiles steady, burst, soak-shortened (~10 min): BENCHMARKS.md
 	$(BIN)/python -m bpsn.bench

@@ -91,6 +91,7 @@ ANALYST_TRIES = 4  # the analysts share one key (5 requests/s): a 429 is waited 
 ALERT_POST = "POST /data/v2/alerts"
 ANALYST = {"Authorization": f"Bearer {ANALYST_KEY}"}
 SN_ADMIN = {"Authorization": SERVICENOW_ADMIN_AUTH}
+BP_ADMIN = {"X-Bpsn-Admin-Token": os.environ.get("BPSN_BP_ADMIN_TOKEN", "bpsn-admin-token")}  # BigPanda /_sim
 
 WATCH = TicketWatch(SERVICENOW_URL, SERVICENOW_ADMIN_AUTH)
 
@@ -306,7 +307,7 @@ class IncidentLifecycleUser(AlertSource):
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         """The BigPanda incident as the simulator renders it (its admin route: no rate limit)."""
         with self.client.get(f"/_sim/wait?incident_id={incident_id}&timeout=0", name="GET /_sim/wait [incident]",
-                             catch_response=True) as r:
+                             headers=BP_ADMIN, catch_response=True) as r:
             if r.status_code != 200 or not r.json().get("matched"):
                 r.failure(f"incident not found (status {r.status_code})")
                 return None
@@ -355,7 +356,7 @@ class IncidentLifecycleUser(AlertSource):
         query = urlencode({"method": "POST", "path": path, "limit": 20})
         while time.monotonic() < deadline:
             with self.client.get(f"/_sim/journal?{query}", name="GET /_sim/journal [tags]",
-                                 catch_response=True) as r:
+                                 headers=BP_ADMIN, catch_response=True) as r:
                 if r.status_code != 200:
                     r.failure(f"expected 200, got {r.status_code}")
                     return None

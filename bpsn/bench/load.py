@@ -161,7 +161,8 @@ def markdown(report: dict[str, Any]) -> str:
         cpu = ", ".join(f"{n} {u.get('cpu_seconds', 0):g} s / {u.get('peak_rss_mb', 0):g} MB"
                         for n, u in r["processes"].items())
         frac, of_profile, top = r["sustained_fraction"], r.get("sustained_fraction_of_profile"), r.get("profile_shares_per_s")
-        lines.append(f"| {name} | {r['alerts_per_s']} | {r['sustained_shares_per_s']} "
+        sustained = "not measured" if r['sustained_shares_per_s'] is None else r['sustained_shares_per_s']
+        lines.append(f"| {name} | {r['alerts_per_s']} | {sustained} "
                      f"({'–' if frac is None else f'{frac:.1%}'}) | "
                      f"{'–' if of_profile is None else f'{of_profile:.1%} of {top:g}'} | {r['servicenow_requests_per_incident']} | "
                      f"{r['bigpanda_429']} | {r['integrity']['lost']} / {r['integrity']['duplicates']} | {cpu} |")

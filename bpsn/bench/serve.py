@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from fastapi import Body, FastAPI
 
+from bpsn.base.serving import tune_gc
 from bpsn.load.processes import free_port
 
 from .data import fill_incidents
@@ -74,8 +75,9 @@ def disable_rate_limits(backend: Any) -> None:
             limits.enabled = False
 
 
-def _config(app: FastAPI, port: int) -> uvicorn.Config:
-    return uvicorn.Config(app, host=HOST, port=port, log_level="warning", access_log=False, lifespan="off")
+def _config(app: FastAPI, port: int, tls: tuple[str, str] | None = None) -> uvicorn.Config:
+    files = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
+    return uvicorn.Config(app, host=HOST, port=port, log_level="warning", access_log=False, lifespan="off", **files)
 
 
 def _wait_ready(url: str, alive: Any, timeout: float = 240.0) -> None:
@@ -84,7 +86,7 @@ def _wait_ready(url: str, alive: Any, timeout: float = 240.0) -> None:
         if not alive():
             raise RuntimeError(f"the server for {url} stopped during start-up")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2, verify=False).status_code == 200:  # a test's self-signed certificate
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
@@ -97,11 +99,13 @@ class Served:
 
 
 @contextlib.contextmanager
-def threaded(app: FastAPI, ready_path: str = "/_sim/health") -> Iterator[str]:
-    """Serve an app from a thread of this process (shares the GIL with the client)."""
-    port = free_port(HOST)
-    base = f"http://{HOST}:{port}"
-    srv = uvicorn.Server(_config(app, port))
+def threaded(app: FastAPI, ready_path: str = "/_sim/health", *, port: int | None = None,
+             tls: tuple[str, str] | None = None) -> Iterator[str]:
+    """Serve an app from a thread of this process (shares the GIL with the client), over HTTPS
+    with tls = (certfile, keyfile); until the block ends."""
+    port = port or free_port(HOST)
+    base = f"{'https' if tls else 'http'}://{HOST}:{port}"
+    srv = uvicorn.Server(_config(app, port, tls))
     thread = threading.Thread(target=srv.run, daemon=True, name=f"bench-{port}")
     thread.start()
     try:
@@ -138,7 +142,9 @@ def main(argv: list[str]) -> None:
     kind, port, fill = argv[0], int(argv[1]), int(argv[2]) if len(argv) > 2 else 0
     if kind not in READY_PATH:
         raise SystemExit(f"unknown server kind {kind!r}")
-    uvicorn.Server(_config(build_app(kind, fill), port)).run()  # type: ignore[arg-type]
+    app = build_app(kind, fill)
+    tune_gc()  # as `bpsn sim` and `bpsn up` do
+    uvicorn.Server(_config(app, port)).run()  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -100,10 +100,9 @@ class Harness:
         self.servicenow_client = httpx.Client(
             base_url=self.servicenow_url, transport=transport(self.servicenow_url),
             auth=(c.servicenow_admin, c.servicenow_admin_password), headers={"Accept": "application/json"})
-        admin_token = getattr(bp, "admin_token", None)  # BigPanda's /_sim credential
-        bp_admin = SimulatorAdmin("bigpanda", httpx.Client(
+        bp_admin = SimulatorAdmin("bigpanda", httpx.Client(  # BigPanda's /_sim takes the admin token
             base_url=self.bigpanda_url, transport=transport(self.bigpanda_url),
-            headers={"X-Bpsn-Admin-Token": admin_token.get_secret_value()} if admin_token else {}))
+            headers={"X-Bpsn-Admin-Token": bp.admin_token.get_secret_value()}))
         sn_admin = SimulatorAdmin("servicenow", httpx.Client(
             base_url=self.servicenow_url, transport=transport(self.servicenow_url),
             auth=(c.servicenow_admin, c.servicenow_admin_password)))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .samples import ALERT_TO_TICKET, NEW_TICKETS, Sample
+from .summary import figure
 
 W, H = 900, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 45
@@ -220,6 +221,18 @@ def _marks(lat: Mapping[str, Any]) -> dict[str, float]:
     return {k: lat[f"{k}_ms"] for k in ("p50", "p95", "p99") if lat.get(f"{k}_ms") is not None}
 
 
+def _of_profile(summary: dict[str, Any]) -> str:
+    top = summary["ceiling"].get("profile_shares_per_s")
+    if top is None or summary["ceiling"].get("sustained_fraction_of_profile") is None:  # the reason of the first
+        key = "profile_shares_per_s" if top is None else "sustained_fraction_of_profile"
+        return figure(summary, f"ceiling.{key}")
+    return f"{summary['ceiling']['sustained_fraction_of_profile'] * 100:.1f} % of {top:g}/s"
+
+
+def _cls(shown: str) -> str:
+    return "v why" if shown.startswith("not measured") else "v"
+
+
 def render(summary: dict[str, Any], hists: Mapping[str, Mapping[Any, int]], samples: list[Sample],
            history: list[tuple[float, float, float]]) -> str:
     """`hists`: Locust's histogram of each E2E row, by name."""
@@ -228,20 +241,23 @@ def render(summary: dict[str, Any], hists: Mapping[str, Mapping[Any, int]], samp
     lat = exact.get(ALERT_TO_TICKET) or latency.get(ALERT_TO_TICKET) or {}
     poll_ms = summary["poll_interval_s"] * 1000
     marks = _marks(lat)
-    p, t, c = summary["profile"], summary["throughput"], summary["ceiling"]
+    p, c = summary["profile"], summary["ceiling"]
+    ms = "{:,.0f} ms".format
+    # a figure that could not be measured shows why, never a stand-in 0 ("0.0 % of 0/s")
     facts = [("samples", f"{lat.get('count', 0)} ({lat.get('failures', 0)} failed)"),
-             *((k, f"{v:,.0f} ms") for k, v in marks.items()),
-             ("poll interval", f"{poll_ms:,.0f} ms"),
-             ("p95 − poll", f"{summary['latency_vs_poll']['p95_minus_poll_ms'] or 0:,.0f} ms"),
-             *((f"{name} p95", f"{(exact.get(name) or m).get('p95_ms') or 0:,.0f} ms")
-               for name, m in latency.items() if name != ALERT_TO_TICKET),
-             ("alerts/s", f"{t['alerts_per_s'] or 0:g}"), ("shares/s", f"{t['shares_per_s'] or 0:g}"),
-             ("sustained", f"{(c.get('sustained_fraction') or 0) * 100:.1f} % of {c['shares_per_s']:g}/s"),
-             ("of the profile's ceiling", f"{(c.get('sustained_fraction_of_profile') or 0) * 100:.1f} % of "
-                                          f"{c.get('profile_shares_per_s') or 0:g}/s"),
+             *((k, ms(v)) for k, v in marks.items()),
+             ("poll interval", ms(poll_ms)),
+             ("p95 − poll", figure(summary, "latency_vs_poll.p95_minus_poll_ms", ms)),
+             *((f"{name} p95", "no samples" if (exact.get(name) or m).get("p95_ms") is None
+                else ms((exact.get(name) or m)["p95_ms"])) for name, m in latency.items() if name != ALERT_TO_TICKET),
+             ("alerts/s", figure(summary, "throughput.alerts_per_s", "{:g}".format)),
+             ("shares/s", figure(summary, "throughput.shares_per_s", "{:g}".format)),
+             ("sustained", figure(summary, "ceiling.sustained_fraction",
+                                  lambda v: f"{v * 100:.1f} % of {c['shares_per_s']:g}/s")),
+             ("of the profile's ceiling", _of_profile(summary)),
              ("lost / duplicates", f"{summary['integrity']['lost']} / {summary['integrity']['duplicates']}")]
-    cards = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div><div class="v">{html.escape(v)}</div></div>'
-                    for k, v in facts)
+    cards = "".join(f'<div class="card"><div class="k">{html.escape(k)}</div><div class="{_cls(v)}">'
+                    f'{html.escape(v)}</div></div>' for k, v in facts)
     names = [*latency, *(n for n in exact if n not in latency and n != NEW_TICKETS)]
     histograms = "".join(
         f"<h2>Distribution: {html.escape(name)}</h2>"
@@ -254,7 +270,8 @@ def render(summary: dict[str, Any], hists: Mapping[str, Mapping[Any, int]], samp
 <html lang="en"><head><meta charset="utf-8"><title>bpsn load {html.escape(p['name'])}: end-to-end latency</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:24px auto;padding:0 12px;color:#212529}}
 .cards{{display:flex;flex-wrap:wrap;gap:8px}}.card{{border:1px solid #dee2e6;border-radius:6px;padding:6px 10px}}
-.k{{font-size:12px;color:#868e96}}.v{{font-size:18px;font-weight:600}}h2{{font-size:16px;margin:24px 0 4px}}</style>
+.k{{font-size:12px;color:#868e96}}.v{{font-size:18px;font-weight:600}}
+.why{{font-size:12px;font-weight:400;max-width:220px}}h2{{font-size:16px;margin:24px 0 4px}}</style>
 </head><body><h1>bpsn load {html.escape(p['name'])}: alert → ticket, tag sync, resolve</h1>
 <p>{html.escape(p.get('description', ''))} {p['users']} users for {p['duration']:g} s; started {html.escape(summary['started'])}.
 {'<b style="color:#2b8a3e">OK</b>' if summary['ok'] else '<b style="color:#c92a2a">NOT OK</b>'}</p>

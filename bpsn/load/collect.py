@@ -1,6 +1,6 @@
 """What a load run reads from the two simulators over HTTP, during and after the load.
 
-BigPanda's /_sim routes need no credentials; ServiceNow's take an admin's basic auth. The
+BigPanda's /_sim routes take the admin token; ServiceNow's an admin's basic auth. The
 BigPanda incident listing is an ordinary API call under the 5 requests/s limit per token, and
 the core uses the same token, so it is read after the core has stopped, paced below the limit.
 """
@@ -55,7 +55,8 @@ class Simulators:
     _since: int = 0
 
     def __post_init__(self) -> None:
-        self.bp_http = httpx.Client(base_url=self.bigpanda_url, timeout=30)
+        self.bp_http = httpx.Client(base_url=self.bigpanda_url, timeout=30,
+                                    headers={"X-Bpsn-Admin-Token": self.bp.admin_token.get_secret_value()})
         self.sn_http = httpx.Client(base_url=self.servicenow_url, timeout=60,
                                     auth=("admin", self.sn.admin_password))
 

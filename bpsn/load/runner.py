@@ -34,7 +34,7 @@ from .processes import Child, Group, StartError, cli, free_port, healthy, locust
 from .profiles import LOCUSTFILE, Profile
 from .samples import Sample, read_samples, sample_stats
 from .seed import ANALYST_KEY, TAG, TAG_FIELD, bigpanda_fixture, core_tag_mappings
-from .summary import RunFacts, build_summary, render_markdown
+from .summary import RunFacts, build_summary, console_lines, render_markdown
 
 START_TIMEOUT = 60.0
 DRAIN_MAX_S = 600.0
@@ -260,23 +260,7 @@ def _write(run: LoadRun, summary: dict[str, Any], stats: list[dict[str, Any]], s
 
 
 def _show(run: LoadRun, s: dict[str, Any]) -> None:
-    exact, c, i, core = s.get("samples") or {}, s["ceiling"], s["integrity"], s["core"]
-    for name, m in s["latency"].items():
-        e = exact.get(name) or m
-        run.console.print(f"{name}: n={m['count']} failed={m['failures']} p50={e.get('p50_ms')} p95={e.get('p95_ms')} "
-                          f"p99={e.get('p99_ms')} max={e.get('max_ms')} ms")
-    t = s["throughput"]
-    run.console.print(
-        f"(poll {s['poll_interval_s']:g} s; alert_to_ticket p95 − poll = {s['latency_vs_poll']['p95_minus_poll_ms']} ms)\n"
-        f"throughput: {t['alerts_per_s']} alerts/s, {t['shares_per_s']} shares/s; sustained "
-        f"{c['sustained_shares_per_s']} shares/s = {(c['sustained_fraction'] or 0) * 100:.1f} % of the "
-        f"{c['shares_per_s']:g} shares/s ceiling; {(c.get('sustained_fraction_of_profile') or 0) * 100:.1f} % of "
-        f"the profile's {c.get('profile_shares_per_s')} (its tag calls and incident actions: "
-        f"{c.get('other_calls_per_s')}/s)\n"
-        f"failures {s['failures']['total']}, BigPanda 429s {s['rate_limited']['bigpanda_429']}, ServiceNow "
-        f"requests per incident {s['servicenow']['requests_per_incident']}, core {core.get('cpu_seconds')} CPU s, "
-        f"peak RSS {core.get('peak_rss_mb')} MB\n"
-        f"integrity: {i['bigpanda_incidents']} incidents, {i['servicenow_tickets']} tickets, "
-        f"lost {i['lost']}, duplicates {i['duplicates']}")
+    for line in console_lines(s):  # a figure that was not measured says why (summary.figure)
+        run.console.print(line, markup=False)
     verdict = "[bold green]OK[/]" if s["ok"] else "[bold red]NOT OK[/]"
     run.console.print(f"{verdict}: {run.out}/summary.md, latency.html, locust.html")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,19 @@ def percentile(values: list[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
+
+
+def histogram_percentile(histogram: Mapping[Any, int], q: float) -> float:
+    """Percentile of Locust's bucketed {ms: count} histogram, computed as Locust computes it."""
+    total = sum(histogram.values())
+    if total == 0:
+        return math.nan
+    wanted, processed = int(total * q), 0
+    for ms, n in sorted(((float(k), n) for k, n in histogram.items()), reverse=True):
+        processed += n
+        if total - processed <= wanted:
+            return ms
+    return math.nan
 
 
 def _stats(group: list[Sample]) -> dict[str, Any]:

@@ -1,15 +1,21 @@
-"""The numbers of a load run, from what was collected (pure functions; no I/O, no Locust import)."""
+"""The numbers of a load run, from what was collected (pure functions; no I/O, no Locust import).
+
+A figure that cannot be measured (no steady window, one sample, nothing to divide by) is None in
+summary.json with its reason in `not_measured`; summary.md, latency.html and the console show the
+reason, never None, NaN, a negative span or a stand-in 0.
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
+import signal
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .samples import NEW_TICKETS
+from .samples import NEW_TICKETS, histogram_percentile
 
 BIGPANDA_RPS = 5.0  # BigPanda's documented limit per organisation (token) for the core's own calls
 CALLS_PER_BATCH = 2  # one share retrieval + one callback call per batch
@@ -17,19 +23,6 @@ CEILING_FORMULA = "ceiling = rps / calls_per_batch * retrieval_count = {rps:g} /
 ALERT_POST = "POST /data/v2/alerts"
 CALLBACKS = "POST /integrations/v3/servicenow/callbacks"
 USER_SERVICENOW_ROWS = ("PATCH /api/now/table/incident",)  # the users' own Table API calls (analyst edits)
-
-
-def histogram_percentile(histogram: Mapping[Any, int], q: float) -> float:
-    """Percentile of Locust's bucketed {ms: count} histogram, computed as Locust computes it."""
-    total = sum(histogram.values())
-    if total == 0:
-        return math.nan
-    wanted, processed = int(total * q), 0
-    for ms, n in sorted(((float(k), n) for k, n in histogram.items()), reverse=True):
-        processed += n
-        if total - processed <= wanted:
-            return ms
-    return math.nan
 
 
 def ceiling(rps: float = BIGPANDA_RPS, retrieval_count: int = 30, calls_per_batch: int = CALLS_PER_BATCH) -> float:
@@ -113,8 +106,22 @@ class RunFacts:
     process_usage: dict[str, dict[str, float]] = field(default_factory=dict)  # child name -> CPU s, peak RSS
 
 
-def _r(x: float, digits: int = 1) -> float | None:
+MIN_RATE_WINDOW_S = 1.0  # a rate over less time than this is noise (2 samples 1 ms apart: 2,000/s)
+NO_STEADY = "no steady window (the ramp-up and settling took the whole run)"
+NOT_MEASURED = "not measured"
+
+
+def _r(x: float | None, digits: int = 1) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, digits)
+
+
+def _rate(n: int, seconds: float) -> tuple[float | None, str]:
+    """n events over a time span, per second; or None and why no rate can be given."""
+    if n < 2:
+        return None, "one sample: no rate" if n == 1 else "no samples: no rate"
+    if seconds < MIN_RATE_WINDOW_S:
+        return None, f"{n} samples within {MIN_RATE_WINDOW_S:g} s: no rate"
+    return round(n / seconds, 2), ""
 
 
 def _row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -125,11 +132,12 @@ def _row(entry: dict[str, Any]) -> dict[str, Any]:
     def pct(q: float) -> float | None:  # Locust's buckets round up (775 -> 780): never above the max seen
         return _r(min(histogram_percentile(hist, q), top) if top else histogram_percentile(hist, q))
 
-    return {"type": entry.get("method"), "name": entry.get("name"), "count": n,
-            "failures": entry.get("num_failures", 0),
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": _r(top),
-            "avg_ms": _r(entry.get("total_response_time", 0) / n if n else math.nan),
-            "per_s": _r(n / window if window > 0 else math.nan, 2)}
+    per_s, why = _rate(n, window)
+    row = {"type": entry.get("method"), "name": entry.get("name"), "count": n,
+           "failures": entry.get("num_failures", 0),
+           "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": _r(top),
+           "avg_ms": _r(entry.get("total_response_time", 0) / n if n else math.nan), "per_s": per_s}
+    return {**row, "per_s_not_measured": why} if why else row
 
 
 def load_window(stats: list[dict[str, Any]]) -> float:
@@ -158,24 +166,60 @@ def _processes(usage: dict[str, dict[str, float]], wall: float) -> dict[str, dic
             for name, u in usage.items() if u.get("cpu_seconds") is not None}
 
 
+class _Figures:
+    """Rounds each figure, or keeps None and the reason it could not be measured (`not_measured`,
+    by dotted key): a reader sees why, never a None, a NaN or a negative span."""
+
+    def __init__(self) -> None:
+        self.why: dict[str, str] = {}
+
+    def __call__(self, key: str, value: float | None, reason: str, digits: int = 2) -> float | None:
+        out = _r(value, digits)
+        if out is not None and out < 0:  # rates, fractions and spans: a counter went backwards
+            out, reason = None, "the counts went backwards during the run (a simulator restarted?)"
+        if out is None:
+            self.why[key] = reason
+        return out
+
+
+def _p95_minus_poll(fig: _Figures, p95: float | None, poll_ms: float) -> float | None:
+    key = "latency_vs_poll.p95_minus_poll_ms"
+    if p95 is None:
+        return fig(key, None, "no alert_to_ticket samples")
+    if p95 < poll_ms:  # a negative difference reads as time saved; it is the share of alerts that waited less
+        return fig(key, None, f"p95 is {poll_ms - p95:,.0f} ms below one poll interval: most samples waited "
+                              "less than a poll (alerts joining incidents that already had a ticket)")
+    return fig(key, p95 - poll_ms, "", 1)
+
+
 def build_summary(f: RunFacts) -> dict[str, Any]:
+    fig = _Figures()
     rows = [_row(e) for e in f.locust_stats]
     e2e = {r["name"]: {k: r[k] for k in ("count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms")}
            for r in rows if r["type"] == "E2E"}
     window = load_window(f.locust_stats)
+    no_window = "Locust recorded no request times"
     alerts = sum(r["count"] - r["failures"] for r in rows if str(r["name"]).startswith(ALERT_POST))
+    tickets = (e2e.get("alert_to_ticket") or {}).get("count", 0)
     check = integrity(f.bigpanda_ids, f.ticket_correlation_ids, f.seen_ids)
     top = ceiling(BIGPANDA_RPS, f.retrieval_count)
-    shares_per_s = f.shares_acknowledged / f.share_window_s if f.share_window_s > 0 else math.nan
+    share_s = f.share_window_s if f.share_window_s > 0 else math.nan
+    no_shares = "no share window (the load never started or ended at once)"
+    shares_per_s = fig("throughput.shares_per_s", f.shares_acknowledged / share_s, no_shares)
     callbacks = f.core_bigpanda_calls.get(CALLBACKS, 0)
     core_calls = sum(f.core_bigpanda_calls.values())
     avg_batch = f.shares_acknowledged / callbacks if callbacks else math.nan
+    no_batch = "the core sent no callbacks"
     exact = f.sample_stats.get("alert_to_ticket") or {}
     p95 = exact.get("p95_ms", (e2e.get("alert_to_ticket") or {}).get("p95_ms"))
     failures = {r["name"]: r["failures"] for r in rows if r["failures"]}
+    steady = f.steady_window[1] - f.steady_window[0]
     sustained = rate_between(f.acked_series, *f.steady_window)
     other_rps = rate_between(f.other_calls_series, *f.steady_window)  # incident actions and tag calls
     profile_top = profile_ceiling(other_rps, f.retrieval_count)
+    no_rate = NO_STEADY if steady <= 0 else "the counts read during the run do not cover the steady window"
+    no_profile = no_rate if math.isnan(profile_top) else (
+        f"the profile's other calls ({other_rps:.2f}/s) take all of BigPanda's {BIGPANDA_RPS:g} requests/s")
     user_sn = sum(r["count"] for r in rows if str(r["name"]).startswith(USER_SERVICENOW_ROWS))
     core_sn = f.servicenow_requests - user_sn
     summary: dict[str, Any] = {
@@ -183,38 +227,47 @@ def build_summary(f: RunFacts) -> dict[str, Any]:
         "wall_time_s": _r(f.wall_time_s), "locust_exit_code": f.locust_exit_code,
         "latency": e2e, "samples": f.sample_stats, "requests": rows,
         "throughput": {"load_window_s": _r(window, 2), "alerts": alerts,
-                       "alerts_per_s": _r(alerts / window if window else math.nan, 2),
-                       "tickets_per_s": _r((e2e.get("alert_to_ticket") or {}).get("count", 0) / window
-                                           if window else math.nan, 2),
-                       "shares_acknowledged": f.shares_acknowledged, "share_window_s": _r(f.share_window_s, 2),
-                       "shares_per_s": _r(shares_per_s, 2)},
+                       "alerts_per_s": fig("throughput.alerts_per_s", alerts / window if window else None,
+                                           no_window),
+                       "tickets_per_s": fig("throughput.tickets_per_s", tickets / window if window else None,
+                                            no_window),
+                       "shares_acknowledged": f.shares_acknowledged, "share_window_s": _r(max(f.share_window_s, 0), 2),
+                       "shares_per_s": shares_per_s},
         "ceiling": {"formula": CEILING_FORMULA.format(rps=BIGPANDA_RPS, calls=CALLS_PER_BATCH,
                                                       count=f.retrieval_count, value=top),
                     "bigpanda_rps": BIGPANDA_RPS, "calls_per_batch": CALLS_PER_BATCH,
                     "retrieval_count": f.retrieval_count, "shares_per_s": _r(top, 2),
-                    "achieved_shares_per_s": _r(shares_per_s, 2),
-                    "achieved_fraction": _r(shares_per_s / top, 4),
-                    "avg_batch": _r(avg_batch, 2),
-                    "ceiling_at_avg_batch": _r(BIGPANDA_RPS / CALLS_PER_BATCH * avg_batch, 2),
+                    "achieved_shares_per_s": shares_per_s,
+                    "achieved_fraction": fig("ceiling.achieved_fraction",
+                                             None if shares_per_s is None else shares_per_s / top, no_shares, 4),
+                    "avg_batch": fig("ceiling.avg_batch", avg_batch, no_batch),
+                    "ceiling_at_avg_batch": fig("ceiling.ceiling_at_avg_batch",
+                                                BIGPANDA_RPS / CALLS_PER_BATCH * avg_batch, no_batch),
                     "core_bigpanda_calls": dict(f.core_bigpanda_calls),
-                    "core_bigpanda_rps": _r(core_calls / f.share_window_s if f.share_window_s else math.nan, 2),
-                    "steady_window_s": _r(f.steady_window[1] - f.steady_window[0], 1),
-                    "sustained_shares_per_s": _r(sustained, 2), "sustained_fraction": _r(sustained / top, 4),
-                    "other_calls_per_s": _r(other_rps, 2), "profile_shares_per_s": _r(profile_top, 2),
-                    "sustained_fraction_of_profile": _r(sustained / profile_top if profile_top else math.nan, 4)},
-        "latency_vs_poll": {"poll_interval_ms": _r(f.poll_interval * 1000),
-                            "alert_to_ticket_p95_ms": p95,
-                            "p95_minus_poll_ms": _r(p95 - f.poll_interval * 1000) if p95 is not None else None},
+                    "core_bigpanda_rps": fig("ceiling.core_bigpanda_rps", core_calls / share_s, no_shares),
+                    "steady_window_s": fig("ceiling.steady_window_s", steady if steady > 0 else None, NO_STEADY, 1),
+                    "sustained_shares_per_s": fig("ceiling.sustained_shares_per_s", sustained, no_rate),
+                    "sustained_fraction": fig("ceiling.sustained_fraction", sustained / top, no_rate, 4),
+                    "other_calls_per_s": fig("ceiling.other_calls_per_s", other_rps, no_rate),
+                    "profile_shares_per_s": fig("ceiling.profile_shares_per_s", profile_top, no_rate),
+                    "sustained_fraction_of_profile": fig(
+                        "ceiling.sustained_fraction_of_profile",
+                        sustained / profile_top if profile_top else math.nan,
+                        no_rate if math.isnan(sustained) else no_profile, 4)},
+        "latency_vs_poll": {"poll_interval_ms": _r(f.poll_interval * 1000), "alert_to_ticket_p95_ms": p95,
+                            "p95_minus_poll_ms": _p95_minus_poll(fig, p95, f.poll_interval * 1000)},
         "failures": {"total": sum(failures.values()), "by_row": failures},
         "rate_limited": {"bigpanda_429": f.bigpanda_429, "bigpanda_429_by_route": f.bigpanda_429_by_route,
                          "servicenow_429": f.servicenow_429},
         "servicenow": {"requests": f.servicenow_requests, "requests_by_users": user_sn, "requests_by_core": core_sn,
-                       "requests_per_incident": _r(core_sn / check.bigpanda_incidents
-                                                   if check.bigpanda_incidents else math.nan, 2)},
+                       "requests_per_incident": fig("servicenow.requests_per_incident",
+                                                    core_sn / check.bigpanda_incidents
+                                                    if check.bigpanda_incidents else None, "no BigPanda incidents")},
         "bigpanda": {"requests": f.bigpanda_requests, "dead_letters": f.dead_letters, "drained": f.drained},
         "core": {**f.core_usage, "totals": f.core_totals},
         "processes": _processes(f.process_usage, f.wall_time_s),
         "integrity": {**check.as_dict(), "unshared_incidents": f.unshared_incidents},
+        "not_measured": fig.why,
     }
     summary["ok"] = bool(check.ok and f.drained and not f.dead_letters and not summary["failures"]["total"]
                          and f.locust_exit_code == 0 and e2e.get("alert_to_ticket", {}).get("count", 0) > 0)
@@ -232,6 +285,75 @@ def _num(x: float | None, unit: str = "") -> str:
     return text + unit
 
 
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def figure(s: dict[str, Any], key: str, show: Callable[[Any], str] = _num) -> str:
+    """A figure of the summary by dotted key, shown; or "not measured: <why>"."""
+    section, name = key.split(".")
+    value = (s.get(section) or {}).get(name)
+    if value is None:
+        return f"{NOT_MEASURED}: {(s.get('not_measured') or {}).get(key, 'no data')}"
+    return show(value)
+
+
+def _per_s(row: dict[str, Any]) -> str:
+    return _num(row["per_s"]) if row.get("per_s") is not None else row.get("per_s_not_measured") or "–"
+
+
+def _exit_code(code: int | None) -> str:
+    if code is None:
+        return "not read (Locust did not exit on its own)"
+    if code < 0:  # subprocess's way of saying "killed by a signal"
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return str(code)
+
+
+def _sustained(s: dict[str, Any]) -> list[str]:
+    """The steady-window lines: one reason instead of a row of blanks when there was no such window."""
+    c = s["ceiling"]
+    if c.get("steady_window_s") is None:
+        return [f"- sustained share rate after the ramp-up: {figure(s, 'ceiling.steady_window_s')}"]
+    return [f"- sustained after the ramp-up until Locust stopped ({_num(c['steady_window_s'], ' s')}): "
+            f"**{figure(s, 'ceiling.sustained_shares_per_s', lambda v: _num(v, ' shares/s'))}**, "
+            f"{figure(s, 'ceiling.sustained_fraction', _pct)} of the ceiling",
+            f"- the profile's ceiling: the core's incident actions and tag calls took "
+            f"{figure(s, 'ceiling.other_calls_per_s', lambda v: _num(v, ' requests/s'))} of the "
+            f"{c['bigpanda_rps']:g} requests/s in that window, which leaves "
+            f"**{figure(s, 'ceiling.profile_shares_per_s', lambda v: _num(v, ' shares/s'))}**; sustained: "
+            f"{figure(s, 'ceiling.sustained_fraction_of_profile', _pct)} of it"]
+
+
+def console_lines(s: dict[str, Any]) -> list[str]:
+    """The run's headline figures for the terminal, with the same reasons as summary.md."""
+    exact, c, i, core = s.get("samples") or {}, s["ceiling"], s["integrity"], s["core"]
+    out = []
+    for name, m in s["latency"].items():
+        e = exact.get(name) or m
+        out.append(f"{name}: n={m['count']} failed={m['failures']} p50={_ms(e.get('p50_ms'))} "
+                   f"p95={_ms(e.get('p95_ms'))} p99={_ms(e.get('p99_ms'))} max={_ms(e.get('max_ms'))}")
+    steady = (f"sustained {figure(s, 'ceiling.sustained_shares_per_s', lambda v: _num(v, ' shares/s'))} = "
+              f"{figure(s, 'ceiling.sustained_fraction', _pct)} of the {c['shares_per_s']:g} shares/s ceiling; "
+              f"{figure(s, 'ceiling.sustained_fraction_of_profile', _pct)} of the profile's "
+              f"{figure(s, 'ceiling.profile_shares_per_s', lambda v: _num(v, ' shares/s'))} (its tag calls and "
+              f"incident actions: {figure(s, 'ceiling.other_calls_per_s', lambda v: _num(v, '/s'))})"
+              if c.get("steady_window_s") is not None else f"sustained: {figure(s, 'ceiling.steady_window_s')}")
+    return out + [
+        f"(poll {s['poll_interval_s']:g} s; alert_to_ticket p95 − poll: "
+        f"{figure(s, 'latency_vs_poll.p95_minus_poll_ms', _ms)})",
+        f"throughput: {figure(s, 'throughput.alerts_per_s', lambda v: _num(v, ' alerts/s'))}, "
+        f"{figure(s, 'throughput.shares_per_s', lambda v: _num(v, ' shares/s'))}; {steady}",
+        f"failures {s['failures']['total']}, BigPanda 429s {s['rate_limited']['bigpanda_429']}, ServiceNow "
+        f"requests per incident {figure(s, 'servicenow.requests_per_incident')}, core "
+        f"{_num(core.get('cpu_seconds'), ' CPU s')}, peak RSS {_num(core.get('peak_rss_mb'), ' MB')}",
+        f"integrity: {i['bigpanda_incidents']} incidents, {i['servicenow_tickets']} tickets, "
+        f"lost {i['lost']}, duplicates {i['duplicates']}"]
+
+
 def render_markdown(s: dict[str, Any]) -> str:
     p, t, c, i, lp = s["profile"], s["throughput"], s["ceiling"], s["integrity"], s["latency_vs_poll"]
     verdict = "**OK**" if s["ok"] else "**NOT OK**"
@@ -240,7 +362,8 @@ def render_markdown(s: dict[str, Any]) -> str:
         f"{p.get('description', '')}", "",
         f"Started {s['started']}; {p['users']} users (spawn {p['spawn_rate']:g}/s) for {p['duration']:g} s, "
         f"{'%d Locust workers' % s['workers'] if s['workers'] else 'one Locust process'}; the core polls every "
-        f"{s['poll_interval_s']:g} s and retrieves up to {c['retrieval_count']} shares. Wall time {s['wall_time_s']} s.",
+        f"{s['poll_interval_s']:g} s and retrieves up to {c['retrieval_count']} shares. "
+        f"Wall time {_num(s['wall_time_s'], ' s')}.",
         "", "## Latency", "",
         "| metric | samples | failures | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, m in s["latency"].items():
@@ -259,42 +382,36 @@ def render_markdown(s: dict[str, Any]) -> str:
             lines += ["", f"Locust's rows miss {missing}: samples that workers recorded while finishing their last "
                       "task after the time limit (the master quits without waiting for them); the files keep them."]
     lines += ["", f"alert_to_ticket p95 {_ms(lp['alert_to_ticket_p95_ms'])} against a poll interval of "
-                  f"{_ms(lp['poll_interval_ms'])}: p95 − poll interval = **{_ms(lp['p95_minus_poll_ms'])}** "
+                  f"{_ms(lp['poll_interval_ms'])}: p95 − poll interval: "
+                  f"**{figure(s, 'latency_vs_poll.p95_minus_poll_ms', _ms)}** "
                   "(a new incident waits up to one interval for the next poll; the rest is the work).",
               "", "## Throughput and the ceiling", "",
-              f"- alerts: {t['alerts']} in {t['load_window_s']} s = **{_num(t['alerts_per_s'])} alerts/s**; "
-              f"tickets confirmed by users: {_num(t['tickets_per_s'])}/s",
-              f"- shares acknowledged by the core: {t['shares_acknowledged']} in {t['share_window_s']} s "
-              f"= **{_num(t['shares_per_s'])} shares/s**",
+              f"- alerts: {t['alerts']} in {_num(t['load_window_s'], ' s')}: "
+              f"**{figure(s, 'throughput.alerts_per_s', lambda v: _num(v, ' alerts/s'))}**; tickets confirmed by "
+              f"users: {figure(s, 'throughput.tickets_per_s', lambda v: _num(v, '/s'))}",
+              f"- shares acknowledged by the core: {t['shares_acknowledged']} in {_num(t['share_window_s'], ' s')}: "
+              f"**{figure(s, 'throughput.shares_per_s', lambda v: _num(v, ' shares/s'))}**",
               f"- ceiling: `{c['formula']}` (BigPanda's {c['bigpanda_rps']:g} requests/s per organisation; each "
               f"poll costs {c['calls_per_batch']} calls for a batch of up to {c['retrieval_count']} shares)",
-              f"- achieved: **{_num(None if c['achieved_fraction'] is None else c['achieved_fraction'] * 100, ' %')}** "
-              f"of the ceiling; average batch {_num(c['avg_batch'])} shares, so the ceiling at this batch size is "
-              f"{_num(c['ceiling_at_avg_batch'])} shares/s",
-              f"- sustained after the ramp-up until Locust stopped ({_num(c.get('steady_window_s'), ' s')}): "
-              f"**{_num(c.get('sustained_shares_per_s'))} shares/s = "
-              f"{_num(None if c.get('sustained_fraction') is None else c['sustained_fraction'] * 100, ' %')}** "
-              "of the ceiling",
-              f"- the profile's ceiling: the core's incident actions and tag calls took "
-              f"{_num(c.get('other_calls_per_s'))} of the {c['bigpanda_rps']:g} requests/s in that window, which "
-              f"leaves **{_num(c.get('profile_shares_per_s'))} shares/s**; sustained = "
-              f"{_num(None if c.get('sustained_fraction_of_profile') is None else c['sustained_fraction_of_profile'] * 100, ' %')}"
-              " of it",
+              f"- achieved: **{figure(s, 'ceiling.achieved_fraction', _pct)}** of the ceiling; average batch: "
+              f"{figure(s, 'ceiling.avg_batch', lambda v: _num(v, ' shares'))}; the ceiling at this batch size: "
+              f"{figure(s, 'ceiling.ceiling_at_avg_batch', lambda v: _num(v, ' shares/s'))}",
+              *_sustained(s),
               f"- the core's BigPanda calls: {c['core_bigpanda_calls'] or 'none'} "
-              f"(= {_num(c['core_bigpanda_rps'])} requests/s)",
+              f"({figure(s, 'ceiling.core_bigpanda_rps', lambda v: _num(v, ' requests/s'))})",
               "", "## Requests", "",
               "| type | name | count | failures | p50 | p95 | p99 | per s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in s["requests"]:
         lines.append(f"| {r['type']} | {r['name']} | {r['count']} | {r['failures']} | {_ms(r['p50_ms'])} | "
-                     f"{_ms(r['p95_ms'])} | {_ms(r['p99_ms'])} | {_num(r['per_s'])} |")
+                     f"{_ms(r['p95_ms'])} | {_ms(r['p99_ms'])} | {_per_s(r)} |")
     rl, core = s["rate_limited"], s["core"]
     lines += ["", "## Cost", "",
               f"- failures: {s['failures']['total']} {s['failures']['by_row'] or ''}",
               f"- 429 from BigPanda: {rl['bigpanda_429']} {rl['bigpanda_429_by_route'] or ''}; "
               f"from ServiceNow: {rl['servicenow_429']}",
               f"- ServiceNow requests: {s['servicenow']['requests']}, of them the users' own "
-              f"{s['servicenow']['requests_by_users']}; the core's "
-              f"**{_num(s['servicenow']['requests_per_incident'])} per BigPanda incident**",
+              f"{s['servicenow']['requests_by_users']}; the core's per BigPanda incident: "
+              f"**{figure(s, 'servicenow.requests_per_incident')}**",
               f"- core process: {_num(core.get('cpu_seconds'), ' CPU s')}, peak RSS "
               f"{_num(core.get('peak_rss_mb'), ' MB')} {('— ' + core['totals']) if core.get('totals') else ''}",
               *(f"- {name}: {_num(u.get('cpu_seconds'), ' CPU s')} ({_num(u.get('cpu_share'))} of a core over the "
@@ -305,7 +422,7 @@ def render_markdown(s: dict[str, Any]) -> str:
               f"incidents users saw that BigPanda does not list: {i['seen_not_listed']}; "
               f"incidents never shared: {i['unshared_incidents']}",
               f"- share queue drained: {s['bigpanda']['drained']}; dead letters: {s['bigpanda']['dead_letters']}; "
-              f"Locust exit code: {s['locust_exit_code']}"]
+              f"Locust exit code: {_exit_code(s['locust_exit_code'])}"]
     if i["lost_ids"] or i["duplicate_ids"]:
         lines.append(f"- lost ids: {i['lost_ids']}; duplicate ids: {i['duplicate_ids']}")
     lines += ["", "Files: `summary.json`, `latency.html` (charts), `locust.html`, `locust.json`, `locust_*.csv`, "

@@ -323,6 +323,7 @@ def core_reports_skipped(bpsn_context: dict[str, Any], count: int) -> None:
 
 @then("BigPanda has no share of the incident waiting")
 def no_share_waiting(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
-    r = bpsn_bench.run(bpsn_bench.source.get("/_sim/shares"))
+    r = bpsn_bench.bigpanda_client.get("/_sim/shares", headers={
+        "X-Bpsn-Admin-Token": bpsn_bench.bigpanda.settings.admin_token.get_secret_value()})
     assert r.status_code == 200, r.text
     assert bpsn_context["incident_id"] not in r.text

@@ -6,6 +6,7 @@ fresh virtual environment outside the checkout, and used from a project that has
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -49,7 +50,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     """(the venv's bin folder, the user's project folder, the environment to run in)."""
     work = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(ROOT)],
+    source = work / "source"  # a clean copy: a build/ folder left in the checkout could carry stale modules
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "results", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(source)],
         cwd=work, env=env, timeout=300)
     wheel = next((work / "dist").glob("bpsn-*.whl"))
     venv.EnvBuilder(with_pip=True).create(work / "venv")
@@ -97,3 +101,19 @@ def test_the_example_fixtures_print_from_the_wheel(installed: tuple[Path, Path, 
     for simulator in ("bigpanda", "servicenow"):
         text = run([str(bin_dir / "bpsn"), "sim", "example-fixtures", simulator], cwd=project, env=env, timeout=60)
         assert text.startswith("#") and ("organizations" in text or "tables" in text), text[:200]
+
+
+def test_the_example_user_project_passes_from_its_own_folder(installed: tuple[Path, Path, dict[str, str]],
+                                                             tmp_path: Path) -> None:
+    """examples/user-project, as a user runs it: its tests and features on the plugin, its script."""
+    bin_dir, _, env = installed
+    project = tmp_path / "user-project"
+    shutil.copytree(ROOT / "examples" / "user-project", project)
+    env = {**env, "PYTHONPATH": ""}
+    (project / "results").mkdir()  # pytest-bdd writes its cucumber report into a folder that exists
+    out = run([str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "--junitxml=results/junit.xml", "--cucumberjson=results/cucumber.json"], cwd=project, env=env, timeout=300)
+    assert "5 passed" in out, out
+    assert (project / "results" / "junit.xml").is_file() and (project / "results" / "cucumber.json").is_file()
+    smoke = run([str(bin_dir / "python"), "scripts/smoke.py"], cwd=project, env=env, timeout=120)
+    assert "1 ticket created" in smoke, smoke

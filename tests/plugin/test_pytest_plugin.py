@@ -6,6 +6,7 @@ Each inner suite gets the plugin from the installed distribution's `pytest11` en
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,13 @@ def test_outside_pytest_bpsn_running_gives_the_same_object(pytester: pytest.Pyte
     result = pytester.run(__import__("sys").executable, str(script), timeout=120)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["tickets: 1 True"])
+
+
+def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
+    """README's "Use bpsn in your own tests" example, exactly as printed there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Use bpsn in your own tests"):]
+    example = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+    pytester.makefile(".yaml", settings="close_code: Solution provided\n")
+    pytester.makepyfile(test_readme=example)
+    run(pytester).assert_outcomes(passed=1)

@@ -1,0 +1,5 @@
+"""Binds team.feature to bpsn's step library (registered by its pytest plugin)."""
+
+from pytest_bdd import scenarios
+
+scenarios("team.feature")
