@@ -47,6 +47,12 @@ class Gathered:
     parents: dict[str, dict[str, Any]] = field(default_factory=dict)  # parent sys_id -> row
 
 
+def affected_cis(rows: list[tuple[str, str]], ref: Any) -> tuple[CiRef, ...]:
+    """Oldest first; rows of the same second by CI name (see CiLookupGatherer._affected)."""
+    found = [(created, ci) for created, sys_id in rows if (ci := ref(sys_id)) is not None]
+    return tuple(ci for _, ci in sorted(found, key=lambda pair: (pair[0], pair[1].name)))
+
+
 def _chunks(items: list[str], size: int = CHUNK) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -61,7 +67,7 @@ class CiLookupGatherer:
         task_ids = [str(r["sys_id"]) for r in rows] if source.is_task else []
         affected = await self._affected(task_ids + list(parents))
         ci_ids = {str(row.get(f) or "") for row in [*rows, *parents.values()] for f in ("cmdb_ci", "business_service")}
-        ci_ids |= {ci for cis in affected.values() for ci in cis}
+        ci_ids |= {ci for cis in affected.values() for _, ci in cis}
         names = await self.references.names("cmdb_ci", ci_ids - {""})
 
         def cis(row: Mapping[str, Any], table: str, named: tuple[CiRef, ...] = ()) -> RecordCis:
@@ -69,7 +75,7 @@ class CiLookupGatherer:
                 return CiRef(sys_id, names[sys_id]) if sys_id in names else None
             return RecordCis(
                 label=f"{table} {row.get('number') or row.get('sys_id')}", ci=ref(str(row.get("cmdb_ci") or "")),
-                affected=tuple(c for s in affected.get(str(row["sys_id"]), []) if (c := ref(s))),
+                affected=affected_cis(affected.get(str(row["sys_id"]), []), ref),
                 business_service=ref(str(row.get("business_service") or "")), named=named)
 
         def parent_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -111,14 +117,16 @@ class CiLookupGatherer:
                 parents[str(row["sys_id"])] = row
         return parents
 
-    async def _affected(self, task_ids: list[str]) -> dict[str, list[str]]:
-        """task sys_id -> its affected CIs' sys_ids, oldest row first."""
-        affected: dict[str, list[str]] = {}
+    async def _affected(self, task_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """task sys_id -> (created on, CI sys_id) of its affected CIs. Timestamps have one-second
+        resolution and sys_ids are random, so rows of the same second are put in order by the
+        caller, by CI name: the same CIs always come out in the same order."""
+        affected: dict[str, list[tuple[str, str]]] = {}
         for chunk in _chunks(sorted(set(task_ids))):
-            rows = await self.servicenow.query_all("task_ci", "taskIN" + ",".join(chunk)
-                                                   + "^ORDERBYsys_created_on^ORDERBYsys_id",
-                                                   fields=["task", "ci_item"])
+            rows = await self.servicenow.query_all("task_ci", "taskIN" + ",".join(chunk) + "^ORDERBYsys_created_on",
+                                                   fields=["task", "ci_item", "sys_created_on"])
             for row in rows:
                 if row.get("ci_item"):
-                    affected.setdefault(str(row["task"]), []).append(str(row["ci_item"]))
+                    affected.setdefault(str(row["task"]), []).append(
+                        (str(row.get("sys_created_on") or ""), str(row["ci_item"])))
         return affected
