@@ -410,5 +410,10 @@ class ServiceNowBackend:
         self._resync_counters()
         self.notifier.notify()
 
-    def render(self, table: str, row: dict[str, str], **opts: Any) -> dict[str, Any]:
-        return self.renderer.record(table, row, RenderOptions(base_url=self.settings.instance_url, **opts))
+    def render(self, table: str, row: dict[str, str], actor: Actor = SYSTEM, **opts: Any) -> dict[str, Any]:
+        """The record as the Table API shows it to `actor`: dot-walks and reference display values
+        that reach a table the actor may not read are left out (see records.render)."""
+        roles = actor.roles
+        can_read = None if "admin" in roles else (lambda other: self.acls.allowed(other, "read", roles))
+        return self.renderer.record(table, row, RenderOptions(base_url=self.settings.instance_url,
+                                                              can_read=can_read, **opts))

@@ -109,7 +109,8 @@ class Aggregator:
         if not groups:
             return {"result": {"stats": self._stats(rows[0], wanted) if rows else {}}}
         return {"result": [{"stats": self._stats(row, wanted),
-                            "groupby_fields": self._groupby(table, groups, group_aliases, row, req.display_value)}
+                            "groupby_fields": self._groupby(table, groups, group_aliases, row, req.display_value,
+                                                            actor)}
                            for row in rows]}
 
     # --- SQL --------------------------------------------------------------------------------------
@@ -193,13 +194,13 @@ class Aggregator:
         return out
 
     def _groupby(self, table: str, groups: list[str], aliases: list[str], row: dict[str, Any],
-                 display_value: str) -> list[dict[str, str]]:
+                 display_value: str, actor: Actor) -> list[dict[str, str]]:
         out = []
         for name, alias in zip(groups, aliases, strict=True):
             raw = "" if row[alias] is None else str(row[alias])
             entry = {"value": raw, "field": name}
             if display_value in ("true", "all"):
-                shown = self._display(table, name, raw)
+                shown = self._display(table, name, raw, actor)
                 if display_value == "true":
                     entry["value"] = shown
                 else:
@@ -207,11 +208,13 @@ class Aggregator:
             out.append(entry)
         return out
 
-    def _display(self, table: str, name: str, raw: str) -> str:
+    def _display(self, table: str, name: str, raw: str, actor: Actor) -> str:
         fdef = self.b.dictionary.field(table, name)
         if fdef is None or not raw:
             return raw
         if fdef.type == "reference" and fdef.reference:
+            if not self.b.acls.allowed(fdef.reference, "read", actor.roles):
+                return ""  # as the Table API shows a reference into a table the caller may not read
             target = self.b.lookup(fdef.reference, raw)
             return target.get(self.b.dictionary.display_field(fdef.reference), "") if target else ""
         return fdef.choice_label(raw)

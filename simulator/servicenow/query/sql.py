@@ -14,6 +14,17 @@ JOIN and RLQUERY parts (sql_related.py) read another table: their conditions go 
 same _condition as the main table's (so the password rule and the dot-walk limits hold there
 too), and when QueryContext.can_read is given, a table it refuses is answered like a password
 field (403), as a query on a field the caller may not read is.
+
+Dot-walks honour the read ACL of every table they pass through (QueryContext.can_read, asked
+for each hop's target): a condition such as `u_incident.short_descriptionSTARTSWITHx`, a SAMEAS /
+NSAMEAS operand, or an ORDERBY / ORDERBYDESC field that walks through a table the caller may not
+read is refused with TableNotReadable (403 "Insufficient rights to query records", the answer
+ServiceNow documents for "Field(s) present in the query do not have permission to be read"),
+never matched nor silently dropped, so the answer says nothing about rows behind that table.
+This holds even where the part would otherwise be ignored (ANYTHING, a SAMEAS across a
+dot-walk, an ORDERBY on a dot-walk, which the simulator does not sort by): the refusal depends
+only on the query text and the caller's roles, not on any row. A hop through an unknown or
+non-reference field stops the walk first (the condition is ignored, as before).
 """
 
 from __future__ import annotations
@@ -56,7 +67,7 @@ _JS_PREFIXES = ("javascript:", "javascript&colon;")
 def compile_text(text: str, table: str, dictionary: Dictionary,
                  ctx: QueryContext) -> tuple[Where, list[Order]]:
     query = parse(text)
-    return compile_where(query, table, dictionary, ctx), compile_order(query, table, dictionary)
+    return compile_where(query, table, dictionary, ctx), compile_order(query, table, dictionary, ctx)
 
 
 def compile_where(query: EncodedQuery, table: str, dictionary: Dictionary,
@@ -78,10 +89,13 @@ def compile_where(query: EncodedQuery, table: str, dictionary: Dictionary,
     return _join(group_wheres, "OR") if group_wheres else Where()
 
 
-def compile_order(query: EncodedQuery, table: str, dictionary: Dictionary) -> list[Order]:
+def compile_order(query: EncodedQuery, table: str, dictionary: Dictionary,
+                  ctx: QueryContext | None = None) -> list[Order]:
     fields = dictionary.fields(table)
     orders = []
     for o in query.order_by:
+        if "." in o.field and ctx is not None:  # not sorted by, but refused through an unreadable table
+            _readable_path(o.field.split("."), table, dictionary, ctx)
         fdef = fields.get(o.field)  # a dot-walked or unknown field is not a column: skipped
         if fdef is not None and not fdef.secret:
             orders.append(Order(o.field, o.descending, fdef.numeric))
@@ -121,19 +135,10 @@ def _condition(c: Term, table: str, dictionary: Dictionary,
     path = c.field.split(".")
     if len(path) - 1 > MAX_DOT_WALK:
         raise EncodedQueryError(f"{c.field}: dot-walking deeper than {MAX_DOT_WALK} levels")
-    hops: list[tuple[str, str]] = []  # (reference column, table it points to)
-    current = table
-    for name in path[:-1]:
-        fdef = dictionary.fields(current).get(name)
-        if fdef is None or fdef.type != "reference" or not fdef.reference:
-            return None
-        hops.append((name, fdef.reference))
-        current = fdef.reference
-    fdef = dictionary.fields(current).get(path[-1])
-    if fdef is None:
+    resolved = _resolve(path, table, dictionary, ctx)
+    if resolved is None:
         return None
-    if fdef.secret:
-        raise SecretFieldQuery(f"{c.field}: password fields cannot be queried")
+    hops, fdef = resolved
     if c.operator == "ANYTHING":
         return Where("1")  # even through an empty reference
     if c.operator == "INSTANCEOF":  # the class itself or any class extending it
@@ -142,9 +147,9 @@ def _condition(c: Term, table: str, dictionary: Dictionary,
                  if classes else Where("0"))
         return _walk(hops, where, dictionary) if hops else where
     if c.operator in ("SAMEAS", "NSAMEAS"):
-        other = dictionary.fields(table).get(c.value)
-        if other is not None and other.secret:
-            raise SecretFieldQuery(f"{c.value}: password fields cannot be queried")
+        value_path = c.value.split(".")
+        operand = _resolve(value_path, table, dictionary, ctx) if len(value_path) - 1 <= MAX_DOT_WALK else None
+        other = operand[1] if operand is not None and not operand[0] else None
         if hops or other is None:  # both sides must be plain columns of the same row
             return None
         return Where(f"{quote(fdef.name)} {'=' if c.operator == 'SAMEAS' else '!='} "
@@ -153,6 +158,39 @@ def _condition(c: Term, table: str, dictionary: Dictionary,
     if where is None:
         return None
     return _walk(hops, where, dictionary) if hops else where
+
+
+def _resolve(path: list[str], table: str, dictionary: Dictionary,
+             ctx: QueryContext) -> tuple[list[tuple[str, str]], FieldDef] | None:
+    """The hops (reference column, table it points to) and the field a path names, or None when
+    a hop or the field is unknown (ignored). Raises TableNotReadable for a hop into a table the
+    caller may not read, SecretFieldQuery when the field is a password."""
+    hops = _readable_path(path, table, dictionary, ctx)
+    if hops is None:
+        return None
+    current = hops[-1][1] if hops else table
+    fdef = dictionary.fields(current).get(path[-1])
+    if fdef is None:
+        return None
+    if fdef.secret:
+        raise SecretFieldQuery(f"{'.'.join(path)}: password fields cannot be queried")
+    return hops, fdef
+
+
+def _readable_path(path: list[str], table: str, dictionary: Dictionary,
+                   ctx: QueryContext) -> list[tuple[str, str]] | None:
+    """The hops of a dot-walk, each target checked with ctx.can_read; None at an unknown hop."""
+    hops: list[tuple[str, str]] = []
+    current = table
+    for name in path[:-1]:
+        fdef = dictionary.fields(current).get(name)
+        if fdef is None or fdef.type != "reference" or not fdef.reference:
+            return None
+        if ctx.can_read is not None and not ctx.can_read(fdef.reference):
+            raise TableNotReadable(f"{'.'.join(path)[:200]}: the caller may not read {fdef.reference}")
+        hops.append((name, fdef.reference))
+        current = fdef.reference
+    return hops
 
 
 def _walk(hops: list[tuple[str, str]], leaf: Where, dictionary: Dictionary) -> Where:

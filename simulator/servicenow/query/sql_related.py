@@ -37,7 +37,7 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 class QueryContext:
     now: float  # epoch seconds, from the injected clock, so gs.daysAgo() follows virtual time
     user_sys_id: str = ""  # what gs.getUserID() answers
-    # may the caller read this table? Asked for the tables JOIN and RLQUERY reach; None: not asked
+    # may the caller read this table? Asked for the tables JOIN, RLQUERY and dot-walks reach; None: not asked
     can_read: Callable[[str], bool] | None = None
 
 
@@ -46,7 +46,7 @@ class SecretFieldQuery(EncodedQueryError):
 
 
 class TableNotReadable(SecretFieldQuery):
-    """A JOIN or RLQUERY reaches a table the caller may not read: answered 403 like a secret field."""
+    """A JOIN, RLQUERY or dot-walk reaches a table the caller may not read: answered 403 like a secret field."""
 
 
 def _other_table(name: str, dictionary: Dictionary, ctx: QueryContext, part: str) -> None:

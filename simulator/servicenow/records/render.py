@@ -10,10 +10,20 @@ Batch API, /_sim/wait): a one-way `password` field (sys_user.user_password) read
 reference does not say what the Table API returns for one; a real instance lets admins read
 the hash, which we do not), and a `password2` field as the mask "********" when set, "" when
 empty. The same goes for the raw value and the display value.
+
+Read ACLs hold on every table a record's rendering reaches (RenderOptions.can_read; None: the
+caller may read everything, for internal callers). A dot-walked field (sysparm_fields such as
+`u_incident.short_description`) that passes through a table the caller may not read, or through
+a record whose class the caller may not read, is left out of the result, as ServiceNow leaves
+out fields the caller can't read, whatever sysparm_display_value asks for. A reference field of
+a readable record keeps its value (the sys_id is the record's own column) and its link, but its
+display value, which is read from the referenced record, is "" when the caller may not read the
+referenced table (our choice: the reference does not say).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +52,7 @@ class RenderOptions:
     display_value: str = "false"  # "false" | "true" | "all"
     exclude_reference_link: bool = False
     fields: tuple[str, ...] = ()
+    can_read: Callable[[str], bool] | None = None  # may the caller read this table? None: everything
 
 
 class Renderer:
@@ -54,7 +65,7 @@ class Renderer:
         out: dict[str, Any] = {}
         for name in names:
             if "." in name:
-                walked = self._walk(table, row, name)
+                walked = self._walk(table, row, name, opts.can_read)
                 if walked is not None:
                     fdef, value, owner = walked
                     out[name] = self._value(fdef, value, owner, opts)
@@ -65,14 +76,22 @@ class Renderer:
             out[name] = self._value(fdef, row.get(name, ""), row, opts)
         return out
 
-    def _walk(self, table: str, row: dict[str, str], path: str) -> tuple[FieldDef, str, dict[str, str]] | None:
+    def _walk(self, table: str, row: dict[str, str], path: str,
+              can_read: Callable[[str], bool] | None) -> tuple[FieldDef, str, dict[str, str]] | None:
+        """The field a dot-walk names, its value and the record holding it; None when the path is
+        invalid or passes through a table (or a record's class) the caller may not read."""
         current_table, current = table, row
         parts = path.split(".")
         for hop in parts[:-1]:
             fdef = self.dictionary.field(current_table, hop)
             if fdef is None or fdef.type != "reference" or not fdef.reference:
                 return None
+            if can_read is not None and not can_read(fdef.reference):
+                return None  # left out whether or not the reference is set: the answer tells nothing
             target = self.lookups.lookup(fdef.reference, current.get(hop, "")) if current.get(hop) else None
+            cls = (target or {}).get("sys_class_name")
+            if can_read is not None and cls and cls != fdef.reference and not can_read(cls):
+                return None
             current_table = fdef.reference
             current = target or {}
         fdef = self.dictionary.field(current_table, parts[-1])
@@ -109,7 +128,8 @@ class Renderer:
         link = f"{opts.base_url}/api/now/table/{fdef.reference}/{value}"
         if opts.display_value == "false":
             return value if opts.exclude_reference_link else {"link": link, "value": value}
-        target = self.lookups.lookup(str(fdef.reference), value)
+        readable = opts.can_read is None or opts.can_read(str(fdef.reference))
+        target = self.lookups.lookup(str(fdef.reference), value) if readable else None
         display = target.get(self.dictionary.display_field(str(fdef.reference)), "") if target else ""
         if opts.display_value == "true":
             return display if opts.exclude_reference_link else {"display_value": display, "link": link}
