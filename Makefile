@@ -28,8 +28,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q features --junitxml=results/junit-features.xml --cucumberjson=results/cucumber.json
 	$(BIN)/python -m pytest -q tests/contract --junitxml=results/junit-contract.xml
 
-bench: $(STAMP)  # simulators (~5 min), then load profiles steady, burst, soak-shortened (~10 min): BENCHMARKS.md
+bench: $(STAMP)  # simulators (~5 min), a 90 s ServiceNow outage in real time (~2 min), then load profiles (~10 min): BENCHMARKS.md
 	$(BIN)/python -m bpsn.bench
+	$(BIN)/python -m bpsn.bench.chaos
 	$(BIN)/python -m bpsn.bench.load
 
 up: $(STAMP)

@@ -379,9 +379,11 @@ class IntegrationRunner:
     async def cycle(self, extra: dict[str, Any] | None = None) -> PollReport | None:
         """The delta watch, then one poll; errors are logged (with `extra`) and the cycle goes on:
         the watch's cursor stays put and the share queue redelivers what was not acknowledged.
-        The report, or None when the poll failed."""
+        The report, or None when the poll failed. While ServiceNow is out (the outage gate is
+        closed) the watch waits too: the poll's probe says when it is back."""
         try:
-            await self.watch_once()
+            if not self.outage.closed:
+                await self.watch_once()
         except Exception as exc:
             log.error("ServiceNow watch failed: %s", exc, extra=extra)
         try:

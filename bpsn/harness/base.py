@@ -130,8 +130,11 @@ class Harness:
 
     def new_core(self) -> IntegrationRunner:
         """A fresh core (as after a restart): no memory but what the two systems hold."""
+        real_time = not self._sim_clock.frozen  # a running clock: the core waits and paces for real
+
         async def build() -> IntegrationRunner:
-            return build_runner(self.settings, clock=self._sim_clock, pace=False, sleep=self._virtual_sleep,
+            return build_runner(self.settings, clock=self._sim_clock, pace=real_time,
+                                sleep=asyncio.sleep if real_time else self._virtual_sleep,
                                 incident_settings=self.config.incident_settings(self._organization),
                                 alert_settings=self.config.alert_settings(), **self._transports())
         return self.run(build())
