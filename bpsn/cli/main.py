@@ -12,10 +12,11 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from rich.console import Console
-from rich.table import Table
 
+from .banner import credentials_table, shown_secret
 from .errors import PORT_RANGE, OneLineErrors, bad_flag, positive, say
 from .helptext import FullSummaries
+from .wait import wait
 
 # Plain click help: rich markup ate "[record, ...]", showed flags as "<bool>" and cut long defaults with "…".
 app = typer.Typer(help="bpsn: a test bench for the BigPanda <-> ServiceNow v3 incident integration.",
@@ -155,46 +156,6 @@ def sim_example_fixtures(simulator: Annotated[str, typer.Argument(help="bigpanda
     sys.stdout.write(path.read_text())
 
 
-def _credentials_table(bp_url: str, sn_url: str) -> Table:
-    from bpsn.simulator.bigpanda.settings import BigPandaSettings
-    from bpsn.simulator.servicenow.settings import ServiceNowSettings
-
-    b, s = BigPandaSettings(), ServiceNowSettings()
-    bp, sn = (lambda name: shown_secret(b, name)), (lambda name: shown_secret(s, name))
-    t = Table(title="bpsn is up", header_style="bold")
-    t.add_column("what")
-    t.add_column("value")
-    for row in [
-        ("BigPanda simulator", f"{bp_url}   (OpenAPI: {bp_url}/docs)"),
-        ("  organisation / environment", f"{b.organization} / {b.environment} (auto-shares to ServiceNow)"),
-        ("  org token", bp("org_token")), ("  user API key", bp("user_api_key")),
-        ("  alerts app key", bp("alerts_app_key")), ("  incidents app key", bp("incidents_app_key")),
-        ("  changes app key", bp("changes_app_key")), ("  OIM app key", bp("oim_app_key")),
-        ("  admin token (/_sim)", bp("admin_token")),
-        ("ServiceNow simulator", f"{sn_url}   (OpenAPI: {sn_url}/docs)"),
-        ("  admin", f"admin / {sn('admin_password')}"),
-        ("  integration user", f"{s.integration_user} / {sn('integration_password')} (itil, x_bip_panda_user)"),
-        ("  analyst", f"{s.analyst_user} / {sn('analyst_password')} (x_bip_panda_user)"),
-        ("  BigPanda admin", "bigpanda.admin / bigpanda-admin (x_bip_panda.admin, x_bip_panda_user)"),
-        ("  OAuth client", f"{s.oauth_client_id} / {sn('oauth_client_secret')}"),
-    ]:
-        t.add_row(*row)
-    return t
-
-
-def shown_secret(settings: Any, name: str) -> str:
-    """A credential as the banner shows it: the built-in demo value (public, in the README) as
-    it is; one set through the environment never, only where it came from."""
-    value = getattr(settings, name)
-    value = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-    default = type(settings).model_fields[name].default
-    default = default.get_secret_value() if hasattr(default, "get_secret_value") else default
-    if value == default:
-        return value
-    prefix = type(settings).model_config.get("env_prefix", "")
-    return f"(set by {prefix}{name.upper()})"
-
-
 @app.command()
 def up(host: Host = "127.0.0.1",
        bigpanda_port: Annotated[int, _port("BigPanda simulator port (0: a free port).")] = 8001,
@@ -214,7 +175,7 @@ def up(host: Host = "127.0.0.1",
             from bpsn.base.serving import tune_gc
 
             tune_gc()
-            console.print(_credentials_table(stack.bigpanda_url, stack.servicenow_url))
+            console.print(credentials_table(stack.bigpanda_url, stack.servicenow_url))
             b = stack.bigpanda.settings
             token, key = shown_secret(b, "org_token"), shown_secret(b, "alerts_app_key")
             token = token if not token.startswith("(") else "$BPSN_BP_ORG_TOKEN"
@@ -231,33 +192,6 @@ def up(host: Host = "127.0.0.1",
         asyncio.run(main())
     except ListenError as exc:
         raise bad_flag("--host" if exc.bad_host else f"--{exc.role}-port", exc.reason) from None
-
-
-@app.command()
-def wait(bigpanda_url: Annotated[str, typer.Option(help="The BigPanda simulator.")] = "http://127.0.0.1:8001",
-         servicenow_url: Annotated[str, typer.Option(help="The ServiceNow simulator.")] = "http://127.0.0.1:8002",
-         timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 60.0) -> None:
-    """Block until both simulators say they are ready (seeded), for CI: `bpsn up &` then `bpsn wait`."""
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    waiting = {"BigPanda": bigpanda_url.rstrip("/"), "ServiceNow": servicenow_url.rstrip("/")}
-    while waiting:
-        for name, url in list(waiting.items()):
-            try:
-                if httpx.get(f"{url}/_sim/health", timeout=2).status_code == 200:
-                    del waiting[name]
-            except httpx.HTTPError:
-                pass
-        if waiting and time.monotonic() > deadline:
-            names = ", ".join(f"{n} at {u}" for n, u in waiting.items())
-            sys.stderr.write(f"bpsn wait: {names} not ready after {timeout:g} s\n")
-            raise typer.Exit(1)
-        if waiting:
-            time.sleep(0.2)
-    console.print(f"ready: BigPanda {bigpanda_url}, ServiceNow {servicenow_url}")
 
 
 def _incident_settings_from_env() -> Any:
@@ -459,6 +393,7 @@ def load(profile: Annotated[str, typer.Option(help="A profile in loadtests/profi
     raise typer.Exit(run_load(LoadRun(chosen, Path(out) if out else default_out(chosen.name), console=console)))
 
 
+app.command()(wait)
 app.add_typer(__import__("bpsn.cli.config", fromlist=["config_app"]).config_app, name="config", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.privacy", fromlist=["privacy_app"]).privacy_app, name="privacy", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.cmdb", fromlist=["cmdb_app"]).cmdb_app, name="cmdb", cls=FullSummaries)
