@@ -201,9 +201,13 @@ class Harness:
         return self.alerts_client.post("/data/v2/alerts", json={"app_key": self.credentials.bigpanda_alerts_app_key,
                                                          "alerts": list(alerts)})
 
-    def tickets(self, query: str = "correlation_display=BigPanda") -> list[dict[str, Any]]:
-        """ServiceNow incidents matching an encoded query (by default: every ticket the core made)."""
-        r = self.servicenow_client.get("/api/now/table/incident", params={
+    def records(self, table: str, query: str = "") -> list[dict[str, Any]]:
+        """ServiceNow records of a table matching an encoded query, read as admin."""
+        r = self.servicenow_client.get(f"/api/now/table/{table}", params={
             "sysparm_query": query, "sysparm_exclude_reference_link": "true"})
         r.raise_for_status()
         return list(r.json()["result"])
+
+    def tickets(self, query: str = "correlation_display=BigPanda") -> list[dict[str, Any]]:
+        """ServiceNow incidents matching an encoded query (by default: every ticket the core made)."""
+        return self.records("incident", query)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .report import figure
 from .samples import ALERT_TO_TICKET, NEW_TICKETS, Sample
-from .summary import figure
 
 W, H = 900, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 45

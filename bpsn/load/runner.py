@@ -32,9 +32,10 @@ from bpsn.simulator.bigpanda.settings import BigPandaSettings
 from .collect import Simulators, live_stats
 from .processes import Child, Group, StartError, cli, free_port, healthy, locust, wait_until
 from .profiles import LOCUSTFILE, Profile
+from .report import console_lines, render_markdown
 from .samples import Sample, read_samples, sample_stats
 from .seed import ANALYST_KEY, TAG, TAG_FIELD, bigpanda_fixture, core_tag_mappings
-from .summary import RunFacts, build_summary, console_lines, render_markdown
+from .summary import RunFacts, build_summary
 
 START_TIMEOUT = 60.0
 DRAIN_MAX_S = 600.0

@@ -14,16 +14,6 @@ from bpsn.simulator.bigpanda.changes.relations import relate, update_relation
 from bpsn.testing import InProcessBench, batches_writing
 
 
-def _get(bpsn_bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
-    r = bpsn_bench.run(
-        bpsn_bench.admin.get(
-            f"/api/now/table/{table}", params={"sysparm_query": query, "sysparm_exclude_reference_link": "true"}
-        )
-    )
-    r.raise_for_status()
-    return list(r.json()["result"])
-
-
 def _ticket(bpsn_bench: InProcessBench, incident_id: str) -> dict[str, Any]:
     tickets = bpsn_bench.tickets(f"correlation_id={incident_id}")
     assert len(tickets) == 1, tickets
@@ -93,7 +83,7 @@ def reshare_newest(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> 
 
 def _related(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, dict[str, Any]]:
     ticket = _ticket(bpsn_bench, bpsn_context["incident_id"])
-    rows = _get(bpsn_bench, "x_bip_panda_related_change", f"u_incident={ticket['sys_id']}")
+    rows = bpsn_bench.records("x_bip_panda_related_change", f"u_incident={ticket['sys_id']}")
     return {r["u_change_identifier"]: r for r in rows}
 
 
@@ -118,13 +108,13 @@ def related_change_is(
 ) -> None:
     row = _related(bpsn_bench, bpsn_context)[identifier]
     assert (row["u_match_certainty"], row["u_comment"]) == (certainty, comment)
-    numbered = _get(bpsn_bench, "change_request", f"number={identifier}")
+    numbered = bpsn_bench.records("change_request", f"number={identifier}")
     assert row["u_change_request"] == ("" if unknown else numbered[0]["sys_id"])
 
 
 @then(parsers.parse('the ticket was caused by "{number}"'))
 def caused_by(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], number: str) -> None:
-    change = _get(bpsn_bench, "change_request", f"number={number}")[0]
+    change = bpsn_bench.records("change_request", f"number={number}")[0]
     assert _ticket(bpsn_bench, bpsn_context["incident_id"])["caused_by"] == change["sys_id"]
 
 
@@ -161,7 +151,7 @@ def requests_sent(
 
 def _similar_rows(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[dict[str, Any]]:
     ticket = _ticket(bpsn_bench, bpsn_context["incident_ids"][0])
-    return _get(bpsn_bench, "x_bip_panda_similar_incident", f"u_incident={ticket['sys_id']}")
+    return bpsn_bench.records("x_bip_panda_similar_incident", f"u_incident={ticket['sys_id']}")
 
 
 @then(parsers.re(r"the newest ticket lists (?P<count>\d+) similar incidents?$"))

@@ -38,23 +38,13 @@ def parse_events(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], group
     )
 
 
-def _get(bpsn_bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
-    r = bpsn_bench.run(
-        bpsn_bench.admin.get(
-            f"/api/now/table/{table}", params={"sysparm_query": query, "sysparm_exclude_reference_link": "true"}
-        )
-    )
-    r.raise_for_status()
-    return list(r.json()["result"])
-
-
 def _tasks(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[dict[str, Any]]:
     ticket = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")[0]
-    return _get(bpsn_bench, "incident_task", f"incident={ticket['sys_id']}")
+    return bpsn_bench.records("incident_task", f"incident={ticket['sys_id']}")
 
 
 def _task(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], group: str) -> dict[str, Any]:
-    group_id = _get(bpsn_bench, "sys_user_group", f"name={group}")[0]["sys_id"] if group else ""
+    group_id = bpsn_bench.records("sys_user_group", f"name={group}")[0]["sys_id"] if group else ""
     found = [t for t in _tasks(bpsn_bench, bpsn_context) if t["assignment_group"] == group_id]
     assert len(found) == 1, [(t["assignment_group"], t["short_description"]) for t in _tasks(bpsn_bench, bpsn_context)]
     return found[0]

@@ -22,16 +22,6 @@ def children_per_ci(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) ->
     )
 
 
-def _get(bpsn_bench: InProcessBench, table: str, query: str) -> list[dict[str, Any]]:
-    r = bpsn_bench.run(
-        bpsn_bench.admin.get(
-            f"/api/now/table/{table}", params={"sysparm_query": query, "sysparm_exclude_reference_link": "true"}
-        )
-    )
-    r.raise_for_status()
-    return list(r.json()["result"])
-
-
 def _parent(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, Any]:
     tickets = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")
     assert len(tickets) == 1, tickets
@@ -39,7 +29,7 @@ def _parent(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[st
 
 
 def _children(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[dict[str, Any]]:
-    return _get(bpsn_bench, "incident", f"parent_incident={_parent(bpsn_bench, bpsn_context)['sys_id']}")
+    return bpsn_bench.records("incident", f"parent_incident={_parent(bpsn_bench, bpsn_context)['sys_id']}")
 
 
 def _child(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], ci: str) -> dict[str, Any]:
@@ -62,7 +52,7 @@ def child_count(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count:
 def child_state(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], ci: str, state: str, name: str) -> None:
     child = _child(bpsn_bench, bpsn_context, ci)
     assert child["state"] == state, child["state"]
-    assert child["cmdb_ci"] == _get(bpsn_bench, "cmdb_ci", f"name={name}")[0]["sys_id"]
+    assert child["cmdb_ci"] == bpsn_bench.records("cmdb_ci", f"name={name}")[0]["sys_id"]
 
 
 @then(parsers.parse('the child for "{ci}" reads "{text}"'))

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bpsn.load.profiles import get_profile, load_profiles
+from bpsn.load.report import render_markdown
 from bpsn.load.summary import (
     CEILING_FORMULA,
     NO_STEADY,
@@ -26,7 +27,6 @@ from bpsn.load.summary import (
     ceiling,
     histogram_percentile,
     integrity,
-    render_markdown,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bpsn.load import chart
-from bpsn.load.summary import NO_STEADY, RunFacts, build_summary, console_lines, render_markdown
+from bpsn.load.report import console_lines, render_markdown
+from bpsn.load.summary import NO_STEADY, RunFacts, build_summary
 
 T0 = 1_765_000_000.0  # unix time the load started
 PROFILE = {"name": "crafted", "description": "crafted facts", "users": 10, "spawn_rate": 1.0, "duration": 60.0,
