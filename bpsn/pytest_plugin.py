@@ -10,12 +10,17 @@ Fixtures (names users' suites depend on; kept stable):
 Each is built once per pytest process and reset before every test that uses it: data, clock,
 fault rules, journals and the core's memory start from the seeded state, configured.
 
+With `--bpsn-remote-bigpanda URL --bpsn-remote-servicenow URL` (or $BPSN_REMOTE_BIGPANDA_URL and
+$BPSN_REMOTE_SERVICENOW_URL), both fixtures are a stack started elsewhere (`bpsn up --no-core`)
+instead (bpsn.harness.remote.RemoteStack); the core still runs in the test process.
+
 The Gherkin step library (bpsn.steps) is registered too: a feature file of your own can use
 any step with nothing but `scenarios("my.feature")` in a test module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from collections.abc import Iterator
@@ -27,6 +32,7 @@ import pytest
 from bpsn.harness.config import BenchConfig, ConfigError, from_marker
 
 SETTINGS_ENV = "BPSN_SETTINGS"
+REMOTE_ENV = {"bigpanda": "BPSN_REMOTE_BIGPANDA_URL", "servicenow": "BPSN_REMOTE_SERVICENOW_URL"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bpsn-settings", default=None, metavar="FILE",
                     help="YAML settings for the core in every test, in the shape `bpsn config` stores "
                          f"(default: ${SETTINGS_ENV}, else the built-in defaults).")
+    for side, name in (("bigpanda", "BigPanda"), ("servicenow", "ServiceNow")):
+        group.addoption(f"--bpsn-remote-{side}", default=None, metavar="URL",
+                        help=f"Run bpsn_bench and bpsn_stack against the {name} simulator of a stack started "
+                             f"elsewhere (`bpsn up --no-core`); give both URLs (default: ${REMOTE_ENV[side]}).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,12 +75,42 @@ def bpsn_config(request: pytest.FixtureRequest) -> BenchConfig:
     return config
 
 
+def _remote_urls(config: pytest.Config) -> tuple[str, str] | None:
+    """The remote stack's two URLs, when the run targets one."""
+    urls = {side: config.getoption(f"--bpsn-remote-{side}") or os.environ.get(env) or None
+            for side, env in REMOTE_ENV.items()}
+    if not any(urls.values()):
+        return None
+    missing = [f"--bpsn-remote-{side} (or ${REMOTE_ENV[side]})" for side, url in urls.items() if not url]
+    if missing:
+        raise pytest.UsageError(f"bpsn: a remote stack needs both URLs; missing {', '.join(missing)}")
+    return urls["bigpanda"], urls["servicenow"]
+
+
+@contextlib.contextmanager
+def _remote_or(config: pytest.Config, build_local: Any) -> Iterator[Any]:
+    urls = _remote_urls(config)
+    if urls is None:
+        harness = build_local()
+    else:
+        from bpsn.harness.remote import RemoteStack, RemoteStackError
+        try:
+            harness = RemoteStack(*urls)
+        except RemoteStackError as exc:
+            raise pytest.UsageError(f"bpsn: the remote stack: {exc}") from None
+    try:
+        yield harness
+    finally:
+        harness.close()
+
+
 @pytest.fixture(scope="session")
-def _bpsn_bench_pool() -> Iterator[Any]:
-    from bpsn.testing import InProcessBench
-    bench = InProcessBench()
-    yield bench
-    bench.close()
+def _bpsn_bench_pool(pytestconfig: pytest.Config) -> Iterator[Any]:
+    def in_process() -> Any:
+        from bpsn.testing import InProcessBench
+        return InProcessBench()
+    with _remote_or(pytestconfig, in_process) as bench:
+        yield bench
 
 
 @pytest.fixture
@@ -81,11 +121,12 @@ def bpsn_bench(_bpsn_bench_pool: Any, bpsn_config: BenchConfig) -> Any:
 
 
 @pytest.fixture(scope="session")
-def _bpsn_stack_servers() -> Iterator[Any]:
-    from bpsn.harness.servers import ServerStack
-    stack = ServerStack()
-    yield stack
-    stack.close()
+def _bpsn_stack_servers(pytestconfig: pytest.Config) -> Iterator[Any]:
+    def servers() -> Any:
+        from bpsn.harness.servers import ServerStack
+        return ServerStack()
+    with _remote_or(pytestconfig, servers) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -64,9 +64,13 @@ class SimClock:
             listener(now)
         return now
 
-    def restart(self) -> None:
+    def restart(self, at: float | None = None, *, frozen: bool | None = None) -> None:
         """Back to where this clock began (a fresh state for the next test): the instant a
-        frozen clock was made at, or a running clock's first offset. Listeners stay."""
+        frozen clock was made at, or a running clock's first offset. With `at` (and `frozen`),
+        it begins there from now on instead: later restarts come back to it. Listeners stay."""
+        if at is not None:
+            keep_frozen = self._initial[1] is not None if frozen is None else frozen
+            self._initial = (0.0, at) if keep_frozen else (at - self._source(), None)
         self._offset, self._frozen_at = self._initial
 
     def on_advance(self, listener: Callable[[float], None]) -> None:

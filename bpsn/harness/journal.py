@@ -16,6 +16,7 @@ from typing import Any
 from .admin import SimulatorAdmin
 
 NEAR_MISSES = 5
+BATCH_PATH = "/api/now/v1/batch"
 SERVICENOW_PREFIXES = ("/api/now/", "/oauth_token.do")
 
 
@@ -120,3 +121,21 @@ class RequestJournal:
 
         nearest = sorted(candidates, key=likeness, reverse=True)[:NEAR_MISSES]
         return "near misses, closest first:\n" + "\n".join(f"  {r.describe()}" for r in nearest)
+
+
+def batch_items(entries: list[Any]) -> list[list[tuple[str, str]]]:
+    """The (method, table) writes of each Batch API request: its items are journaled just before it."""
+    out: list[list[tuple[str, str]]] = []
+    items: list[tuple[str, str]] = []
+    for e in entries:
+        if e.path == BATCH_PATH:
+            out.append(items)
+            items = []
+        elif e.method != "GET":
+            items.append((e.method, e.table))
+    return out
+
+
+def batches_writing(entries: list[Any], table: str) -> int:
+    """Batch API requests that wrote `table`."""
+    return sum(any(t == table for _, t in items) for items in batch_items(entries))

@@ -112,6 +112,9 @@ class ServerStack(Harness):
         return {f"{side}_transport": httpx.AsyncHTTPTransport(verify=self._tls, socket_options=NODELAY)
                 for side in ("bigpanda", "servicenow")}
 
+    def _async_transport(self, simulator: str) -> httpx.AsyncBaseTransport:
+        return httpx.AsyncHTTPTransport(verify=self._tls, socket_options=NODELAY)
+
     async def _start_core_loop(self) -> None:
         self._stop = asyncio.Event()
         self._core_task = asyncio.get_running_loop().create_task(self.runner.run(self._stop))

@@ -7,21 +7,22 @@ from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 
+from bpsn.harness.base import Harness
+from bpsn.harness.journal import batches_writing
+from bpsn.harness.views import counts
 from bpsn.integration.modules import root_cause, similar
 from bpsn.integration.modules.root_cause import RootCauseChanges, RootCauseSettings
 from bpsn.integration.modules.similar import SimilarSettings
-from bpsn.simulator.bigpanda.changes.relations import relate, update_relation
-from bpsn.testing import InProcessBench, batches_writing
 
 
-def _ticket(bpsn_bench: InProcessBench, incident_id: str) -> dict[str, Any]:
+def _ticket(bpsn_bench: Harness, incident_id: str) -> dict[str, Any]:
     tickets = bpsn_bench.tickets(f"correlation_id={incident_id}")
     assert len(tickets) == 1, tickets
     return tickets[0]
 
 
 @given(parsers.parse('ServiceNow has the change requests "{first}" and "{second}"'))
-def change_requests(bpsn_bench: InProcessBench, first: str, second: str) -> None:
+def change_requests(bpsn_bench: Harness, first: str, second: str) -> None:
     for number in (first, second):
         r = bpsn_bench.run(
             bpsn_bench.admin.post(
@@ -32,12 +33,12 @@ def change_requests(bpsn_bench: InProcessBench, first: str, second: str) -> None
 
 
 @given(parsers.parse("the core copies Root Cause Changes, reading an open incident at most every {seconds:d} seconds"))
-def copies_rcc(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], seconds: int) -> None:
+def copies_rcc(bpsn_bench: Harness, bpsn_context: dict[str, Any], seconds: int) -> None:
     bpsn_context["rcc"] = root_cause.attach(bpsn_bench.runner, RootCauseSettings(enabled=True, refresh_seconds=seconds))
 
 
 @given(parsers.parse("the core lists similar incidents scoring at least {threshold:f}"))
-def lists_similar(bpsn_bench: InProcessBench, threshold: float) -> None:
+def lists_similar(bpsn_bench: Harness, threshold: float) -> None:
     similar.attach(bpsn_bench.runner, SimilarSettings(enabled=True, threshold=threshold))
 
 
@@ -47,48 +48,36 @@ def lists_similar(bpsn_bench: InProcessBench, threshold: float) -> None:
     )
 )
 def bigpanda_relates(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], identifier: str, certainty: str, comment: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], identifier: str, certainty: str, comment: str
 ) -> None:
-    org, now = bpsn_bench.org, bpsn_bench.clock.now()
-    change, _ = org.changes.upsert(
-        org.rng,
-        {"identifier": identifier, "status": "Done", "summary": f"Change {identifier}", "start": int(now) - 600},
-        now,
+    now = int(bpsn_bench.clock.now())
+    views = bpsn_bench.bigpanda_views
+    change_id = views.upsert_change(
+        {"identifier": identifier, "status": "Done", "summary": f"Change {identifier}", "start": now - 600},
+        bpsn_bench.credentials.bigpanda_changes_app_key,
     )
-    existing = next((r for r in org.changes.related_to(bpsn_context["incident_id"]) if r.change_id == change.id), None)
-    if existing is None:
-        relate(
-            org,
-            change_id=change.id,
-            incident_id=bpsn_context["incident_id"],
-            match_certainty=certainty,
-            comment=comment,
-            by="sre@example.com",
-            now=now,
-        )
-    else:
-        update_relation(org, existing.id, match_certainty=certainty, comment=comment, by="sre@example.com", now=now)
+    views.relate_change(change_id, bpsn_context["incident_id"], certainty, comment)
 
 
 @when("the core refreshes Root Cause Changes")
-def core_refreshes(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+def core_refreshes(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> None:
     companion: RootCauseChanges = bpsn_context["rcc"]
     bpsn_bench.run(companion.refresh())
 
 
 @when("BigPanda delivers the newest incident's share again")
-def reshare_newest(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
-    bpsn_bench.org.share(bpsn_bench.incident(bpsn_context["incident_ids"][0]), "incident#new", bpsn_bench.clock.now())
+def reshare_newest(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> None:
+    bpsn_bench.bigpanda_views.share_again(bpsn_context["incident_ids"][0])
 
 
-def _related(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _related(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> dict[str, dict[str, Any]]:
     ticket = _ticket(bpsn_bench, bpsn_context["incident_id"])
     rows = bpsn_bench.records("x_bip_panda_related_change", f"u_incident={ticket['sys_id']}")
     return {r["u_change_identifier"]: r for r in rows}
 
 
 @then(parsers.re(r"the ticket has (?P<count>\d+) related changes?$"))
-def related_count(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: str) -> None:
+def related_count(bpsn_bench: Harness, bpsn_context: dict[str, Any], count: str) -> None:
     assert len(_related(bpsn_bench, bpsn_context)) == int(count), list(_related(bpsn_bench, bpsn_context))
 
 
@@ -99,7 +88,7 @@ def related_count(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], coun
     )
 )
 def related_change_is(
-    bpsn_bench: InProcessBench,
+    bpsn_bench: Harness,
     bpsn_context: dict[str, Any],
     identifier: str,
     certainty: str,
@@ -113,19 +102,19 @@ def related_change_is(
 
 
 @then(parsers.parse('the ticket was caused by "{number}"'))
-def caused_by(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], number: str) -> None:
+def caused_by(bpsn_bench: Harness, bpsn_context: dict[str, Any], number: str) -> None:
     change = bpsn_bench.records("change_request", f"number={number}")[0]
     assert _ticket(bpsn_bench, bpsn_context["incident_id"])["caused_by"] == change["sys_id"]
 
 
 @then('the ticket has no "caused by" change')
-def no_cause(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+def no_cause(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> None:
     assert _ticket(bpsn_bench, bpsn_context["incident_id"])["caused_by"] == ""
 
 
 @then(parsers.re(r"the core asked BigPanda for Root Cause Changes (?P<count>\d+) times?"))
-def rcc_reads(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: str) -> None:
-    reads = bpsn_bench.bigpanda.journal.find(method="GET", path="/resources/v2.0/rcc", since_id=bpsn_context["bp_mark"])
+def rcc_reads(bpsn_bench: Harness, bpsn_context: dict[str, Any], count: str) -> None:
+    reads = bpsn_bench.requests("bigpanda", bpsn_context["bp_mark"], method="GET", path="/resources/v2.0/rcc")
     assert len(reads) == int(count), [e.query for e in reads]
 
 
@@ -136,33 +125,31 @@ def rcc_reads(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: s
     )
 )
 def requests_sent(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], batches: str, table: str, lookups: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], batches: str, table: str, lookups: str
 ) -> None:
-    entries = bpsn_bench.servicenow.journal.find(
-        user=bpsn_bench.settings.servicenow_user, since_id=bpsn_context["sn_mark"]
-    )
+    entries = bpsn_bench.requests("servicenow", bpsn_context["sn_mark"], user=bpsn_bench.settings.servicenow_user)
     looked_up = [e for e in entries if e.method == "GET" and e.table == "change_request"]
     assert (batches_writing(entries, table), len(looked_up)) == (int(batches), int(lookups)), (
-        bpsn_bench.servicenow.journal.counts(entries)
+        counts(entries)
     )
     writes = [e for e in entries if e.table == table and e.method != "GET"]
     assert all(e.status < 300 for e in writes), [(e.method, e.status) for e in writes]
 
 
-def _similar_rows(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> list[dict[str, Any]]:
+def _similar_rows(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> list[dict[str, Any]]:
     ticket = _ticket(bpsn_bench, bpsn_context["incident_ids"][0])
     return bpsn_bench.records("x_bip_panda_similar_incident", f"u_incident={ticket['sys_id']}")
 
 
 @then(parsers.re(r"the newest ticket lists (?P<count>\d+) similar incidents?$"))
-def similar_count(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: str) -> None:
+def similar_count(bpsn_bench: Harness, bpsn_context: dict[str, Any], count: str) -> None:
     rows = _similar_rows(bpsn_bench, bpsn_context)
     assert len(rows) == int(count), rows
     bpsn_context["similar"] = rows
 
 
 @then(parsers.parse("it lists the first incident's ticket with score \"{score}\""))
-def lists_first(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], score: str) -> None:
+def lists_first(bpsn_bench: Harness, bpsn_context: dict[str, Any], score: str) -> None:
     row, first = bpsn_context["similar"][0], _ticket(bpsn_bench, bpsn_context["incident_id"])
     assert (row["u_similar_bp_incident_id"], row["u_similar_incident"], row["u_score"]) == (
         bpsn_context["incident_id"],

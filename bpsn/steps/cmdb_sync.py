@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from bpsn.integration.cmdb import CmdbSettings, CmdbSync, ExportReport, SyncReport, V1Exporter
+from bpsn.harness.base import Harness
+from bpsn.integration.cmdb import (
+    CmdbSettings,
+    CmdbSync,
+    ExportReport,
+    SyncReport,
+    V1Exporter,
+)
 from bpsn.integration.cmdb.factory import build_cmdb_sync, build_v1_exporter
-from bpsn.simulator.bigpanda.enrichment.store import EnrichmentStore
-from bpsn.testing import InProcessBench
 
 SERVER_TABLE = "cmdb_ci_server"
 DAY = 86_400
@@ -22,7 +26,7 @@ DAY = 86_400
 class CmdbHarness:
     """The sync and the exporter as the core would run them, rebuilt on demand (a restart)."""
 
-    def __init__(self, bpsn_bench: InProcessBench) -> None:
+    def __init__(self, bpsn_bench: Harness) -> None:
         self.bench = bpsn_bench
         self.settings = CmdbSettings()
         self.waits: list[float] = []
@@ -42,8 +46,8 @@ class CmdbHarness:
             "clock": self.bench.clock,
             "pace": False,
             "sleep": self._sleep,
-            "bigpanda_transport": httpx.ASGITransport(app=self.bench.bigpanda_app),
-            "servicenow_transport": httpx.ASGITransport(app=self.bench.servicenow_app),
+            "bigpanda_transport": self.bench.core_transport("bigpanda"),
+            "servicenow_transport": self.bench.core_transport("servicenow"),
         }
 
         async def build() -> tuple[CmdbSync, V1Exporter]:
@@ -60,20 +64,32 @@ class CmdbHarness:
                 self.bench.run(job.aclose())
         self.sync = self.exporter = None
 
-    @property
-    def enrichment(self) -> EnrichmentStore:
-        return self.bench.bigpanda.orgs[self.bench.bigpanda.settings.organization].enrichment
+    def map_ids(self) -> dict[str, str]:
+        """BigPanda's enrichment maps, name -> id (its mapping-enrichment API)."""
+        r = self.bench.operator_client.get("/resources/v2.1/mapping-enrichment")
+        assert r.status_code == 200, r.text
+        return {m["name"]: m["id"] for m in r.json()["maps"]}
+
+    def rows(self, map_id: str) -> list[dict[str, str]]:
+        r = self.bench.operator_client.get(f"/resources/v2.1/mapping-enrichment/{map_id}/map")
+        assert r.status_code == 200, r.text
+        return list(r.json()["rows"])
+
+    def job_status(self, job_id: str) -> str:
+        r = self.bench.alerts_client.get(f"/resources/v1.0/enrichment-jobs/{job_id}")
+        assert r.status_code == 200, r.text
+        return str(r.json()["status"])
 
 
 @pytest.fixture
-def bpsn_cmdb(bpsn_bench: InProcessBench) -> Iterator[CmdbHarness]:
+def bpsn_cmdb(bpsn_bench: Harness) -> Iterator[CmdbHarness]:
     harness = CmdbHarness(bpsn_bench)
     harness.rebuild()
     yield harness
     harness.close()
 
 
-def _servers(bpsn_bench: InProcessBench, fields: list[str]) -> list[dict[str, str]]:
+def _servers(bpsn_bench: Harness, fields: list[str]) -> list[dict[str, str]]:
     r = bpsn_bench.run(
         bpsn_bench.admin.get(
             f"/api/now/table/{SERVER_TABLE}",
@@ -84,7 +100,7 @@ def _servers(bpsn_bench: InProcessBench, fields: list[str]) -> list[dict[str, st
     return list(r.json()["result"])
 
 
-def _server_id(bpsn_bench: InProcessBench, name: str) -> str:
+def _server_id(bpsn_bench: Harness, name: str) -> str:
     matches = [s for s in _servers(bpsn_bench, ["name"]) if s["name"] == name]
     assert len(matches) == 1, f"expected one server named {name}, found {len(matches)}"
     return matches[0]["sys_id"]
@@ -97,7 +113,7 @@ def configure(bpsn_cmdb: CmdbHarness, table: str, fields: str) -> None:
 
 
 @given(parsers.parse("the CMDB holds {count:d} servers"))
-def cmdb_holds(bpsn_bench: InProcessBench, count: int) -> None:
+def cmdb_holds(bpsn_bench: Harness, count: int) -> None:
     existing = len(_servers(bpsn_bench, ["name"]))
     for i in range(existing, count):
         r = bpsn_bench.run(
@@ -116,7 +132,7 @@ def paging(bpsn_cmdb: CmdbHarness, size: int, pages: int) -> None:
 
 
 @given("the CMDB sync ran a day ago")
-def ran_a_day_ago(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness) -> None:
+def ran_a_day_ago(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness) -> None:
     assert bpsn_cmdb.sync is not None
     report = bpsn_bench.run(bpsn_cmdb.sync.sync_cycle())
     assert report.complete and not report.errors, report
@@ -124,24 +140,24 @@ def ran_a_day_ago(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness) -> None:
 
 
 @given(parsers.parse("BigPanda answers {status:d} to the next {times:d} CMDB requests"))
-def bigpanda_fails(bpsn_bench: InProcessBench, status: int, times: int) -> None:
-    bpsn_bench.bigpanda.faults.add(path="/resources/v2.1/mapping-enrichment", status=status, times=times)
+def bigpanda_fails(bpsn_bench: Harness, status: int, times: int) -> None:
+    bpsn_bench.faults.bigpanda.add(path="/resources/v2.1/mapping-enrichment", status=status, times=times)
 
 
 @given(parsers.parse("BigPanda answers {status:d} to the next CMDB request"))
-def bigpanda_fails_once(bpsn_bench: InProcessBench, status: int) -> None:
+def bigpanda_fails_once(bpsn_bench: Harness, status: int) -> None:
     bigpanda_fails(bpsn_bench, status, 1)
 
 
 # --- when ----------------------------------------------------------------------------------------
 @when("the CMDB sync runs")
-def sync_runs(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness) -> None:
+def sync_runs(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness) -> None:
     assert bpsn_cmdb.sync is not None
     bpsn_cmdb.report = bpsn_bench.run(bpsn_cmdb.sync.sync_cycle())
 
 
 @when("the CMDB sync runs one pass")
-def sync_runs_one_pass(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness) -> None:
+def sync_runs_one_pass(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness) -> None:
     assert bpsn_cmdb.sync is not None
     bpsn_cmdb.report = bpsn_bench.run(bpsn_cmdb.sync.sync_once())
 
@@ -152,13 +168,13 @@ def sync_restarts(bpsn_cmdb: CmdbHarness) -> None:
 
 
 @when("the CMDB v1 export runs")
-def export_runs(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness) -> None:
+def export_runs(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness) -> None:
     assert bpsn_cmdb.exporter is not None
     bpsn_cmdb.export = bpsn_bench.run(bpsn_cmdb.exporter.export())
 
 
 @when(parsers.parse('an engineer sets "{field}" of server "{name}" to "{value}"'))
-def engineer_edits(bpsn_bench: InProcessBench, field: str, name: str, value: str) -> None:
+def engineer_edits(bpsn_bench: Harness, field: str, name: str, value: str) -> None:
     r = bpsn_bench.run(
         bpsn_bench.admin.patch(f"/api/now/table/{SERVER_TABLE}/{_server_id(bpsn_bench, name)}", json={field: value})
     )
@@ -166,20 +182,14 @@ def engineer_edits(bpsn_bench: InProcessBench, field: str, name: str, value: str
 
 
 @when(parsers.parse('an engineer deletes server "{name}"'))
-def engineer_deletes(bpsn_bench: InProcessBench, name: str) -> None:
+def engineer_deletes(bpsn_bench: Harness, name: str) -> None:
     r = bpsn_bench.run(bpsn_bench.admin.delete(f"/api/now/table/{SERVER_TABLE}/{_server_id(bpsn_bench, name)}"))
     assert r.status_code == 204, r.text
 
 
 @when(parsers.parse('a BigPanda user deletes the map "{name}"'))
-def user_deletes_map(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness, name: str) -> None:
-    [map_id] = [m.id for m in bpsn_cmdb.enrichment.maps.values() if m.name == name]
-    r = bpsn_bench.run(
-        bpsn_bench.source.delete(
-            f"/resources/v2.1/mapping-enrichment/{map_id}",
-            headers={"Authorization": f"Bearer {bpsn_bench.bigpanda.settings.user_api_key}"},
-        )
-    )
+def user_deletes_map(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness, name: str) -> None:
+    r = bpsn_bench.operator_client.delete(f"/resources/v2.1/mapping-enrichment/{bpsn_cmdb.map_ids()[name]}")
     assert r.status_code == 204, r.text
 
 
@@ -197,17 +207,16 @@ def nothing_sent(bpsn_cmdb: CmdbHarness) -> None:
 
 
 @then(parsers.parse("BigPanda's map \"{name}\" holds every server as ServiceNow has it"))
-def map_matches(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness, name: str) -> None:
-    [table] = [m for m in bpsn_cmdb.enrichment.maps.values() if m.name == name]
-    _assert_same_rows(bpsn_bench, bpsn_cmdb, list(table.rows.values()))
+def map_matches(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness, name: str) -> None:
+    _assert_same_rows(bpsn_bench, bpsn_cmdb, bpsn_cmdb.rows(bpsn_cmdb.map_ids()[name]))
 
 
 @then(parsers.parse("BigPanda's v1 table \"{map_id}\" holds every server as ServiceNow has it"))
-def v1_table_matches(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness, map_id: str) -> None:
-    _assert_same_rows(bpsn_bench, bpsn_cmdb, list(bpsn_cmdb.enrichment.maps[map_id].rows.values()))
+def v1_table_matches(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness, map_id: str) -> None:
+    _assert_same_rows(bpsn_bench, bpsn_cmdb, bpsn_cmdb.rows(map_id))
 
 
-def _assert_same_rows(bpsn_bench: InProcessBench, bpsn_cmdb: CmdbHarness, rows: list[dict[str, str]]) -> None:
+def _assert_same_rows(bpsn_bench: Harness, bpsn_cmdb: CmdbHarness, rows: list[dict[str, str]]) -> None:
     fields = bpsn_cmdb.settings.classes[SERVER_TABLE]
     expected = sorted(_servers(bpsn_bench, fields), key=lambda r: r["sys_id"])
     assert sorted(rows, key=lambda r: r["sys_id"]) == expected
@@ -256,7 +265,7 @@ def v1_done(bpsn_cmdb: CmdbHarness, table: str, rows: int) -> None:
     assert bpsn_cmdb.export is not None
     [c] = [c for c in bpsn_cmdb.export.classes if c.table == table]
     assert (c.status, c.rows, c.errors) == ("done", rows, []), c
-    assert bpsn_cmdb.enrichment.job(c.job_id).status == "done"
+    assert bpsn_cmdb.job_status(c.job_id) == "done"
 
 
 @then(parsers.parse('the v1 upload job of "{table}" failed saying "{text}"'))

@@ -21,9 +21,9 @@ import pytest
 import yaml
 from pytest_bdd import given, parsers
 
+from bpsn.harness.base import Harness
 from bpsn.harness.config import BenchConfig, ConfigError
 from bpsn.simulator.common.yaml_text import load_yaml
-from bpsn.testing import InProcessBench
 
 
 def _find(request: pytest.FixtureRequest, name: str) -> Path:
@@ -34,7 +34,7 @@ def _find(request: pytest.FixtureRequest, name: str) -> Path:
     return beside if beside.exists() else Path.cwd() / path
 
 
-def _configure(bench: InProcessBench, **options: Any) -> None:
+def _configure(bench: Harness, **options: Any) -> None:
     try:
         bench.configure(BenchConfig.build(base=bench.config, **options))
     except ConfigError as exc:
@@ -42,18 +42,18 @@ def _configure(bench: InProcessBench, **options: Any) -> None:
 
 
 @given(parsers.parse('the core runs with the settings in "{path}"'))
-def settings_from_file(bpsn_bench: InProcessBench, request: pytest.FixtureRequest, path: str) -> None:
+def settings_from_file(bpsn_bench: Harness, request: pytest.FixtureRequest, path: str) -> None:
     _configure(bpsn_bench, settings_file=_find(request, path))
 
 
 @given("the core runs with these settings:")
-def settings_from_table(bpsn_bench: InProcessBench, datatable: list[list[str]]) -> None:
+def settings_from_table(bpsn_bench: Harness, datatable: list[list[str]]) -> None:
     """Values as the settings form sends them: strings, yes/no, comma-separated lists."""
     _configure(bpsn_bench, settings={name: value for name, value in datatable[1:]})
 
 
 @given(parsers.parse('the core runs with the transform rules in "{path}"'))
-def rules_from_file(bpsn_bench: InProcessBench, request: pytest.FixtureRequest, path: str) -> None:
+def rules_from_file(bpsn_bench: Harness, request: pytest.FixtureRequest, path: str) -> None:
     file = _find(request, path)
     try:
         rules = load_yaml(file.read_text())
@@ -67,5 +67,5 @@ def rules_from_file(bpsn_bench: InProcessBench, request: pytest.FixtureRequest, 
 
 
 @given(parsers.parse('the simulators are seeded from "{path}"'))
-def seeded_from_file(bpsn_bench: InProcessBench, request: pytest.FixtureRequest, path: str) -> None:
+def seeded_from_file(bpsn_bench: Harness, request: pytest.FixtureRequest, path: str) -> None:
     _configure(bpsn_bench, fixtures=_find(request, path))

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 from pytest_bdd import given, parsers, then, when
 
+from bpsn.harness.base import Harness
 from bpsn.integration.clients.http import ApiClient, RetryPolicy
 from bpsn.integration.clients.servicenow import ServiceNowClient
 from bpsn.integration.privacy import PrivacyPolicy, Pseudonymiser
 from bpsn.integration.privacy.subject_service import PrivacyError, SubjectTools
 from bpsn.integration.privacy.tables import AUDIT_TABLE, PREFIX
-from bpsn.testing import InProcessBench
 
 KINDS = {
     "emails": "email",
@@ -45,7 +45,7 @@ def privacy_key(bpsn_context: dict[str, Any], key: str) -> None:
 
 
 def _set_policy(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], direction: str, change: dict[str, Any]
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], direction: str, change: dict[str, Any]
 ) -> None:
     spec = bpsn_context.setdefault("policy_spec", {})
     rules = spec.setdefault(direction, {})
@@ -56,7 +56,7 @@ def _set_policy(
     _wire(bpsn_bench, bpsn_context)
 
 
-def _wire(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+def _wire(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> None:
     bpsn_bench.runner.protect(bpsn_context["policy"], _key(bpsn_context))
 
 
@@ -71,7 +71,7 @@ def _kinds(text: str) -> list[str]:
     )
 )
 def policy_detects(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], action: str, kinds: str, system: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], action: str, kinds: str, system: str
 ) -> None:
     _set_policy(
         bpsn_bench,
@@ -88,7 +88,7 @@ def policy_detects(
     )
 )
 def policy_field(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], action: str, tag: str, kind: str, system: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], action: str, tag: str, kind: str, system: str
 ) -> None:
     _set_policy(
         bpsn_bench,
@@ -105,7 +105,7 @@ def policy_field(
     )
 )
 def send_described_alert(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str, check: str, description: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], status: str, host: str, check: str, description: str
 ) -> None:
     r = bpsn_bench.send_alerts({"status": status, "host": host, "check": check, "description": description})
     assert r.status_code == 201, r.text
@@ -114,7 +114,7 @@ def send_described_alert(
 
 
 # --- what ServiceNow and BigPanda show ------------------------------------------------------------
-def _the_ticket(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> dict[str, Any]:
+def _the_ticket(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> dict[str, Any]:
     [ticket] = bpsn_bench.tickets(f"correlation_id={bpsn_context['incident_id']}")
     return ticket
 
@@ -124,12 +124,12 @@ def _mask(bpsn_context: dict[str, Any], kind: str, value: str) -> str:
 
 
 @then(parsers.parse('the ticket does not contain "{text}"'))
-def ticket_lacks(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+def ticket_lacks(bpsn_bench: Harness, bpsn_context: dict[str, Any], text: str) -> None:
     assert text not in json.dumps(_the_ticket(bpsn_bench, bpsn_context))
 
 
 @then(parsers.parse('the ticket description contains "{text}"'))
-def description_contains(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+def description_contains(bpsn_bench: Harness, bpsn_context: dict[str, Any], text: str) -> None:
     description = _the_ticket(bpsn_bench, bpsn_context)["description"]
     assert text in description, description
 
@@ -140,13 +140,13 @@ def description_contains(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any
         r'"(?P<value>[^"]+)"'
     )
 )
-def description_has_pseudonym(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], kind: str, value: str) -> None:
+def description_has_pseudonym(bpsn_bench: Harness, bpsn_context: dict[str, Any], kind: str, value: str) -> None:
     description = _the_ticket(bpsn_bench, bpsn_context)["description"]
     assert _mask(bpsn_context, kind, value) in description, description
 
 
 @then(parsers.parse('both tickets contain the pseudonym of the email "{email}"'))
-def both_tickets_pseudonym(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], email: str) -> None:
+def both_tickets_pseudonym(bpsn_bench: Harness, bpsn_context: dict[str, Any], email: str) -> None:
     ids = bpsn_context["incident_ids"]
     assert len(set(ids)) == 2, ids
     tickets = bpsn_bench.tickets("correlation_idIN" + ",".join(ids))
@@ -163,40 +163,38 @@ def both_tickets_pseudonym(bpsn_bench: InProcessBench, bpsn_context: dict[str, A
     )
 )
 def short_description_pseudonym(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], before: str, kind: str, value: str, after: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], before: str, kind: str, value: str, after: str
 ) -> None:
     expected = before + _mask(bpsn_context, kind, value) + after
     assert _the_ticket(bpsn_bench, bpsn_context)["short_description"] == expected
 
 
 @then(parsers.parse('BigPanda still shows host "{host}" on the alert'))
-def bigpanda_keeps_host(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], host: str) -> None:
-    org = bpsn_bench.bigpanda.orgs[bpsn_bench.bigpanda.settings.organization]
-    assert [org.alerts[a].tags.get("host") for a in bpsn_bench.incident(bpsn_context["incident_id"]).alert_ids] == [
-        host
-    ]
+def bigpanda_keeps_host(bpsn_bench: Harness, bpsn_context: dict[str, Any], host: str) -> None:
+    alerts = bpsn_bench.incident(bpsn_context["incident_id"]).alerts
+    assert [a.tags.get("host") for a in alerts] == [host], alerts
 
 
-def _bigpanda_record(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> str:
+def _bigpanda_record(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> str:
     """Everything BigPanda keeps of what happened to the incident: its activities' parameters."""
-    return json.dumps([a.params for a in bpsn_bench.incident(bpsn_context["incident_id"]).activities])
+    return json.dumps([a.params for a in bpsn_bench.bigpanda_views.activities(bpsn_context["incident_id"])])
 
 
 @then(parsers.parse("BigPanda's record of the incident contains \"{text}\""))
-def bigpanda_record_has(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+def bigpanda_record_has(bpsn_bench: Harness, bpsn_context: dict[str, Any], text: str) -> None:
     assert text in _bigpanda_record(bpsn_bench, bpsn_context)
 
 
 @then(parsers.parse("BigPanda's record of the incident does not contain \"{text}\""))
-def bigpanda_record_lacks(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], text: str) -> None:
+def bigpanda_record_lacks(bpsn_bench: Harness, bpsn_context: dict[str, Any], text: str) -> None:
     assert text not in _bigpanda_record(bpsn_bench, bpsn_context)
 
 
 # --- data subjects ------------------------------------------------------------------------------------
-def _tools(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], user: str, password: str) -> SubjectTools:
+def _tools(bpsn_bench: Harness, bpsn_context: dict[str, Any], user: str, password: str) -> SubjectTools:
     async def build() -> ServiceNowClient:
         http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=bpsn_bench.servicenow_app),
+            transport=bpsn_bench.core_transport("servicenow"),
             base_url=bpsn_bench.settings.servicenow_url,
             auth=(user, password),
         )
@@ -205,7 +203,7 @@ def _tools(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], user: str, 
     return SubjectTools(bpsn_bench.run(build()), _key(bpsn_context), bpsn_bench.clock)
 
 
-def _rows(bpsn_bench: InProcessBench, table: str) -> list[dict[str, Any]]:
+def _rows(bpsn_bench: Harness, table: str) -> list[dict[str, Any]]:
     r = bpsn_bench.run(
         bpsn_bench.admin.get(f"/api/now/table/{table}", params={"sysparm_exclude_reference_link": "true"})
     )
@@ -214,15 +212,16 @@ def _rows(bpsn_bench: InProcessBench, table: str) -> list[dict[str, Any]]:
 
 
 @given("the x_bip_panda tables hold these records:")
-def tables_hold(bpsn_bench: InProcessBench, datatable: list[list[str]]) -> None:
+def tables_hold(bpsn_bench: Harness, datatable: list[list[str]]) -> None:
     header, *rows = datatable
     assert header == ["table", "column", "value"], header
     for table, column, value in rows:
-        bpsn_bench.servicenow.insert_system(table, {column: value})
+        r = bpsn_bench.servicenow_client.post(f"/api/now/table/{table}", json={column: value})
+        assert r.status_code == 201, r.text
 
 
 @when(parsers.parse('the data protection officer exports the data of "{email}"'))
-def export_data(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], email: str) -> None:
+def export_data(bpsn_bench: Harness, bpsn_context: dict[str, Any], email: str) -> None:
     bpsn_context["export"] = bpsn_bench.run(
         _tools(bpsn_bench, bpsn_context, *USERS["data protection officer"]).export(email)
     )
@@ -234,7 +233,7 @@ def export_data(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], email:
         r'the data of "(?P<email>[^"]+)"'
     )
 )
-def erase_data(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], who: str, email: str) -> None:
+def erase_data(bpsn_bench: Harness, bpsn_context: dict[str, Any], who: str, email: str) -> None:
     user, password = USERS[who]
     tools = _tools(bpsn_bench, bpsn_context, user, password)
     try:
@@ -260,17 +259,17 @@ def export_lacks(bpsn_context: dict[str, Any], text: str) -> None:
 
 
 @then(parsers.parse("the {table} table holds {count:d} records"))
-def table_holds(bpsn_bench: InProcessBench, table: str, count: int) -> None:
+def table_holds(bpsn_bench: Harness, table: str, count: int) -> None:
     assert len(_rows(bpsn_bench, table)) == count
 
 
-def _scoped_text(bpsn_bench: InProcessBench) -> str:
+def _scoped_text(bpsn_bench: Harness) -> str:
     names = {r["name"] for r in _rows(bpsn_bench, "sys_dictionary") if r["name"].startswith(PREFIX)}
     return json.dumps({t: _rows(bpsn_bench, t) for t in sorted(names - {AUDIT_TABLE})})
 
 
 @then(parsers.parse('no x_bip_panda record holds "{first}" or "{second}"'))
-def nothing_holds(bpsn_bench: InProcessBench, first: str, second: str) -> None:
+def nothing_holds(bpsn_bench: Harness, first: str, second: str) -> None:
     text = _scoped_text(bpsn_bench).lower()
     assert first.lower() not in text and second.lower() not in text
 
@@ -282,18 +281,18 @@ def nothing_holds(bpsn_bench: InProcessBench, first: str, second: str) -> None:
     )
 )
 def record_has_pseudonym(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], table: str, kind: str, value: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], table: str, kind: str, value: str
 ) -> None:
     assert _mask(bpsn_context, kind, value) in json.dumps(_rows(bpsn_bench, table))
 
 
 @then(parsers.re(r'an? (?P<table>x_bip_panda_\w+) record holds "(?P<text>[^"]+)"'))
-def record_holds(bpsn_bench: InProcessBench, table: str, text: str) -> None:
+def record_holds(bpsn_bench: Harness, table: str, text: str) -> None:
     assert text in json.dumps(_rows(bpsn_bench, table))
 
 
 @then(parsers.parse('the privacy audit holds {count:d} completed erase at "{when}" of the subject "{email}"'))
-def audit_holds(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count: int, when: str, email: str) -> None:
+def audit_holds(bpsn_bench: Harness, bpsn_context: dict[str, Any], count: int, when: str, email: str) -> None:
     audits = _rows(bpsn_bench, AUDIT_TABLE)
     assert len(audits) == count, audits
     for a in audits:
@@ -304,13 +303,13 @@ def audit_holds(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], count:
 @then(
     parsers.parse('the privacy audit counts {deleted:d} "delete" in {first} and {changed:d} "pseudonymise" in {second}')
 )
-def audit_counts(bpsn_bench: InProcessBench, deleted: int, first: str, changed: int, second: str) -> None:
+def audit_counts(bpsn_bench: Harness, deleted: int, first: str, changed: int, second: str) -> None:
     [audit] = _rows(bpsn_bench, AUDIT_TABLE)
     assert json.loads(audit["u_record_counts"]) == {first: {"delete": deleted}, second: {"pseudonymise": changed}}
 
 
 @then(parsers.parse('the privacy audit does not contain "{text}"'))
-def audit_lacks(bpsn_bench: InProcessBench, text: str) -> None:
+def audit_lacks(bpsn_bench: Harness, text: str) -> None:
     assert text.lower() not in json.dumps(_rows(bpsn_bench, AUDIT_TABLE)).lower()
 
 
@@ -321,5 +320,5 @@ def erase_refused(bpsn_context: dict[str, Any], text: str) -> None:
 
 
 @then("the privacy audit is empty")
-def audit_empty(bpsn_bench: InProcessBench) -> None:
+def audit_empty(bpsn_bench: Harness) -> None:
     assert _rows(bpsn_bench, AUDIT_TABLE) == []

@@ -13,29 +13,39 @@ import pytest
 import yaml
 from pytest_bdd import given, parsers, then, when
 
+from bpsn.harness.base import Harness
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.servicenow import ServiceNowClient
 from bpsn.integration.engine.incidents import IncidentEngine
-from bpsn.integration.engine.messages import CreateTicket, ShareReceived, TicketRef, UpdateTicket
-from bpsn.integration.rules import RulesError, RuleStore, command_after_rules, rules_for_command
+from bpsn.integration.engine.messages import (
+    CreateTicket,
+    ShareReceived,
+    TicketRef,
+    UpdateTicket,
+)
+from bpsn.integration.rules import (
+    RulesError,
+    RuleStore,
+    command_after_rules,
+    rules_for_command,
+)
 from bpsn.integration.rules.catalog import tag_definitions
 from bpsn.integration.rules.dryrun import active_incidents, dry_run
 from bpsn.integration.rules.evaluator import RulesOutcome, RuleTrace
 from bpsn.integration.rules.explain import lines, result
 from bpsn.integration.rules.store import TABLE
-from bpsn.testing import InProcessBench
 
 ORG = "demo"
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def _user_key(bpsn_bench: InProcessBench) -> httpx.AsyncClient:
+def _user_key(bpsn_bench: Harness) -> httpx.AsyncClient:
     """BigPanda's API as the integration's user (V2 incidents, tag definitions)."""
 
     async def make() -> httpx.AsyncClient:
         token = bpsn_bench.settings.bigpanda_bearer_token.get_secret_value()
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=bpsn_bench.bigpanda_app),
+            transport=bpsn_bench.core_transport("bigpanda"),
             base_url=bpsn_bench.settings.bigpanda_url,
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -44,21 +54,21 @@ def _user_key(bpsn_bench: InProcessBench) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-def bpsn_bigpanda_api(bpsn_bench: InProcessBench) -> Iterator[ApiClient]:
+def bpsn_bigpanda_api(bpsn_bench: Harness) -> Iterator[ApiClient]:
     client = _user_key(bpsn_bench)
     yield ApiClient(client)
     bpsn_bench.run(client.aclose())
 
 
 @pytest.fixture
-def bpsn_rule_store(bpsn_bench: InProcessBench, bpsn_bigpanda_api: ApiClient) -> RuleStore:
+def bpsn_rule_store(bpsn_bench: Harness, bpsn_bigpanda_api: ApiClient) -> RuleStore:
     """The engineer's rule store: ServiceNow as admin (reads sys_dictionary), BigPanda's tag definitions."""
     rule_store = RuleStore(ServiceNowClient(ApiClient(bpsn_bench.admin)))
     rule_store.tags = bpsn_bench.run(tag_definitions(bpsn_bigpanda_api))
     return rule_store
 
 
-def _refresh_tags(bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, bpsn_bigpanda_api: ApiClient) -> None:
+def _refresh_tags(bpsn_bench: Harness, bpsn_rule_store: RuleStore, bpsn_bigpanda_api: ApiClient) -> None:
     bpsn_rule_store.tags = bpsn_bench.run(tag_definitions(bpsn_bigpanda_api))
 
 
@@ -68,7 +78,7 @@ def _trace(outcome: RulesOutcome, name: str) -> RuleTrace:
     return found[0]
 
 
-def _count(bpsn_bench: InProcessBench, table: str) -> int:
+def _count(bpsn_bench: Harness, table: str) -> int:
     r = bpsn_bench.run(
         bpsn_bench.admin.get(f"/api/now/table/{table}", params={"sysparm_limit": 1, "sysparm_fields": "sys_id"})
     )
@@ -84,7 +94,7 @@ def _tag_id(bpsn_rule_store: RuleStore, name: str) -> str:
 # --- given ---------------------------------------------------------------------------------------
 @given(parsers.parse('BigPanda has the incident tag "{name}"'))
 def bigpanda_has_tag(
-    bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, bpsn_bigpanda_api: ApiClient, name: str
+    bpsn_bench: Harness, bpsn_rule_store: RuleStore, bpsn_bigpanda_api: ApiClient, name: str
 ) -> None:
     r = bpsn_bench.run(
         bpsn_bigpanda_api.request(
@@ -98,19 +108,19 @@ def bigpanda_has_tag(
 
 
 @given("an engineer has saved the transform rule:")
-def saved_rule(bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, docstring: str) -> None:
+def saved_rule(bpsn_bench: Harness, bpsn_rule_store: RuleStore, docstring: str) -> None:
     bpsn_bench.run(bpsn_rule_store.save(ORG, yaml.safe_load(docstring)))
 
 
 @given("an engineer has saved these transform rules:")
-def saved_rules(bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, docstring: str) -> None:
+def saved_rules(bpsn_bench: Harness, bpsn_rule_store: RuleStore, docstring: str) -> None:
     bpsn_bench.run(bpsn_rule_store.save_all(ORG, yaml.safe_load(docstring)))
 
 
 # --- when ----------------------------------------------------------------------------------------
 @when("an engineer saves the transform rule:")
 def save_rule(
-    bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, bpsn_context: dict[str, Any], docstring: str
+    bpsn_bench: Harness, bpsn_rule_store: RuleStore, bpsn_context: dict[str, Any], docstring: str
 ) -> None:
     try:
         bpsn_bench.run(bpsn_rule_store.save(ORG, yaml.safe_load(docstring)))
@@ -126,7 +136,7 @@ def save_rule(
     )
 )
 def send_alert_with_tags(
-    bpsn_bench: InProcessBench,
+    bpsn_bench: Harness,
     bpsn_context: dict[str, Any],
     status: str,
     host: str,
@@ -146,22 +156,19 @@ def send_alert_with_tags(
     )
 )
 def alert_was_sent(
-    bpsn_bench: InProcessBench, bpsn_context: dict[str, Any], status: str, host: str, check: str
+    bpsn_bench: Harness, bpsn_context: dict[str, Any], status: str, host: str, check: str
 ) -> None:
     r = bpsn_bench.send_alerts({"status": status, "host": host, "check": check})
     assert r.status_code == 201, r.text
     bpsn_context["incident_id"] = r.json()["alerts"][0]["incident_id"]
 
 
-def _pending_share(bpsn_bench: InProcessBench, incident_id: str) -> dict[str, Any]:
+def _pending_share(bpsn_bench: Harness, incident_id: str) -> dict[str, Any]:
     """The share BigPanda would deliver next for the incident, rendered without leasing it."""
-    org = bpsn_bench.bigpanda.orgs[ORG]
-    share = next((s for s in org.shares.pending() if s.incident_id == incident_id), None)
-    assert share is not None, f"BigPanda has no pending share for incident {incident_id}"
-    return bpsn_bench.bigpanda.render_share(org, share)
+    return bpsn_bench.bigpanda_views.pending_share(incident_id)
 
 
-def _existing_ticket(bpsn_bench: InProcessBench, incident_id: str) -> TicketRef | None:
+def _existing_ticket(bpsn_bench: Harness, incident_id: str) -> TicketRef | None:
     rows = bpsn_bench.tickets(f"correlation_id={incident_id}^ORDERBYDESCsys_created_on")
     if not rows:
         return None
@@ -170,7 +177,7 @@ def _existing_ticket(bpsn_bench: InProcessBench, incident_id: str) -> TicketRef 
 
 
 @when("the transform rules run on the share BigPanda delivers")
-def rules_run(bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, bpsn_context: dict[str, Any]) -> None:
+def rules_run(bpsn_bench: Harness, bpsn_rule_store: RuleStore, bpsn_context: dict[str, Any]) -> None:
     share = _pending_share(bpsn_bench, bpsn_context["incident_id"])
     event = ShareReceived(
         share["share_id"],
@@ -188,7 +195,7 @@ def rules_run(bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, bpsn_conte
 
 @when("the engineer dry-runs the transform rules on BigPanda's active incidents")
 def engineer_dry_runs(
-    bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, bpsn_bigpanda_api: ApiClient, bpsn_context: dict[str, Any]
+    bpsn_bench: Harness, bpsn_rule_store: RuleStore, bpsn_bigpanda_api: ApiClient, bpsn_context: dict[str, Any]
 ) -> None:
     bpsn_context["before"] = _snapshot(bpsn_bench)
     incidents = bpsn_bench.run(active_incidents(bpsn_bigpanda_api, 20))
@@ -197,7 +204,7 @@ def engineer_dry_runs(
 
 
 @when(parsers.parse('an administrator edits the rule "{name}" in ServiceNow to the regex "{pattern}"'))
-def admin_edits_rule(bpsn_bench: InProcessBench, name: str, pattern: str) -> None:
+def admin_edits_rule(bpsn_bench: Harness, name: str, pattern: str) -> None:
     rows = bpsn_bench.run(
         bpsn_bench.admin.get(f"/api/now/table/{TABLE}", params={"sysparm_query": f"name={name}"})
     ).json()
@@ -208,12 +215,15 @@ def admin_edits_rule(bpsn_bench: InProcessBench, name: str, pattern: str) -> Non
     assert r.status_code == 200, r.text
 
 
-def _snapshot(bpsn_bench: InProcessBench) -> dict[str, Any]:
-    org = bpsn_bench.bigpanda.orgs[ORG]
+def _snapshot(bpsn_bench: Harness) -> dict[str, Any]:
+    """What a dry run must leave as it was: ServiceNow's record counts, BigPanda's share queue,
+    and every incident as its V2 API shows it, with the length of its activity feed."""
+    views = bpsn_bench.bigpanda_views
+    queue = views.share_queue()
     return {
         "servicenow": {t: _count(bpsn_bench, t) for t in ("incident", TABLE, "sys_journal_field", "sys_audit")},
-        "shares": ([s.id for s in org.shares.pending()], [s.id for s in org.shares.leased()]),
-        "incidents": {i.id: (dict(i.incident_tags), i.version, len(i.activities)) for i in org.incidents.values()},
+        "shares": ([s["share_id"] for s in queue["pending"]], [s["share_id"] for s in queue["leased"]]),
+        "incidents": {i.id: (i.raw, len(views.activities(i.id))) for i in views.incidents()},
     }
 
 
@@ -286,7 +296,7 @@ def refused(bpsn_context: dict[str, Any], rule: str, part: str, why: str) -> Non
 
 
 @then("ServiceNow holds no transform rules")
-def no_rules(bpsn_bench: InProcessBench) -> None:
+def no_rules(bpsn_bench: Harness) -> None:
     assert _count(bpsn_bench, TABLE) == 0
 
 
@@ -305,12 +315,12 @@ def dry_run_no_match(bpsn_context: dict[str, Any], name: str) -> None:
 
 
 @then("the dry run wrote nothing to ServiceNow or BigPanda")
-def dry_run_wrote_nothing(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
+def dry_run_wrote_nothing(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> None:
     assert _snapshot(bpsn_bench) == bpsn_context["before"]
 
 
 @then(parsers.parse('the engineer\'s rule list shows "{name}" as not applied because of "{why}"'))
-def list_shows_broken(bpsn_bench: InProcessBench, bpsn_rule_store: RuleStore, name: str, why: str) -> None:
+def list_shows_broken(bpsn_bench: Harness, bpsn_rule_store: RuleStore, name: str, why: str) -> None:
     stored = {s.name: s for s in bpsn_bench.run(bpsn_rule_store.stored(ORG))}
     assert stored[name].rule is None and why in stored[name].problem, stored[name]
     assert name not in [r.name for r in bpsn_bench.run(bpsn_rule_store.rules(ORG))]
@@ -322,8 +332,6 @@ def core_reports_skipped(bpsn_context: dict[str, Any], count: int) -> None:
 
 
 @then("BigPanda has no share of the incident waiting")
-def no_share_waiting(bpsn_bench: InProcessBench, bpsn_context: dict[str, Any]) -> None:
-    r = bpsn_bench.bigpanda_client.get("/_sim/shares", headers={
-        "X-Bpsn-Admin-Token": bpsn_bench.bigpanda.settings.admin_token.get_secret_value()})
-    assert r.status_code == 200, r.text
-    assert bpsn_context["incident_id"] not in r.text
+def no_share_waiting(bpsn_bench: Harness, bpsn_context: dict[str, Any]) -> None:
+    queue = bpsn_bench.bigpanda_views.share_queue()
+    assert bpsn_context["incident_id"] not in str(queue), queue

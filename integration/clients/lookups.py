@@ -11,6 +11,7 @@ when a name or id is not known.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,7 @@ class ReferenceCache:
         self.servicenow, self._now, self.ttl = servicenow, now, ttl
         self._by_key: dict[tuple[str, str, str], tuple[str, float]] = {}  # (table, field, key) -> sys_id
         self._by_id: dict[tuple[str, str], tuple[str, float]] = {}  # (table, sys_id) -> display name
+        self._inflight: dict[tuple[str, str, str], asyncio.Event] = {}  # keys being fetched now
         self.queries = 0
 
     def _fresh(self, at: float) -> bool:
@@ -38,20 +40,36 @@ class ReferenceCache:
         field = field or KEY_FIELDS.get(table, "name")
         wanted = {k for k in keys if k and "," not in k and "^" not in k}
         missing = [k for k in wanted if not ((hit := self._by_key.get((table, field, k))) and self._fresh(hit[1]))]
-        if missing:
-            self.queries += 1
-            name_field = NAME_FIELDS.get(table, "name")
-            rows = await self.servicenow.query(table, f"{field}IN{','.join(sorted(missing))}",
-                                               fields=["sys_id", field, name_field], limit=len(missing) * 2)
-            now = self._now()
-            found = {str(r.get(field, "")): r for r in rows}
-            for key in missing:
-                row = found.get(key)
-                self._by_key[(table, field, key)] = (row["sys_id"] if row else "", now)
-                if row:
-                    self._by_id[(table, row["sys_id"])] = (str(row.get(name_field, "")), now)
-        out = {k: self._by_key[(table, field, k)][0] for k in wanted}
+        # keys another call is fetching now are awaited, not fetched again (companions ask at once)
+        others = {self._inflight[(table, field, k)] for k in missing if (table, field, k) in self._inflight}
+        mine = [k for k in missing if (table, field, k) not in self._inflight]
+        if mine:
+            done = asyncio.Event()
+            for key in mine:
+                self._inflight[(table, field, key)] = done
+            try:
+                await self._fetch(table, field, mine)
+            finally:
+                for key in mine:
+                    del self._inflight[(table, field, key)]
+                done.set()
+        for event in others:
+            await event.wait()
+        out = {k: hit[0] for k in wanted if (hit := self._by_key.get((table, field, k)))}
         return {k: v for k, v in out.items() if v}
+
+    async def _fetch(self, table: str, field: str, keys: list[str]) -> None:
+        self.queries += 1
+        name_field = NAME_FIELDS.get(table, "name")
+        rows = await self.servicenow.query(table, f"{field}IN{','.join(sorted(keys))}",
+                                           fields=["sys_id", field, name_field], limit=len(keys) * 2)
+        now = self._now()
+        found = {str(r.get(field, "")): r for r in rows}
+        for key in keys:
+            row = found.get(key)
+            self._by_key[(table, field, key)] = (row["sys_id"] if row else "", now)
+            if row:
+                self._by_id[(table, row["sys_id"])] = (str(row.get(name_field, "")), now)
 
     def remember(self, table: str, key: str, sys_id: str, field: str = "", name: str = "") -> None:
         """A record the core just created: found from now on, not after the TTL of a miss."""

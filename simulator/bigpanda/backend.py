@@ -79,7 +79,7 @@ class BigPandaBackend:
     def add_demo_organization(self) -> Organization:
         s = self.settings
         return self.add_organization(
-            s.organization, s.org_token, {s.user_api_key: s.user_email},
+            s.organization, s.org_token, {s.user_api_key: s.user_email, s.operator_api_key: s.operator_email},
             {"alerts": s.alerts_app_key, "incidents": s.incidents_app_key, "changes": s.changes_app_key,
              "oim": s.oim_app_key},
             {s.alerts_app_key: "api.demo_monitoring", s.oim_app_key: "oim.demo_oim"},

@@ -20,6 +20,10 @@ class BigPandaSettings(BaseSettings):
     org_token: str = "demo-org-token"
     user_api_key: str = "BPUdemo-user-key"
     user_email: str = "integration@demo.example.com"
+    # a second user of the organisation: a person at BigPanda's console (the harness acts as them
+    # when a test tags, snoozes or relates a change), with their own rate-limit budget
+    operator_api_key: str = "BPUdemo-operator-key"
+    operator_email: str = "sre@demo.example.com"
     alerts_app_key: str = "demo-alerts-app-key"
     incidents_app_key: str = "demo-incidents-app-key"
     changes_app_key: str = "demo-changes-app-key"

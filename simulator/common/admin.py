@@ -79,6 +79,14 @@ class ClockAdvance(AdminBody):
                            description="How far to move the clock forward")
 
 
+class ClockRestart(AdminBody):
+    at: float | None = Field(None, ge=0, le=32_503_680_000, strict=True,
+                             description="Epoch seconds to begin at from now on (later restarts come back to it); "
+                                         "left out: where the clock began")
+    frozen: bool | None = Field(None, description="Begin frozen (only advance moves it) or running; left out: "
+                                                  "as the clock began")
+
+
 class JournalEntryOut(BaseModel):
     id: int
     time: float
@@ -182,6 +190,16 @@ def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -
     async def advance(body: ClockAdvance) -> ClockState:
         backend.clock.advance(body.seconds)
         backend.tick()
+        return clock_state()
+
+    @r.post("/clock/restart", response_model=ClockState,
+            summary="Put the clock back where it began, or begin it again at `at`; reset next",
+            description="The one way back in time: what a test suite does before each reset, so every test "
+                        "starts at the same instant (send `{}` to go back to where the clock began). "
+                        "Timers already set keep their due times, so reset the "
+                        "simulator next. Under `bpsn up` both simulators share one clock.")
+    async def restart_clock(body: ClockRestart) -> ClockState:
+        backend.clock.restart(body.at, frozen=body.frozen)
         return clock_state()
 
     @r.post("/clock/freeze", response_model=ClockState, summary="Stop the clock (advance moves it)")

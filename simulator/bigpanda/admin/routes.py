@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from bpsn.simulator.bigpanda.auth import admin_caller
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
-from bpsn.simulator.bigpanda.errors import doc
+from bpsn.simulator.bigpanda.errors import doc, not_found
 from bpsn.simulator.bigpanda.incidents.render import incident_v2
 from bpsn.simulator.bigpanda.rate_limit import RateLimitSettings
 from bpsn.simulator.bigpanda.sharing.routes_push import build_push_router
@@ -44,6 +44,12 @@ class RateLimitsIn(AdminBody):
     incidents_v1_per_minute: int = Field(150, ge=1, le=1_000_000)
     changes_per_minute: int = Field(400, ge=1, le=1_000_000)
     changes_per_week: int = Field(50_000, ge=1, le=100_000_000)
+
+
+class ShareAgain(AdminBody):
+    trigger: str = Field("incident#new", min_length=1, max_length=100, pattern=r"^[a-z_]+#[a-z_]+$",
+                         description="The trigger the share carries, as BigPanda names it (incident#new, ...)")
+    organization: str | None = Field(None, min_length=1, max_length=100)
 
 
 class QueueView(BaseModel):
@@ -94,6 +100,36 @@ def build_admin_router() -> APIRouter:
 
         return QueueView(pending=view(q.pending()), leased=view(q.leased()), dead_letters=view(q.dead_letters),
                          acknowledged=q.acknowledged)
+
+    @r.get("/incidents/{incident_id}", response_model=dict[str, Any], responses={404: doc(404, "No such incident")},
+           summary="One incident as the V2 API shows it, its alerts expanded, from any environment")
+    async def incident(request: Request, incident_id: str = Path(max_length=100),
+                       organization: str | None = Query(None, max_length=100)) -> dict[str, Any]:
+        b: BigPandaBackend = request.app.state.backend
+        org = b.org_named(organization or b.settings.organization)
+        return incident_v2(org, b.incident(org, incident_id), expand_alerts=True)
+
+    @r.get("/incidents/{incident_id}/share", response_model=dict[str, Any],
+           responses={404: doc(404, "No such incident, or no share of it waiting")},
+           summary="The share BigPanda would deliver next for the incident, rendered, without leasing it")
+    async def pending_share(request: Request, incident_id: str = Path(max_length=100),
+                            organization: str | None = Query(None, max_length=100)) -> dict[str, Any]:
+        b: BigPandaBackend = request.app.state.backend
+        org = b.org_named(organization or b.settings.organization)
+        b.incident(org, incident_id)
+        share = next((s for s in org.shares.pending() if s.incident_id == incident_id), None)
+        if share is None:
+            raise not_found(f"A pending share of incident {incident_id}")
+        return b.render_share(org, share)
+
+    @r.post("/incidents/{incident_id}/share", response_model=Done, responses={404: doc(404, "No such incident")},
+            summary="Share an incident again to its environments' targets, as an incident change does")
+    async def share_again(request: Request, body: ShareAgain, incident_id: str = Path(max_length=100)) -> Done:
+        b: BigPandaBackend = request.app.state.backend
+        org = b.org_named(body.organization or b.settings.organization)
+        org.share(b.incident(org, incident_id), body.trigger, b.clock.now())
+        b.notifier.notify()
+        return Done()
 
     @r.get("/organizations/{name}/rate-limits", response_model=RateLimitsIn,
            responses={404: doc(404, "No such organization")}, summary="The organization's rate limits")
