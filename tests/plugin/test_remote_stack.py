@@ -1,0 +1,121 @@
+"""The step library and the fixtures against a stack in other processes, given by URL.
+
+Both simulators run as `bpsn sim` processes on free loopback ports (as a CI service would run
+them); the features and a RemoteStack of this process reach them only over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bpsn.harness.remote import VIRTUAL_START, RemoteStack, RemoteStackError
+
+ROOT = Path(__file__).resolve().parents[2]
+URL = re.compile(r"simulator on (http://127\.0\.0\.1:\d+)")
+# features that reach every part of the step library: views of incidents, activities, tags,
+# changes and RCC, maintenance plans, enrichment maps, OIM alerts, the share queue, journals
+FEATURES = ["alert_to_ticket", "tag_sync", "reopen", "snooze", "ai_features", "changes_maintenance",
+            "cmdb_sync", "oim_feature", "transform_rules", "privacy", "incident_tasks"]
+
+
+def _environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSN_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _start(simulator: str, output: Path) -> tuple[subprocess.Popen[bytes], str]:
+    log = output.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bpsn.cli", "sim", simulator, "--host", "127.0.0.1", "--port", "0"],
+                            stdout=log, stderr=subprocess.STDOUT, env=_environment(), cwd=output.parent)
+    deadline = time.monotonic() + 60
+    while not (found := URL.search(output.read_text(errors="replace"))):
+        assert proc.poll() is None, f"bpsn sim {simulator} stopped:\n{output.read_text(errors='replace')}"
+        assert time.monotonic() < deadline, f"bpsn sim {simulator} printed no URL"
+        time.sleep(0.05)
+    url = found.group(1)
+    while httpx.get(f"{url}/_sim/health", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, f"bpsn sim {simulator} never became ready"
+        time.sleep(0.05)
+    return proc, url
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def remote_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    folder = tmp_path_factory.mktemp("remote")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        bigpanda, bp_url = _start("bigpanda", folder / "bigpanda.log")
+        procs.append(bigpanda)
+        servicenow, sn_url = _start("servicenow", folder / "servicenow.log")
+        procs.append(servicenow)
+        yield bp_url, sn_url
+    finally:
+        for proc in procs:
+            _stop(proc)
+
+
+def test_the_project_features_pass_against_simulators_in_other_processes(remote_urls: tuple[str, str]) -> None:
+    bp_url, sn_url = remote_urls
+    files = [f"features/test_{name}.py" for name in FEATURES]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                          *files, "--bpsn-remote-bigpanda", bp_url, "--bpsn-remote-servicenow", sn_url],
+                         cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=600)
+    tail = run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.returncode == 0, tail
+    passed = int(re.search(r"(\d+) passed", run.stdout).group(1))  # type: ignore[union-attr]
+    assert passed >= 60 and "failed" not in run.stdout.splitlines()[-1], tail
+
+
+def test_a_remote_stack_starts_every_test_at_the_virtual_start(remote_urls: tuple[str, str]) -> None:
+    stack = RemoteStack(*remote_urls)
+    try:
+        stack.clock.advance(3600)
+        stack.send_alerts({"status": "critical", "host": "db-1", "check": "disk"})
+        assert stack.poll().created == 1
+        assert len(stack.tickets()) == 1
+        stack.reset()
+        for admin in stack.admins.values():  # both simulators, and the core's own clock
+            assert admin.now() == VIRTUAL_START
+        assert stack.clock.now() == VIRTUAL_START
+        assert stack.journal.requests() == [] and stack.tickets() == []
+        stack.clock.advance(90)
+        assert [admin.now() for admin in stack.admins.values()] == [VIRTUAL_START + 90] * 2
+        assert stack.clock.now() == VIRTUAL_START + 90
+    finally:
+        stack.close()
+
+
+def test_wrong_admin_credentials_are_named(remote_urls: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BPSN_BP_ADMIN_TOKEN", "not-the-stack's-token")
+    with pytest.raises(RemoteStackError, match="BPSN_BP_ADMIN_TOKEN"):
+        RemoteStack(*remote_urls)
+
+
+def test_one_url_alone_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "test_nothing.py").write_text("def test_it(bpsn_bench):\n    pass\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_nothing.py",
+                          "--bpsn-remote-bigpanda", "http://127.0.0.1:1"],
+                         cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "a remote stack needs both URLs; missing --bpsn-remote-servicenow" in run.stdout + run.stderr
