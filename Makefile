@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bpsn-installed
 
-.PHONY: demo test bench up clean venv
+.PHONY: demo test bench up clean venv browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,21 +17,38 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/bpsn demo
 
+# Headless Chromium for tests/dashboard, from Debian's packages (never a browser download): installed
+# when missing and we are root with apt-get (about 15 s with `apt-get update`); otherwise those tests
+# skip and say how to install it.
+APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+			{ $(APT_CHROMIUM) >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && $(APT_CHROMIUM) >/dev/null 2>&1; }; } \
+				|| echo "could not install chromium: the browser tests will skip"; \
+		else \
+			echo "no chromium: the browser tests will skip (as root: apt-get install chromium chromium-driver)"; \
+		fi; \
+	fi
+
 # One pytest worker per core (a test file stays whole on one worker). The Gherkin features run on
 # their own (pytest-bdd's cucumber report is empty under xdist; on the pooled bench they take
 # seconds), then the schemathesis contract tests (their per-operation tests do not survive xdist).
 # Reports: results/junit.xml, results/junit-features.xml, results/cucumber.json, results/junit-contract.xml.
-test: $(STAMP)
+test: $(STAMP) browser
 	@mkdir -p results
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --ignore=tests/contract --ignore-glob='features/*' \
 		--junitxml=results/junit.xml
 	$(BIN)/python -m pytest -q features --junitxml=results/junit-features.xml --cucumberjson=results/cucumber.json
 	$(BIN)/python -m pytest -q tests/contract --junitxml=results/junit-contract.xml
 
-bench: $(STAMP)  # simulators (~5 min), a 90 s ServiceNow outage in real time (~2 min), then load profiles (~10 min): BENCHMARKS.md
+bench: $(STAMP)  # simulators (~5 min), a 90 s ServiceNow outage in real time (~2 min), a fault storm on both sides as separate processes (~5 min), then load profiles (~10 min): BENCHMARKS.md
 	$(BIN)/python -m bpsn.bench
 	$(BIN)/python -m bpsn.bench.chaos
+	$(BIN)/python -m bpsn.bench.chaos_storm
 	$(BIN)/python -m bpsn.bench.load
+	$(BIN)/python -m bpsn.bench.notify  # SN -> BP latency, change notifications on vs off (~2 min)
 
 up: $(STAMP)
 	$(BIN)/bpsn up

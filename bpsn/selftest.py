@@ -9,7 +9,8 @@ whose credentials decrypt with BPSN_CONFIG_KEY and name this integration user. B
 organisation's, or BPSN_* without `--org`): reachable; the bearer token accepted (GET
 /resources/v2.0/environments); the incidents app key accepted: a callback for a share id that
 does not exist, which BigPanda checks the key of and then ignores (a share retrieval would
-lease real shares and delay their delivery).
+lease real shares and delay their delivery); the BigPanda permissions the v3 app doc requires of
+the integration's user, each probed by a call that changes nothing (a 403 means it is missing).
 
 No credential is ever printed: messages name fields and users, and every line is redacted.
 """
@@ -39,7 +40,22 @@ REQUIRED_ROLES = {
 ADMIN_ROLE = "x_bip_panda.admin"
 PROBE_SHARE = "bpsn-selftest-probe"
 SERVICENOW_AFTER = ("ServiceNow reachable", "ServiceNow credentials", "ServiceNow roles", "ServiceNow round trip")
-BIGPANDA_CHECKS = ("BigPanda reachable", "BigPanda bearer token", "BigPanda incidents app key")
+BIGPANDA_CHECKS = ("BigPanda reachable", "BigPanda bearer token", "BigPanda incidents app key",
+                   "BigPanda permissions")
+# permission -> what stops working without it (the v3 app doc's table), and a probe that changes nothing
+PERMISSION_PROBES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "Autoshare": ("incidents are not shared to ServiceNow", "POST", "/integrations/v3/servicenow/callbacks",
+                  {"json": {"results": [{"share_id": PROBE_SHARE, "status": "ok"}]}}),  # the app key probe
+    "Incident Enrichment": ("no CMDB enrichment, similar incidents or related changes", "GET",
+                            "/resources/v2.1/mapping-enrichment", {}),
+    "Root Cause Changes": ("no root cause change data (changes and the RCC tab)", "GET", "/resources/v2.0/rcc",
+                           {"params": {"incident_id": PROBE_SHARE}}),
+    "Incident Actions (All Environments)": (
+        "ServiceNow resolves, comments and snoozes do not reach BigPanda", "POST",
+        f"/resources/v2.0/environments/{PROBE_SHARE}/incidents/{PROBE_SHARE}/comments",
+        {"json": {"comment": "bpsn selftest probe"}}),
+    "Manage Environments": ("environments cannot be read or managed", "GET", "/resources/v2.0/environments", {}),
+}
 
 
 @dataclass(frozen=True)
@@ -209,19 +225,52 @@ class SelfTest:
                 return [failed("BigPanda reachable" + tag, f"no answer from {c.bigpanda_url} ({type(exc).__name__})",
                                f"check the BigPanda API URL ({url_fix}: https://api.bigpanda.io, or your region's) "
                                "and that outbound HTTPS to it is allowed"),
-                        skipped("BigPanda bearer token" + tag, "BigPanda is not reachable"),
-                        skipped("BigPanda incidents app key" + tag, "BigPanda is not reachable")]
+                        *self._skipped(tuple(n + tag for n in BIGPANDA_CHECKS[1:]), "BigPanda is not reachable")]
             checks = [passed("BigPanda reachable" + tag, f"{c.bigpanda_url} answered in {_ms(started)}")]
-            checks.append(self._bearer(envs, tag, bearer_fix))
             if envs.status_code == 401:
-                checks.append(skipped("BigPanda incidents app key" + tag, "BigPanda did not accept the bearer token"))
-            else:
-                checks.append(await self._app_key(bp, c, tag, app_key_fix))
+                return checks + [self._bearer(envs, tag, bearer_fix, user_key=False),
+                                 *self._skipped(tuple(n + tag for n in BIGPANDA_CHECKS[2:]),
+                                                "BigPanda did not accept the bearer token")]
+            probe = await bp.post(PERMISSION_PROBES["Autoshare"][2],
+                                  headers={"x-bp-app-key": c.incidents_app_key.get_secret_value()},
+                                  **PERMISSION_PROBES["Autoshare"][3])
+            refused = await self._refused_permissions(bp, {envs.request.url.path: envs, probe.request.url.path: probe})
+            checks.append(self._bearer(envs, tag, bearer_fix, user_key=len(refused) < len(PERMISSION_PROBES)))
+            checks.append(self._app_key(probe, c, tag, app_key_fix))
+            checks.append(self._permissions(refused, tag, org))
         return checks
 
     @staticmethod
-    def _bearer(r: httpx.Response, tag: str, fix: str) -> Check:
+    async def _refused_permissions(bp: httpx.AsyncClient, asked: dict[str, httpx.Response]) -> list[str]:
+        """The permissions whose probe BigPanda answered 403, in the doc's order; `asked`: the answers the
+        other checks already had (path -> response), not asked again (5 requests a second at most)."""
+        refused = []
+        for permission, (_, method, path, kwargs) in PERMISSION_PROBES.items():
+            answer = asked.get(path) or await bp.request(method, path, **kwargs)
+            if answer.status_code == 403:
+                refused.append(permission)
+        return refused
+
+    @staticmethod
+    def _permissions(refused: list[str], tag: str, org: str | None) -> Check:
+        name = "BigPanda permissions" + tag
+        if not refused:
+            return passed(name, "the user has " + ", ".join(PERMISSION_PROBES))
+        if len(refused) == len(PERMISSION_PROBES):
+            lacks = "the token may use none of the integration's APIs (an org token, or a user with no role)"
+        else:
+            lacks = "the bearer token's user lacks " + "; ".join(
+                f"{p} ({PERMISSION_PROBES[p][0]})" for p in refused)
+        sim = f"/_sim/organizations/{org}/roles" if org else "/_sim/organizations/<organisation>/roles"
+        return failed(name, lacks, f"in BigPanda give the user behind the bearer token a role with "
+                                   f"{', '.join(refused)} (Settings > Roles Management), as the v3 app doc "
+                                   f"requires; on the simulator: PUT {sim}")
+
+    @staticmethod
+    def _bearer(r: httpx.Response, tag: str, fix: str, *, user_key: bool) -> Check:
         name = "BigPanda bearer token" + tag
+        if r.status_code == 403 and user_key:  # other APIs took it: a user API key without Manage Environments
+            return passed(name, "accepted; it may not list environments (see BigPanda permissions)")
         if r.status_code == 200:
             names = [str(e.get("name", "")) for e in r.json()]
             return passed(name, f"accepted; {len(names)} environment(s): {', '.join(names) or 'none'}")
@@ -238,16 +287,16 @@ class SelfTest:
                       "persists, check BigPanda's status page")
 
     @staticmethod
-    async def _app_key(bp: httpx.AsyncClient, c: ConnectionSettings, tag: str, fix: str) -> Check:
+    def _app_key(r: httpx.Response, c: ConnectionSettings, tag: str, fix: str) -> Check:
+        """`r`: the answer to a callback for a share that does not exist (also the Autoshare probe)."""
         name = "BigPanda incidents app key" + tag
-        key = c.incidents_app_key.get_secret_value()
-        if not key:
+        if not c.incidents_app_key.get_secret_value():
             return failed(name, "no incidents app key is set", fix)
-        r = await bp.post("/integrations/v3/servicenow/callbacks", headers={"x-bp-app-key": key},
-                          json={"results": [{"share_id": PROBE_SHARE, "status": "ok"}]})
         body: Any = r.json() if "json" in r.headers.get("content-type", "") else {}
         if r.status_code == 200 and PROBE_SHARE in body.get("unknown", []):
             return passed(name, "accepted (a probe callback for a share that does not exist changed nothing)")
+        if r.status_code == 403 and "permission 'Autoshare'" in r.text:  # the simulator names what it refused
+            return skipped(name, "BigPanda refused the probe for the Autoshare permission (see BigPanda permissions)")
         if r.status_code == 403:
             return failed(name, "BigPanda says this is not the organisation's incidents app key (HTTP 403)",
                           f"{fix}: the app key of the organisation's ServiceNow incidents integration")

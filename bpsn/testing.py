@@ -23,6 +23,7 @@ from bpsn.harness.journal import batch_items, batches_writing
 from bpsn.integration.config.settings import ConnectionSettings
 from bpsn.integration.engine.mapping import IncidentSettings
 from bpsn.integration.factory import close_runner
+from bpsn.integration.notifications import NOTIFICATION_PATH, ChangeFollower, NotificationApp, notification_token
 from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
@@ -31,7 +32,7 @@ from bpsn.simulator.servicenow.app import create_app as create_servicenow_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
-BP_URL, SN_URL = "http://bigpanda.test", "http://servicenow.test"
+BP_URL, SN_URL, CORE_URL = "http://bigpanda.test", "http://servicenow.test", "http://core.test"
 
 
 def call_asgi(app: Any, method: str, url: str, base_url: str = "http://testserver",
@@ -60,6 +61,36 @@ class InProcessBench(Harness):
         self.config = config or BenchConfig()
         self._incident_settings = incident_settings
         self.runner = self.new_core()
+        self._wire_notifications()
+
+    def _wire_notifications(self) -> None:
+        """ServiceNow's change notifications reach the core's notification app in-process (still
+        inactive: `notify_core_of_changes()` turns them on); `advance` lets them settle."""
+        self.follower = ChangeFollower(lambda: self.runner)
+        token = notification_token()
+        self._notification_header = f"Bearer {token}"
+        self.notification_app = NotificationApp(self.follower, token)
+        self.notification_url = CORE_URL + NOTIFICATION_PATH
+        self.servicenow.outbound.client = httpx.AsyncClient(transport=InProcessTransport(self.notification_app))
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        self.settle_notifications()
+
+    def settle_notifications(self) -> None:
+        if not self.servicenow.outbound.pending() and self.follower.due_in() is None:
+            return  # nothing waits: no trip to the loop (most tests never turn notifications on)
+        if self._loop_thread.on_loop():
+            return  # the core's own waits run on the loop: they cannot wait on it (the next step settles)
+
+        async def settle() -> None:
+            for _ in range(10):  # a watch pass may write, and that write notify again
+                await self.servicenow.outbound.flush()
+                await self.follower.catch_up()
+                if self.follower.due_in() != 0.0 and not any(
+                        d.due <= self.clock.now() for d in self.servicenow.outbound.queue):
+                    return
+        self.run(settle())
 
     # --- transports and clients ------------------------------------------------------------------
     def transport(self, simulator: str) -> InProcessTransport:
@@ -80,6 +111,7 @@ class InProcessBench(Harness):
 
     def reset(self, config: BenchConfig | None = None) -> None:
         self.bigpanda.pusher.client = None
+        self.follower.forget()
         super().reset(config)
 
     # --- the simulators' state, in-process -------------------------------------------------------
@@ -94,6 +126,8 @@ class InProcessBench(Harness):
 
     def close(self) -> None:
         self.run(close_runner(self.runner))
+        if self.servicenow.outbound.client is not None:
+            self.run(self.servicenow.outbound.client.aclose())
         self._close_clients()
         self._loop_thread.stop()
         self.servicenow.store.close()

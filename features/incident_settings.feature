@@ -140,9 +140,7 @@ Feature: Incidents module settings shape every new and updated ticket
 
   Scenario: The AIA summary replaces the alert summary when the alert module says so
     Given BigPanda defines the Text incident tags "ai_summary"
-    And the Incidents settings:
-      | setting                    | value |
-      | aia_replaces_alert_summary | true  |
+    And the Alert Configuration answers "Enable AIA descriptions and remove the alert summary?" with "Yes"
     When a monitoring tool sends a critical alert for host "app-11" check "disk"
     And a BigPanda user sets the incident tag "ai_summary" to "Disk filled by a runaway log."
     And the core polls BigPanda

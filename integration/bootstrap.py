@@ -5,9 +5,13 @@ What comes from where:
 - the environment (`ConnectionSettings`, BPSN_*): how the core reaches the instance, the
   ServiceNow URL and the integration user's password, plus HTTP tuning (timeout, attempts,
   BigPanda pacing). It cannot come from the instance: it is how the instance is read.
-- the organisation's current version: BigPanda's URL, console URL, bearer token, API key,
-  incidents app key, the integration user's name and the module settings (engine settings,
-  poll interval, batch size, log level).
+- the organisation's current version: every setting of the seed's connection table and
+  connection defaults. BigPanda's base URL (the region's when `region` is US or EU), the
+  Retrieval and Callback Endpoints as whole URLs, the console URL, the bearer token (or the
+  organisation API key as the legacy fallback when there is none), the app keys that turn the
+  changes, CMDB and OIM modules on (with their switches; modules_wiring.py), the CMDB defaults,
+  the integration user's name and the module settings (engine settings, poll interval, batch
+  size, log level). A version mapping a non-Text incident tag is refused (check_tag_types).
 
 The record names the integration user; the core logs in with the environment's user. The two
 must be the same account, or the echo guard would take the core's own writes for an analyst's
@@ -28,11 +32,19 @@ from bpsn.base.clock import Clock
 from bpsn.integration.config.crypto import ConfigCipher
 from bpsn.integration.config.models import IntegrationConfig
 from bpsn.integration.config.settings import ConnectionSettings
-from bpsn.integration.config.versioned import TABLE, ConfigAdminSettings, ConfigStore, ConfigVersion, open_store
+from bpsn.integration.config.versioned import (
+    TABLE,
+    ConfigAdminSettings,
+    ConfigStore,
+    ConfigVersion,
+    open_store,
+)
 from bpsn.integration.engine.mapping import IncidentSettings
+from bpsn.integration.engine.tags import closed_list_mappings
 
 from .factory import build_runner
 from .logs import REDACTOR, Redactor
+from .modules_wiring import Module, ModuleTransports, build_modules, module_choice
 from .runner import IntegrationRunner
 
 
@@ -64,6 +76,16 @@ class OrgPlan:
     connection: ConnectionSettings
     incident_settings: IncidentSettings
 
+    @property
+    def modules(self) -> dict[str, str]:
+        """Every module and why it does not run ("" when it runs)."""
+        return module_choice(self.config)
+
+    @property
+    def legacy_credential(self) -> bool:
+        """True when the organisation API key stands in for a missing bearer token."""
+        return self.config.bearer_credential[1] == "api_key"
+
 
 def connection_for(config: IntegrationConfig, org: str, base: ConnectionSettings) -> ConnectionSettings:
     """The environment's settings with the organisation's BigPanda side and polling from `config`."""
@@ -73,16 +95,19 @@ def connection_for(config: IntegrationConfig, org: str, base: ConnectionSettings
             f"to ServiceNow as {base.servicenow_user!r} (BPSN_SERVICENOW_USER): they must be the same account",
             f"`bpsn config set integration_user {base.servicenow_user} --org {org}`, or set "
             f"BPSN_SERVICENOW_USER / BPSN_SERVICENOW_PASSWORD to {config.integration_user!r}'s credentials")
-    missing = [name for name in ("bearer_token", "incidents_app_key") if not getattr(config, name)]
+    token = config.bearer_credential[0]
+    missing = [] if token else ["bearer_token (nor an api_key, its legacy fallback)"]
+    if config.settings.active and not config.incidents_app_key:  # type: ignore[attr-defined]
+        missing.append("incidents_app_key")
     if missing:
         raise BootstrapError(f"the configuration of {org!r} has no {' and no '.join(missing)}",
-                             " and ".join(f"`bpsn config set {name} --org {org}`" for name in missing)
+                             " and ".join(f"`bpsn config set {name.split()[0]} --org {org}`" for name in missing)
                              + " (the value on stdin or at the prompt)")
     return base.model_copy(update={
-        "bigpanda_url": config.api_base_url.rstrip("/"),
+        "bigpanda_url": config.bigpanda_api_url,
         "bigpanda_console_url": config.incident_url_base.rstrip("/"),
-        "bigpanda_bearer_token": SecretStr(config.bearer_token.reveal()),
-        "bigpanda_api_key": SecretStr(config.api_key.reveal()),
+        "bigpanda_bearer_token": SecretStr(token),
+        "bigpanda_api_key": SecretStr(config.api_key.reveal() or token),
         "incidents_app_key": SecretStr(config.incidents_app_key.reveal()),
         "poll_interval": config.settings.poll_interval,
         "retrieval_count": config.settings.retrieval_count,
@@ -150,8 +175,36 @@ class RunnerBuilder:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def build(self, plan: OrgPlan) -> IntegrationRunner:
-        return build_runner(plan.connection, clock=self.clock, incident_settings=plan.incident_settings,
-                            bigpanda_transport=self.bigpanda_transport,
-                            servicenow_transport=self.servicenow_transport, seed=self.seed, pace=self.pace,
-                            sleep=self.sleep, alert_settings=plan.config.settings.alert_settings(),
-                            privacy=plan.config.settings.privacy)
+        runner = build_runner(plan.connection, clock=self.clock, incident_settings=plan.incident_settings,
+                              bigpanda_transport=self.bigpanda_transport,
+                              servicenow_transport=self.servicenow_transport, seed=self.seed, pace=self.pace,
+                              sleep=self.sleep, alert_settings=plan.config.settings.alert_settings(),
+                              privacy=plan.config.settings.privacy)
+        retrieval, callback = endpoints_of(plan.config)
+        if retrieval or callback:
+            runner.bigpanda.shares_url = retrieval or runner.bigpanda.shares_url
+            runner.bigpanda.callbacks_url = callback or runner.bigpanda.callbacks_url
+        return runner
+
+    def build_modules(self, plan: OrgPlan, runner: IntegrationRunner) -> dict[str, Module]:
+        return build_modules(plan.config, plan.connection, runner, self.clock,
+                             ModuleTransports(self.bigpanda_transport, self.servicenow_transport, self.seed,
+                                              self.sleep))
+
+
+async def check_tag_types(plan: OrgPlan, runner: IntegrationRunner) -> None:
+    """Refuses a version whose Incident Tag Mapping names a BigPanda tag that is not a Text tag
+    (one read of the tag definitions, only when tags are mapped)."""
+    mappings = plan.incident_settings.tag_mappings
+    if not mappings:
+        return
+    problems = closed_list_mappings(mappings, await runner.bigpanda.tag_definitions())
+    if problems:
+        raise BootstrapError(f"the configuration of {plan.organization!r} version {plan.version}: "
+                             + "; ".join(problems),
+                             f"map only Text incident tags: `bpsn config set tag_mappings ... --org {plan.organization}`")
+
+
+def endpoints_of(config: IntegrationConfig) -> tuple[str, str]:
+    """The Retrieval and Callback Endpoints as whole URLs ("" where the base URL's paths apply)."""
+    return config.settings.retrieval_endpoint, config.settings.callback_endpoint  # type: ignore[attr-defined]

@@ -50,7 +50,8 @@ def build_runner(settings: ConnectionSettings, *, clock: Clock | None = None,
     servicenow = ServiceNowClient(ApiClient(sn_http, policy=policy, rng=rng, sleep=sleep))
     runner = IntegrationRunner(bigpanda, servicenow, IncidentEngine(incident_settings), clock or SimClock(),
                                instance_url=settings.servicenow_url, retrieval_count=settings.retrieval_count,
-                               poll_interval=settings.poll_interval, servicenow_user=settings.servicenow_user)
+                               poll_interval=settings.poll_interval, servicenow_user=settings.servicenow_user,
+                               write_path=settings.write_path)
     attach_companions(runner, alert_settings or AlertConfigSettings())
     if privacy is not None and (privacy.to_servicenow.active or privacy.to_bigpanda.active):
         runner.protect(privacy)

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bpsn.base.clock import Clock
-from bpsn.integration.clients.batch import BatchError, BatchWrite, BatchWriter, WriteCoalescer
+from bpsn.integration.clients.batch import BatchError, BatchWrite, WriteCoalescer
 from bpsn.integration.clients.bigpanda import BigPandaClient
+from bpsn.integration.clients.import_set import share_columns, ticket_writer
 from bpsn.integration.clients.lookups import ReferenceCache, TagDirectory
 from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
+from bpsn.integration.config.settings import WritePath
 from bpsn.integration.engine.incidents import IncidentEngine
 from bpsn.integration.engine.mapping import references
 from bpsn.integration.engine.messages import (
@@ -65,14 +67,16 @@ class PollReport:
 class IntegrationRunner:
     def __init__(self, bigpanda: BigPandaClient, servicenow: ServiceNowClient, engine: IncidentEngine,
                  clock: Clock, *, instance_url: str, retrieval_count: int = 30, poll_interval: float = 15.0,
-                 concurrency: int = 100, servicenow_user: str = "", batch_writes: bool = True) -> None:
+                 concurrency: int = 100, servicenow_user: str = "", write_path: WritePath = "import_set") -> None:
         self.bigpanda, self.servicenow, self.engine, self.clock = bigpanda, servicenow, engine, clock
         self.instance_url = instance_url.rstrip("/")
         self.retrieval_count = retrieval_count
         self.poll_interval = poll_interval
         self._limit = asyncio.Semaphore(concurrency)
-        # ticket writes of one poll leave together through the Batch API (one request per 100)
-        self.writes = WriteCoalescer(BatchWriter(servicenow)) if batch_writes else None
+        # ticket writes of one poll leave together: as staging rows through the Import Set API
+        # (one insertMultiple and one read of the rows), or through the Batch API (one per 100)
+        self.write_path = write_path
+        self.writes = WriteCoalescer(ticket_writer(write_path, servicenow, self._ticket_fields))
         self.totals = PollReport()
         self.privacy: tuple[PrivacyPolicy, Pseudonymiser] | None = None
         self.rule_store = RuleStore(servicenow)
@@ -84,11 +88,17 @@ class IntegrationRunner:
         self.callback_failures = 0
         self.outage = OutageGate(first_wait=poll_interval)
         self.ticket_link: Callable[[str, str], str] | None = None  # (instance url, sys_id) -> URL
+        # the wait between polls, (stop, poll_interval); None: sleep the interval
+        self.between_cycles: Callable[[asyncio.Event, float], Awaitable[None]] | None = None
         self.references = ReferenceCache(servicenow, clock.now)
         self.directory = TagDirectory(bigpanda)
         self.watch = ServiceNowWatch(servicenow, bigpanda, engine, clock, user_name=servicenow_user,
                                      poll_interval=poll_interval, references=self.references,
                                      directory=self.directory)
+
+    def _ticket_fields(self) -> list[str]:
+        """The ticket fields the core reads: the lookup's, the updated ones and the tag-mapped ones."""
+        return sorted(set(LOOKUP_FIELDS) | set(self.engine.settings.update_fields) | set(self.engine.tags.fields))
 
     def protect(self, policy: PrivacyPolicy, pseudonymiser: Pseudonymiser | None = None) -> None:
         """Clean personal data both ways: shares before the engine sees them, every body to BigPanda."""
@@ -185,7 +195,7 @@ class IntegrationRunner:
         return out
 
     async def _existing_tickets(self, incident_ids: list[str]) -> dict[str, TicketRef]:
-        fields = sorted(set(LOOKUP_FIELDS) | set(self.engine.settings.update_fields) | set(self.engine.tags.fields))
+        fields = self._ticket_fields()
         rows = await self.servicenow.query("incident", "correlation_idIN" + ",".join(incident_ids)
                                            + "^ORDERBYDESCsys_created_on",
                                            fields=fields, limit=max(100, len(incident_ids) * 4))
@@ -306,7 +316,7 @@ class IntegrationRunner:
                     if isinstance(command, SendCallback):
                         callback = command
                     else:
-                        event = await self._write(command, report)
+                        event = await self._write(command, report, share)
                         wrote = True
         if callback is None:
             return None
@@ -320,15 +330,15 @@ class IntegrationRunner:
             report.unchanged += 1
         return self._callback(callback)
 
-    async def _write(self, command: Command, report: PollReport) -> Event:
+    async def _write(self, command: Command, report: PollReport, share: dict[str, Any]) -> Event:
         try:
             previous = successor = None
             if isinstance(command, CreateTicket):
-                row = await self._create(command)
+                row = await self._create(command, share)
                 report.created += 1
                 previous = command.previous
             elif isinstance(command, UpdateTicket):
-                row = await self._update(command)
+                row = await self._update(command, share)
                 report.updated += 1
                 successor = command.successor
             else:  # pragma: no cover - the engine only emits the commands above
@@ -338,13 +348,15 @@ class IntegrationRunner:
                 self._servicenow_failed(exc)
             log.warning("ServiceNow refused a write for incident %s: %s", command.incident_id, exc)
             return TicketWriteFailed(command.share_id, command.incident_id, str(exc))
-        return TicketWritten(command.share_id, command.incident_id, self._ref(row), previous, successor)
+        ticket = self._ref(row)
+        log.info("ticket %s: incident=%s ticket=%s sys_id=%s", "created" if isinstance(command, CreateTicket)
+                 else "updated", command.incident_id, ticket.number, ticket.sys_id)
+        return TicketWritten(command.share_id, command.incident_id, ticket, previous, successor)
 
-    async def _create(self, command: CreateTicket) -> dict[str, Any]:
+    async def _create(self, command: CreateTicket, share: dict[str, Any]) -> dict[str, Any]:
         try:
-            if self.writes is None:
-                return await self.servicenow.create("incident", {**command.fields, "sys_id": command.sys_id})
-            return _result(await self.writes.write("POST", "incident", command.fields, command.sys_id))
+            return _result(await self.writes.write("POST", "incident", command.fields, command.sys_id,
+                                                   share_columns(share)))
         except ServiceNowError as exc:
             # a create that reached ServiceNow before its answer was lost: the ticket is there
             existing = await self.servicenow.get("incident", command.sys_id) if exc.status_code == 403 else None
@@ -352,10 +364,9 @@ class IntegrationRunner:
                 raise
             return existing
 
-    async def _update(self, command: UpdateTicket) -> dict[str, Any]:
-        if self.writes is None:
-            return await self.servicenow.update("incident", command.ticket.sys_id, command.fields)
-        return _result(await self.writes.write("PATCH", "incident", command.fields, command.ticket.sys_id))
+    async def _update(self, command: UpdateTicket, share: dict[str, Any]) -> dict[str, Any]:
+        return _result(await self.writes.write("PATCH", "incident", command.fields, command.ticket.sys_id,
+                                               share_columns(share)))
 
     @staticmethod
     def _callback(command: SendCallback) -> dict[str, Any]:
@@ -400,6 +411,9 @@ class IntegrationRunner:
         """Poll until `stop` is set: at once again after a full batch, else after the interval."""
         while not stop.is_set():
             if self.again(await self.cycle()):
+                continue
+            if self.between_cycles is not None:  # e.g. ServiceNow's change notifications (notifications.py)
+                await self.between_cycles(stop, self.poll_interval)
                 continue
             try:
                 await asyncio.wait_for(stop.wait(), self.poll_interval)

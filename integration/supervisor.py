@@ -8,6 +8,11 @@ over, so no ticket change is lost or replayed; it logs the names of the fields t
 never a credential's value. A version that cannot be applied (wrong key, wrong integration
 user) is logged once and the worker keeps running on the version it has.
 
+The worker also runs the organisation's optional modules (changes, CMDB, OIM) as the version
+says (modules_wiring.RunningModules): a new version stops them and starts its own, after the
+new runner is built and before the old one closes. A version mapping a non-Text incident tag
+is refused like a wrong key.
+
 The worker drives the runner's public steps (`watch_once`, `poll_once`) itself rather than
 `runner.run`, which has no hook between cycles. Organisations are isolated: each reads only its
 own versions, and a failure in one worker's cycle never stops another's.
@@ -27,9 +32,19 @@ from bpsn.integration.config.crypto import ConfigCipher, ConfigKeyError
 from bpsn.integration.config.settings import ConnectionSettings
 from bpsn.integration.config.versioned import ConfigStore, changed_fields
 
-from .bootstrap import BootstrapError, OrgPlan, RunnerBuilder, load_plans, open_reader, organizations_to_run, plan_for
+from .bootstrap import (
+    BootstrapError,
+    OrgPlan,
+    RunnerBuilder,
+    check_tag_types,
+    load_plans,
+    open_reader,
+    organizations_to_run,
+    plan_for,
+)
 from .factory import close_runner
 from .logs import REDACTOR, Redactor, most_verbose
+from .modules_wiring import RunningModules
 from .runner import IntegrationRunner, PollReport
 
 log = logging.getLogger("bpsn.integration.supervisor")
@@ -68,6 +83,7 @@ class OrgWorker:
     refused_version: int | None = None  # a version that could not be applied: not retried every cycle
     reconfigured: int = 0
     on_applied: Callable[[], None] | None = None
+    modules: RunningModules = field(default_factory=RunningModules)  # changes, cmdb, oim: as the version says
 
     @property
     def organization(self) -> str:
@@ -91,10 +107,20 @@ class OrgWorker:
             return False
         changed = changed_fields(self.plan.config, plan.config)
         runner = self.builder.build(plan)
+        try:
+            await check_tag_types(plan, runner)
+        except BootstrapError as exc:
+            await close_runner(runner)
+            self.refused_version = number
+            log.error("configuration of %s: version %d not applied, still running version %d: %s", org, number,
+                      self.plan.version, exc, extra={"organization": org, "version": number})
+            return False
         carry_over(self.runner, runner, same_engine_settings=plan.incident_settings == self.plan.incident_settings)
+        modules = self.builder.build_modules(plan, runner)
         old, self.runner, previous = self.runner, runner, self.plan
         self.plan, self.refused_version = plan, None
         self.reconfigured += 1
+        await self.modules.replace(modules)  # the old modules use the old runner's clients: stop them first
         await close_runner(old)
         if self.on_applied is not None:
             self.on_applied()
@@ -102,6 +128,7 @@ class OrgWorker:
                  previous.version, ", ".join(changed) or "nothing",
                  extra={"organization": org, "version": plan.version, "previous_version": previous.version,
                         "changed": changed})
+        log_modules(self.plan)
         return True
 
     async def cycle(self) -> bool:
@@ -120,9 +147,25 @@ class OrgWorker:
         return self.runner.again(report)
 
     async def run(self, stop: asyncio.Event, wait: Wait = wait_or_stop) -> None:
-        while not stop.is_set():
-            if not await self.cycle():
-                await wait(stop, self.runner.poll_interval)
+        self.modules.start()
+        try:
+            while not stop.is_set():
+                if not await self.cycle():
+                    await wait(stop, self.runner.poll_interval)
+        finally:
+            await self.modules.stop()
+
+
+def log_modules(plan: OrgPlan) -> None:
+    """Which modules run for an organisation, and why the others do not (never a credential)."""
+    choice = plan.modules
+    running = [name for name, why in choice.items() if not why]
+    off = [f"{name} ({why})" for name, why in choice.items() if why]
+    log.info("organisation %s: modules running: %s; not running: %s%s", plan.organization,
+             ", ".join(running) or "none", ", ".join(off) or "none",
+             "; BigPanda calls use the organisation API key (no bearer token: legacy fallback)"
+             if plan.legacy_credential else "",
+             extra={"organization": plan.organization, "modules": running, "legacy_credential": plan.legacy_credential})
 
 
 @dataclass
@@ -137,6 +180,9 @@ class Supervisor:
               log_level_override: str | None = None, on_log_level: Callable[[str], None] | None = None,
               redactor: Redactor = REDACTOR) -> Supervisor:
         workers = [OrgWorker(plan, builder.build(plan), store, builder, base, redactor) for plan in plans]
+        for w in workers:
+            w.modules.modules = builder.build_modules(w.plan, w.runner)
+            log_modules(w.plan)
         sup = cls(workers, log_level_override, on_log_level)
         for w in workers:
             w.on_applied = sup.apply_log_level  # a new version may change the level
@@ -171,6 +217,7 @@ class Supervisor:
 
     async def aclose(self) -> None:
         for w in self.workers:
+            await w.modules.stop()
             await close_runner(w.runner)
 
 
@@ -199,6 +246,12 @@ async def serve_from_config(base: ConnectionSettings, orgs: list[str], all_orgs:
                                  "check BPSN_SERVICENOW_URL and that the instance is up") from None
         sup = Supervisor.start(plans, store, builder, base, log_level_override=log_level_override,
                                on_log_level=on_log_level, redactor=redactor)
+        try:
+            for w in sup.workers:
+                await check_tag_types(w.plan, w.runner)
+        except BaseException:
+            await sup.aclose()
+            raise
         if on_started is not None:
             on_started(sup)
         try:

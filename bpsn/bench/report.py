@@ -78,6 +78,15 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out.append(Row("ServiceNow query (HTTP)", f"{label} (ms)", f"{_k(small)}: {row[str(small)]:.1f}",
                        f"{_k(large)}: {row[str(large)]:.1f}", f"{row['ratio']:.2f}×",
                        _goal(row, sc["goal"], informative="_count" in key and "no_count" not in key)))
+    pages = sc.get("sequential_pages")
+    if pages:  # every page of a result in turn, each with its total (issue #19)
+        for path in ("cached", "plain"):
+            row = pages[path]
+            out.append(Row("ServiceNow paging", f"sequential pages of {pages['limit']} with X-Total-Count, "
+                           f"{path} path (mean ms/page)", f"{_k(small)}: {row[str(small)]['mean_ms']:.2f}",
+                           f"{_k(large)}: {row[str(large)]['mean_ms']:.2f}", f"{row['ratio']:.2f}×",
+                           _goal({"ratio": row["ratio"], "goal_met": row["ratio"] <= pages["goal"]}, pages["goal"],
+                                 informative=path == "plain")))
     mem = sc["memory"]
     out.append(Row("ServiceNow memory", f"RSS, {_k(mem['incidents'])} incidents",
                    f"before {mem['rss_before_mb']} MB", f"after {mem['rss_after_mb']} MB",

@@ -117,15 +117,19 @@ def threaded(app: FastAPI, ready_path: str = "/_sim/health", *, port: int | None
 
 
 @contextlib.contextmanager
-def server(kind: Kind, fill: int = 0, *, inproc: bool = False) -> Iterator[Served]:
-    """A running server of that kind (with `fill` incidents for servicenow)."""
+def server(kind: Kind, fill: int = 0, *, inproc: bool = False, tree: str | None = None) -> Iterator[Served]:
+    """A running server of that kind (with `fill` incidents for servicenow); with `tree`, the
+    bpsn of that source tree (another commit, unpacked), run from there, instead of this one."""
+    if inproc and tree is not None:
+        raise ValueError("another source tree runs in its own process: inproc and tree do not combine")
     if inproc:
         with threaded(build_app(kind, fill), READY_PATH[kind]) as base:
             yield Served(base)
         return
     port = free_port(HOST)
     base = f"http://{HOST}:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "bpsn.bench.serve", kind, str(port), str(fill)])
+    proc = subprocess.Popen([sys.executable, "-m", "bpsn.bench.serve", kind, str(port), str(fill)],
+                            cwd=tree)  # `-m` puts the working directory first on sys.path
     try:
         _wait_ready(base + READY_PATH[kind], lambda: proc.poll() is None)
         yield Served(base, proc.pid)

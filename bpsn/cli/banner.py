@@ -18,13 +18,14 @@ def credentials_table(bp_url: str, sn_url: str) -> Table:
     t.add_column("what")
     t.add_column("value")
     for row in [
-        ("BigPanda simulator", f"{bp_url}   (OpenAPI: {bp_url}/docs)"),
+        ("BigPanda simulator", f"{bp_url}   (dashboard: {bp_url}/, OpenAPI: {bp_url}/docs)"),
         ("  organisation / environment", f"{b.organization} / {b.environment} (auto-shares to ServiceNow)"),
         ("  org token", bp("org_token")), ("  user API key", bp("user_api_key")),
+        ("  operator API key (console)", bp("operator_api_key")),
         ("  alerts app key", bp("alerts_app_key")), ("  incidents app key", bp("incidents_app_key")),
         ("  changes app key", bp("changes_app_key")), ("  OIM app key", bp("oim_app_key")),
         ("  admin token (/_sim)", bp("admin_token")),
-        ("ServiceNow simulator", f"{sn_url}   (OpenAPI: {sn_url}/docs)"),
+        ("ServiceNow simulator", f"{sn_url}   (dashboard: {sn_url}/, OpenAPI: {sn_url}/docs)"),
         ("  admin", f"admin / {sn('admin_password')}"),
         ("  integration user", f"{s.integration_user} / {sn('integration_password')} (itil, x_bip_panda_user)"),
         ("  analyst", f"{s.analyst_user} / {sn('analyst_password')} (x_bip_panda_user)"),

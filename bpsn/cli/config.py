@@ -164,6 +164,16 @@ def config_set(key: Annotated[str, typer.Argument(help="A field (api_base_url, i
     async def work(store):  # type: ignore[no-untyped-def]
         current = await store.current(org)
         config = (current.config if current else IntegrationConfig()).replace(**{key: parsed})
+        if key == "tag_mappings":  # only Text tags: checked against BigPanda before the version is saved
+            from bpsn.integration.config.tag_types import (
+                TagTypesUnknown,
+                refuse_closed_list_tags,
+            )
+
+            try:
+                await refuse_closed_list_tags(config, org)
+            except TagTypesUnknown as exc:  # the core checks again when it applies the version
+                console.print(f"[yellow]warning: {exc}; saved unchecked, the core refuses a non-Text tag[/yellow]")
         return await store.save(org, config, note or f"set {key}")
 
     console.print(_config_title(_config_run(work)))

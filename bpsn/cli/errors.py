@@ -56,8 +56,25 @@ def _exit_with(exc: typer.TyperException) -> NoReturn:
         typer.echo(exc.format_message())
         sys.exit(exc.exit_code)
     ctx = getattr(exc, "ctx", None)
+    _name_the_variable(exc, ctx)
     say(ctx.command_path if ctx is not None else PROG, exc.format_message())
     sys.exit(exc.exit_code)
+
+
+def _name_the_variable(exc: typer.TyperException, ctx: Any) -> None:
+    """A bad value read from an option's environment variable (`envvar=`): the error names the
+    variable, which is what the operator set, not the flag they never typed."""
+    param = getattr(exc, "param", None)
+    if ctx is None or param is None or getattr(exc, "param_hint", None) is not None:
+        return
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:  # pragma: no cover - a typer that uses click itself
+        from click.core import ParameterSource
+    if param.name and ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT:
+        raw, variable = param.resolve_envvar_value(ctx), param.envvar
+        if isinstance(variable, str):  # only options that are not secrets read a variable through click
+            exc.param_hint = f"{variable}={raw!r}"  # type: ignore[attr-defined]
 
 
 def say(command: str, message: str) -> None:

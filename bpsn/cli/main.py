@@ -13,9 +13,9 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from .banner import credentials_table, shown_secret
 from .errors import PORT_RANGE, OneLineErrors, bad_flag, positive, say
 from .helptext import FullSummaries
+from .up import up
 from .wait import wait
 
 # Plain click help: rich markup ate "[record, ...]", showed flags as "<bool>" and cut long defaults with "…".
@@ -156,44 +156,6 @@ def sim_example_fixtures(simulator: Annotated[str, typer.Argument(help="bigpanda
     sys.stdout.write(path.read_text())
 
 
-@app.command()
-def up(host: Host = "127.0.0.1",
-       bigpanda_port: Annotated[int, _port("BigPanda simulator port (0: a free port).")] = 8001,
-       servicenow_port: Annotated[int, _port("ServiceNow simulator port (0: a free port).")] = 8002,
-       poll_interval: Seconds = 15.0,
-       seed: Seed = 1) -> None:
-    """Both simulators and the integration core, wired together, until Ctrl-C."""
-    from bpsn.stack import ListenError, run_stack
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with run_stack(host=host, bigpanda_port=bigpanda_port, servicenow_port=servicenow_port,
-                             poll_interval=poll_interval, seed=seed) as stack:
-            from bpsn.base.serving import tune_gc
-
-            tune_gc()
-            console.print(credentials_table(stack.bigpanda_url, stack.servicenow_url))
-            b = stack.bigpanda.settings
-            token, key = shown_secret(b, "org_token"), shown_secret(b, "alerts_app_key")
-            token = token if not token.startswith("(") else "$BPSN_BP_ORG_TOKEN"
-            key = key if not key.startswith("(") else "'\"$BPSN_BP_ALERTS_APP_KEY\"'"  # out of the quotes
-            console.print(f"The core polls every {poll_interval:g} s. Send an alert:")
-            console.print(f"  curl -X POST {stack.bigpanda_url}/data/v2/alerts -H \"Authorization: Bearer {token}\" "
-                          f"-H 'Content-Type: application/json' -d '{{\"app_key\":\"{key}\",\"status\":\"critical\","
-                          f"\"host\":\"web-prod-01\",\"check\":\"CPU load\"}}'", soft_wrap=True)
-            console.print("Ctrl-C stops everything.")
-            await stop.wait()
-        console.print("stopped cleanly")
-
-    try:
-        asyncio.run(main())
-    except ListenError as exc:
-        raise bad_flag("--host" if exc.bad_host else f"--{exc.role}-port", exc.reason) from None
-
-
 def _incident_settings_from_env() -> Any:
     """BPSN_TAG_MAPPINGS (what `bpsn load` sets): a JSON list of {"tag", "field", "direction"} for the
     BPSN_* mode; unset: the engine's defaults. A bad value is an error naming what is wrong."""
@@ -262,7 +224,14 @@ def core(poll_interval: Annotated[float | None, typer.Option(
          modules: Annotated[str, typer.Option(
              help="Comma-separated: incidents (always), changes (change requests, tasks and outages -> BigPanda "
                   "changes and maintenance plans), cmdb (CMDB v2 delta sync), oim (needs BPSN_OIM_APP_KEY).")]
-         = "incidents") -> None:
+         = "incidents",
+         notify_port: Annotated[int | None, typer.Option(
+             envvar="BPSN_NOTIFY_PORT", min=0, max=65535,
+             help="Listen for ServiceNow's change notifications on this port (POST /api/bpsn/notifications, "
+                  "'Authorization: Bearer $BPSN_NOTIFY_TOKEN'): a ticket change wakes the delta watch at once. "
+                  "Unset: the watch runs once per poll.")] = None,
+         notify_host: Annotated[str, typer.Option(
+             envvar="BPSN_NOTIFY_HOST", help="The address --notify-port listens on.")] = "127.0.0.1") -> None:
     """Run the integration core until Ctrl-C: from BPSN_* settings, or with --org from its versioned configuration.
 
     With --org / --all-orgs the core reaches ServiceNow as BPSN_SERVICENOW_URL / BPSN_SERVICENOW_USER /
@@ -277,6 +246,16 @@ def core(poll_interval: Annotated[float | None, typer.Option(
     from bpsn.integration.supervisor import serve_from_config
 
     _check_logging(log_level, log_format)
+    if notify_port is not None and (org or all_orgs):
+        raise bad_flag("--notify-port", "it is for the BPSN_* mode; with --org the delta watch runs once per poll")
+    notify_secret = ""
+    if notify_port is not None:
+        from bpsn.cli.notify import notify_token
+        try:
+            notify_secret = notify_token()
+        except ValueError as exc:
+            say("bpsn core", str(exc))
+            raise typer.Exit(2) from None
     if poll_interval is not None and (org or all_orgs):
         raise bad_flag("--poll-interval", "it is for the BPSN_* mode; with --org the interval is the "
                                           "configuration's: `bpsn config set poll_interval SECONDS --org NAME`")
@@ -301,7 +280,13 @@ def core(poll_interval: Annotated[float | None, typer.Option(
                       f"polling every {settings.poll_interval:g} s; modules: {', '.join(sorted(wanted))}")
         loops, closers = module_loops(wanted, settings, runner, clock)
         try:
-            await asyncio.gather(runner.run(stop), *(loop(stop) for loop in loops))
+            async with contextlib.AsyncExitStack() as listening:
+                if notify_port is not None:
+                    from bpsn.cli.notify import notification_listener
+                    url = await listening.enter_async_context(
+                        notification_listener(runner, notify_host, notify_port, notify_secret))
+                    console.print(f"core: listening for ServiceNow change notifications at {url}")
+                await asyncio.gather(runner.run(stop), *(loop(stop) for loop in loops))
         finally:
             for close in closers:
                 await close()
@@ -394,11 +379,13 @@ def load(profile: Annotated[str, typer.Option(help="A profile in loadtests/profi
 
 
 app.command()(wait)
+app.command()(up)
 app.add_typer(__import__("bpsn.cli.config", fromlist=["config_app"]).config_app, name="config", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.privacy", fromlist=["privacy_app"]).privacy_app, name="privacy", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.cmdb", fromlist=["cmdb_app"]).cmdb_app, name="cmdb", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.rules", fromlist=["rules_app"]).rules_app, name="rules", cls=FullSummaries)
 app.add_typer(__import__("bpsn.cli.changes", fromlist=["forwarding_app"]).forwarding_app)  # changes sync, oim forward
+app.command()(__import__("bpsn.cli.upgrade", fromlist=["upgrade"]).upgrade)
 
 if __name__ == "__main__":
     app()

@@ -25,6 +25,8 @@ from bpsn.integration.modules.alert_config import AlertConfigSettings
 from bpsn.integration.runner import IntegrationRunner, PollReport
 from bpsn.simulator.bigpanda.auth import journal_user
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.servicenow.records.outbound import SEEDED_SYS_ID as OUTBOUND_SYS_ID
+from bpsn.simulator.servicenow.records.outbound import TABLE as OUTBOUND_TABLE
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
 from .admin import Faults, SimulatorAdmin
@@ -73,6 +75,10 @@ class EventLoopThread:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
 
+    def on_loop(self) -> bool:
+        """Whether the caller runs on this loop's thread (where waiting on the loop would hang)."""
+        return threading.current_thread() is self._thread
+
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
@@ -93,6 +99,10 @@ class Harness:
     config: BenchConfig
     slept: float = 0.0
     _incident_settings: IncidentSettings | None = None  # set by reconfigure(); None: the configuration's
+    # where ServiceNow's change notifications reach the core, and the Authorization header value it
+    # accepts; None where the harness does not wire them (the core's delta watch still applies)
+    notification_url: str | None = None
+    _notification_header: str = ""
     alert_settings: AlertConfigSettings | None = None  # None: the configuration's
 
     def _connect(self, transport: Any, loop_thread: EventLoopThread, bp: BigPandaSettings,
@@ -225,6 +235,23 @@ class Harness:
     def watch(self) -> int:
         """One pass of the core's ServiceNow delta watch (ticket changes -> BigPanda)."""
         return self.run(self.runner.watch_once())
+
+    # --- ServiceNow's change notifications (issue #16) ---------------------------------------------
+    def notify_core_of_changes(self, *, tables: str = "incident", authorization: str | None = None) -> None:
+        """Activate ServiceNow's outbound change notification (the seeded `u_bpsn_outbound_message`
+        record, through the Table API as admin) pointing at this harness's core. `authorization`
+        replaces the header value the core accepts (a wrong one makes the core refuse)."""
+        if self.notification_url is None:
+            raise RuntimeError(f"{type(self).__name__} does not wire change notifications to its core; "
+                               "its delta watch picks changes up at each poll")
+        r = self.servicenow_client.patch(f"/api/now/table/{OUTBOUND_TABLE}/{OUTBOUND_SYS_ID}", json={
+            "active": "true", "endpoint": self.notification_url, "tables": tables,
+            "auth_header": self._notification_header if authorization is None else authorization})
+        r.raise_for_status()
+
+    def settle_notifications(self) -> None:
+        """Let ServiceNow's pending change notifications reach the core and the core do what is due
+        now (a watch pass, tag calls whose window is over). `advance` does it too. No-op here."""
 
     # --- state ------------------------------------------------------------------------------------
     def reset(self, config: BenchConfig | None = None) -> None:

@@ -17,7 +17,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bpsn.integration.config.models import SETTING_FIELDS, ModuleSettings, ModuleSettingsBase
+from bpsn.integration.config.models import (
+    SETTING_FIELDS,
+    ModuleSettings,
+    ModuleSettingsBase,
+)
 from bpsn.integration.engine.mapping import IncidentSettings
 from bpsn.integration.modules.alert_config import AlertConfigSettings
 from bpsn.simulator.common.fixtures import read_fixture_file

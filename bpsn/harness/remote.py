@@ -8,7 +8,10 @@ What makes it the same bench as the in-process one:
 - before every reset both simulators' clocks begin again, frozen, at the virtual start
   (2026-01-01 00:00:00 UTC), so every test starts at the same instant and only `advance()` moves
   time; the core here reads a clock that follows them;
-- the stack must run no core of its own: two cores would share one queue of shares.
+- the stack must run no core of its own: two cores would share one queue of shares;
+- ServiceNow's change notifications reach the core here through a listener on a free loopback
+  port of this process (`notify_core_of_changes()` points the outbound message at it), so the
+  stack must run on this machine for those scenarios.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from bpsn.integration.factory import close_runner
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
+from bpsn.integration.notifications import NOTIFICATION_PATH, ChangeFollower, NotificationApp, notification_token
+
 from .admin import SharedClock
 from .base import EventLoopThread, Harness
 from .config import BenchConfig
+from .servers import ServerStack, _listen
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 VIRTUAL_START = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC, as SimClock.virtual()
@@ -70,6 +76,7 @@ class RemoteStack(Harness):
             self._connect(lambda _url: httpx.HTTPTransport(verify=self._tls, socket_options=NODELAY),
                           self._loop_thread, bp, sn)
             self._wait_ready(ready_timeout)
+            self._listen_for_notifications()
             self._shared_clock = SharedClock(self.admins["bigpanda"], self.admins["servicenow"])
             self.clock = FollowingClock(self)
             self.settings = ConnectionSettings(bigpanda_url=self.bigpanda_url, servicenow_url=self.servicenow_url)
@@ -100,6 +107,43 @@ class RemoteStack(Harness):
                 raise RemoteStackError(f"{admin.name}: {exc} (are BPSN_BP_ADMIN_TOKEN and BPSN_SN_ADMIN_PASSWORD "
                                        "the ones the stack was started with?)") from None
 
+    def _listen_for_notifications(self) -> None:
+        """The core's notification endpoint on a free loopback port, served on the harness's loop."""
+        self.follower = ChangeFollower(lambda: self.runner)
+        self._notifying = False
+        token = notification_token()
+        self._notification_header = f"Bearer {token}"
+        self._notify_socket = _listen("127.0.0.1", 0)
+        port = self._notify_socket.getsockname()[1]
+        self._notify_server = self.run(ServerStack._start(NotificationApp(self.follower, token), self._notify_socket))
+        self.notification_url = f"http://127.0.0.1:{port}{NOTIFICATION_PATH}"
+
+    def notify_core_of_changes(self, *, tables: str = "incident", authorization: str | None = None) -> None:
+        super().notify_core_of_changes(tables=tables, authorization=authorization)
+        self._notifying = True
+
+    def settle_notifications(self) -> None:
+        """ServiceNow delivers what is due (and this waits for it), then the core does what its
+        notices ask, until nothing more is due now (a watch pass may write and notify again).
+        Nothing to do until notifications are on; nor from the core's own waits (they run on the
+        harness's loop, which this would wait on)."""
+        if not self._notifying or self._loop_thread.on_loop():
+            return
+        for _ in range(10):
+            self.admins["servicenow"].call("POST", "/outbound/flush")
+            self.run(self.follower.catch_up())
+            if self.follower.due_in() != 0.0:
+                return
+
+    def reset(self, config: BenchConfig | None = None) -> None:
+        super().reset(config)
+        self.follower.forget()
+        self._notifying = False
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        self.settle_notifications()
+
     # --- the clock --------------------------------------------------------------------------------
     def _restart_clock(self) -> None:
         """Both simulators' clocks begin again, frozen, at the virtual start (a stack started with
@@ -123,6 +167,14 @@ class RemoteStack(Harness):
     def close(self) -> None:
         if getattr(self, "runner", None) is not None:
             self.run(close_runner(self.runner))
+        if getattr(self, "_notify_server", None) is not None:
+            server = self._notify_server
+
+            async def stop_listening() -> None:
+                server.should_exit = True
+                await server.task  # type: ignore[attr-defined]
+            self.run(stop_listening())
+            self._notify_socket.close()
         if hasattr(self, "admins"):
             self._close_clients()
         self._loop_thread.stop()

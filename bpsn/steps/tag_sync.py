@@ -11,6 +11,7 @@ from pytest_bdd import given, parsers, then, when
 from bpsn.harness.base import Harness
 from bpsn.integration.engine.mapping import IncidentSettings
 from bpsn.integration.engine.tags import TagMapping
+from bpsn.steps.staging_transform import ticket_rows_since
 
 CORE_USER = "bigpanda.integration"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -34,7 +35,7 @@ def _writes(bpsn_bench: Harness, sn_since: int, bp_since: int) -> tuple[int, int
         if e.method in WRITES
     ]
     bp = [e for e in bpsn_bench.core_requests("bigpanda", bp_since) if e.method in WRITES and "/tags" in e.path]
-    return len(sn), len(bp)
+    return len(sn) + ticket_rows_since(bpsn_bench, sn_since), len(bp)  # + the writes made as staging rows
 
 
 @given("the core maps incident tags to ServiceNow fields:")

@@ -13,7 +13,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from .http import RETRY_STATUSES
 from .servicenow import ServiceNowClient
@@ -31,6 +31,7 @@ class BatchWrite:
     result: dict[str, Any] | None = None
     error: str = ""
     attempts: int = 0
+    staging: dict[str, str] = field(default_factory=dict)  # the share's staging columns (import_set.py only)
 
     @property
     def ok(self) -> bool:
@@ -79,7 +80,9 @@ class BatchWriter:
                 raise BatchError(f"ServiceNow serviced none of {len(chunk)} batch items")
             again = [w for w in chunk if w.status in RETRY_STATUSES and w.attempts < api.policy.max_attempts]
             if again:
-                await api.pause(max(w.attempts for w in again) - 1)
+                statuses = ",".join(sorted({str(w.status) for w in again}))
+                await api.pause(max(w.attempts for w in again) - 1,
+                                what=f"POST /api/now/v1/batch items={len(again)} reason={statuses}")
             queue = left + again + queue
         return writes
 
@@ -119,22 +122,33 @@ def _decode(body: Any) -> Any:
         return {}
 
 
+class Writer(Protocol):
+    """What WriteCoalescer drives: BatchWriter, or ImportSetWriter (import_set.py)."""
+
+    def add(self, method: str, table: str, body: dict[str, Any] | None = None, sys_id: str = "") -> BatchWrite: ...
+
+    async def send(self) -> list[BatchWrite]: ...
+
+
 class WriteCoalescer:
-    """Writes made by concurrent tasks in the same moment leave in one Batch API request.
+    """Writes made by concurrent tasks in the same moment leave together (one Batch API request,
+    or one Import Set API request with the ImportSetWriter).
 
     `write(...)` queues the write and waits; the first write of a moment schedules a flush that
     lets every ready task queue its own first (a few event-loop turns, no clock time), then
     sends them together. A batch that fails as a whole fails each of its writes' callers.
     """
 
-    def __init__(self, writer: BatchWriter, turns: int = 3) -> None:
+    def __init__(self, writer: Writer, turns: int = 3) -> None:
         self.writer, self.turns = writer, turns
         self._waiters: list[tuple[BatchWrite, asyncio.Future[BatchWrite]]] = []
         self._flush: asyncio.Task[None] | None = None
 
     async def write(self, method: str, table: str, body: dict[str, Any] | None = None,
-                    sys_id: str = "") -> BatchWrite:
+                    sys_id: str = "", staging: dict[str, str] | None = None) -> BatchWrite:
+        """`staging`: the share's own columns, carried by a staging row (the Batch API ignores them)."""
         write = self.writer.add(method, table, body, sys_id)
+        write.staging.update(staging or {})
         future: asyncio.Future[BatchWrite] = asyncio.get_running_loop().create_future()
         self._waiters.append((write, future))
         if self._flush is None:

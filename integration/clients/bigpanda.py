@@ -26,6 +26,10 @@ class BigPandaClient:
         self.api = api
         self.app_key = incidents_app_key
         self.outbound: Callable[[Any], Any] | None = None  # cleans every JSON body (privacy policy)
+        # the configuration's Retrieval / Callback Endpoint: whole URLs (httpx leaves an absolute URL
+        # alone), else these paths on the base URL
+        self.shares_url = "/integrations/v3/servicenow/shares"
+        self.callbacks_url = "/integrations/v3/servicenow/callbacks"
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self.outbound is not None and kwargs.get("json") is not None:
@@ -36,7 +40,8 @@ class BigPandaClient:
         return {"x-bp-app-key": self.app_key}
 
     async def retrieve_shares(self, limit: int) -> tuple[list[dict[str, Any]], bool]:
-        r = await self._request("GET", "/integrations/v3/servicenow/shares", params={"limit": limit},
+        url = httpx.URL(self.shares_url)  # a whole URL's own query stays: httpx would replace it with params
+        r = await self._request("GET", str(url.copy_with(query=None)), params={**dict(url.params), "limit": limit},
                                    headers=self._headers())
         if r.status_code != 200:
             raise BigPandaError(r)
@@ -44,7 +49,7 @@ class BigPandaClient:
         return body["shares"], bool(body.get("has_more"))
 
     async def send_callbacks(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        r = await self._request("POST", "/integrations/v3/servicenow/callbacks", json={"results": results},
+        r = await self._request("POST", self.callbacks_url, json={"results": results},
                                    headers=self._headers())
         if r.status_code != 200:
             raise BigPandaError(r)

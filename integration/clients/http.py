@@ -7,6 +7,7 @@ full jitter, honouring Retry-After when the server sends one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+log = logging.getLogger("bpsn.integration.retry")
 
 
 class Pacer:
@@ -110,23 +112,28 @@ class ApiClient:
                     async with self.pacer.slot():
                         response = await self.http.request(method, url, **kwargs)  # type: ignore[arg-type]
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                last_error, retry_after = exc, None
+                last_error, retry_after, reason = exc, None, type(exc).__name__
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response
                 if response.status_code == 429:
                     self.throttled += 1
-                last_error, retry_after = None, retry_after_seconds(response)
+                last_error, retry_after, reason = None, retry_after_seconds(response), str(response.status_code)
                 if attempt == self.policy.max_attempts - 1:
                     return response
-            await self.pause(attempt, retry_after)
+            await self.pause(attempt, retry_after, f"{method} {url.split('?', 1)[0]} reason={reason}")
         assert last_error is not None
         raise last_error
 
-    async def pause(self, attempt: int, retry_after: float | None = None) -> None:
-        """The wait before retry number `attempt + 1` (also for retries made above this client)."""
+    async def pause(self, attempt: int, retry_after: float | None = None, what: str = "") -> None:
+        """The wait before retry number `attempt + 1` (also for retries made above this client);
+        `what` is logged: the request (method and path, never its query, which may hold a key) and why."""
         self.retries += 1
-        await self._sleep(self.policy.backoff(attempt, self.rng, retry_after))
+        wait = self.policy.backoff(attempt, self.rng, retry_after)
+        if attempt + 1 < self.policy.max_attempts:  # a retry follows (the last failure's wait leads to none)
+            log.info("retry: %s attempt=%d/%d wait=%.2fs", what or "request", attempt + 2, self.policy.max_attempts,
+                     wait)
+        await self._sleep(wait)
 
     async def aclose(self) -> None:
         await self.http.aclose()

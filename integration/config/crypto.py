@@ -32,6 +32,11 @@ KDF_SALT = b"bpsn-config-v1"
 KDF_ITERATIONS = 600_000
 
 
+# What the instance shows a user whose ACLs mask a credential (x_bip_panda_user without the
+# service account's itil or x_bip_panda.admin): the value reads as set, and cannot be used.
+INSTANCE_MASK = "********"
+
+
 class ConfigKeyError(RuntimeError):
     """A stored credential cannot be decrypted with this key (wrong BPSN_CONFIG_KEY?)."""
 
@@ -65,8 +70,8 @@ class ConfigCipher:
         return self._fernet.encrypt(clear.encode()).decode() if clear else ""
 
     def decrypt(self, token: str) -> str:
-        if not token:
-            return ""
+        if not token or token == INSTANCE_MASK:  # masked by the instance's ACLs: set, but not ours to read
+            return token
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:

@@ -23,6 +23,15 @@ CREDENTIAL_FIELDS = ("bearer_token", "api_key", "incidents_app_key", "changes_ap
                      "cmdb_v2_app_key", "oim_app_key")
 PLAIN_FIELDS = ("api_base_url", "incident_url_base", "integration_user")
 ORG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+# The seed's region table lost its URLs; these are BigPanda's published API hosts (US is also the
+# default of api_base_url). A region, when chosen, wins over api_base_url.
+REGION_URLS = {"US": "https://api.bigpanda.io", "EU": "https://eu-api.bigpanda.io"}
+DEFAULT_API_BASE_URL = REGION_URLS["US"]
+URL_PATTERN = r"^https?://[^\s]+$"
+# Engine settings that belong to another module's form: the Alert Configuration module sets them
+ALERT_CONFIG_OWNED = ("aia_replaces_alert_summary",)
+# Engine settings that come from the connection page, not from the Incidents form
+CONNECTION_OWNED = ("console_url",)
 
 
 class Secret:
@@ -73,6 +82,22 @@ class ModuleSettingsBase(BaseModel):
     alert_configuration: dict[str, Any] = Field(default_factory=dict)
     privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)  # personal data, per direction
 
+    # the connection page and the connection defaults (integration/modules_wiring.py reads them)
+    region: Literal["", "US", "EU"] = Field(
+        "", description="BigPanda API region: US or EU picks that region's base URL; empty: api_base_url")
+    retrieval_endpoint: str = Field("", pattern=r"^$|" + URL_PATTERN, max_length=1000,
+                                    description="Whole URL the shares are retrieved from (empty: the base URL's)")
+    callback_endpoint: str = Field("", pattern=r"^$|" + URL_PATTERN, max_length=1000,
+                                   description="Whole URL the callbacks are sent to (empty: the base URL's)")
+    changes_active: bool = Field(True, description="Changes and maintenance module (runs with a Changes App Key)")
+    cmdb_active: bool = Field(True, description="CMDB Enrichment V2 sync (runs with a CMDB Enrichment V2 API Key)")
+    oim_active: bool = Field(True, description="OIM forwarding (runs with an OIM API Key)")
+    cmdb_sync_interval: float = Field(86_400.0, gt=0, description="CMDB sync interval, seconds (24 hours)")
+    cmdb_retry_interval: float = Field(5.0, gt=0, le=3600, description="Seconds between CMDB retries")
+    cmdb_page_size: int = Field(100, ge=1, le=10_000, description="CMDB records per page")
+    cmdb_max_pages: int = Field(10, ge=1, le=100_000, description="Pages per CMDB table sync")
+    cmdb_max_retries: int = Field(3, ge=0, le=20, description="Retries of a failed CMDB call")
+
     @field_validator("alert_configuration")
     @classmethod
     def _alert_configuration(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -98,20 +123,23 @@ class ModuleSettingsBase(BaseModel):
         return value
 
     def incident_settings(self, organization: str) -> IncidentSettings:
-        names = [f.name for f in dataclasses.fields(IncidentSettings) if f.name != "namespace"]
-        return IncidentSettings(namespace=organization, **{n: getattr(self, n) for n in names})
+        names = [f.name for f in dataclasses.fields(IncidentSettings) if f.name not in _NOT_INCIDENTS]
+        alerts = self.alert_settings()
+        return IncidentSettings(namespace=organization, aia_replaces_alert_summary=alerts.aia_replaces_alert_summary,
+                                **{n: getattr(self, n) for n in names})
 
 
 _CONSTRAINTS: dict[str, dict[str, Any]] = {
     "close_code": {"min_length": 1, "max_length": 80}, "max_alerts_in_description": {"ge": 0, "le": 1000},
     "reopen_window_seconds": {"ge": 0}, "hold_snooze_seconds": {"ge": 0}}
 _HINTS = get_type_hints(IncidentSettings)
+_NOT_INCIDENTS = ("namespace", *ALERT_CONFIG_OWNED, *CONNECTION_OWNED)  # not on the Incidents form
 ModuleSettings: type[ModuleSettingsBase] = create_model(  # type: ignore[call-overload]
     "ModuleSettings", __base__=ModuleSettingsBase,
     **{f.name: (_HINTS[f.name], Field(f.default if f.default is not dataclasses.MISSING
                                       else f.default_factory(),  # type: ignore[misc]
                                       **_CONSTRAINTS.get(f.name, {})))
-       for f in dataclasses.fields(IncidentSettings) if f.name != "namespace"})
+       for f in dataclasses.fields(IncidentSettings) if f.name not in _NOT_INCIDENTS})
 
 
 SETTING_FIELDS = tuple(ModuleSettings.model_fields)
@@ -157,7 +185,23 @@ class IntegrationConfig:
         return out
 
     def incident_settings(self, organization: str) -> IncidentSettings:
-        return self.settings.incident_settings(organization)
+        """The engine's settings: the module settings, and the Incident URL base for the links."""
+        return dataclasses.replace(self.settings.incident_settings(organization),
+                                   console_url=self.incident_url_base.rstrip("/"))
+
+    @property
+    def bigpanda_api_url(self) -> str:
+        """The base URL of BigPanda's API: the chosen region's, else api_base_url."""
+        region = self.settings.region
+        return REGION_URLS[region] if region else self.api_base_url.rstrip("/")
+
+    @property
+    def bearer_credential(self) -> tuple[str, str]:
+        """The credential of every BigPanda call and its field: the bearer token, or the organisation
+        API key as the seed's legacy fallback when no bearer token is set."""
+        if self.bearer_token:
+            return self.bearer_token.reveal(), "bearer_token"
+        return self.api_key.reveal(), "api_key"
 
 
 class ConfigInput(BaseModel):
@@ -171,7 +215,7 @@ class ConfigInput(BaseModel):
     changes_app_key: str = Field("", max_length=1000)
     cmdb_v2_app_key: str = Field("", max_length=1000)
     oim_app_key: str = Field("", max_length=1000)
-    api_base_url: str = Field("https://api.bigpanda.io", pattern=r"^https?://[^\s]+$", max_length=1000)
+    api_base_url: str = Field(DEFAULT_API_BASE_URL, pattern=URL_PATTERN, max_length=1000)
     incident_url_base: str = Field("https://a.bigpanda.io", pattern=r"^https?://[^\s]+$", max_length=1000)
     integration_user: str = Field("bigpanda.integration", max_length=100)
     settings: ModuleSettings = Field(default_factory=ModuleSettings)  # type: ignore[valid-type]

@@ -6,8 +6,12 @@ never of code.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WritePath = Literal["import_set", "batch"]
 
 
 class ConnectionSettings(BaseSettings):
@@ -30,5 +34,9 @@ class ConnectionSettings(BaseSettings):
     bigpanda_burst: int = Field(5, ge=1, le=5, description="Requests that may leave back to back: never more than "
                                 "this many in burst / rate seconds, counted from each answer (so network delay "
                                 "cannot push them into one of BigPanda's seconds)")
+    write_path: WritePath = Field(
+        "import_set", description="How tickets reach ServiceNow: `import_set` (the v3 app's way: each poll's "
+        "writes as rows of x_bip_panda_shareincident in one insertMultiple; the instance's transform map writes "
+        "the incident) or `batch` (Table API writes through the Batch API, one request per 100)")
     http_timeout: float = Field(10.0, gt=0)
     max_attempts: int = Field(6, ge=1)

@@ -56,6 +56,9 @@ class IncidentSettings:
     aia_tag: str = AIA_TAG
     # Incident Tag Mapping: BigPanda Text tags <-> incident fields, each with its direction
     tag_mappings: tuple[TagMapping, ...] = ()
+    # Incident URL base (the connection page): the BigPanda console the links point at; "": the
+    # links as BigPanda sends them
+    console_url: str = ""
     tag_coalesce_seconds: float = 5.0  # outbound changes of one incident leave together
 
 
@@ -105,6 +108,16 @@ def short_description(incident: dict[str, Any], settings: IncidentSettings | Non
     return f"{prefix}BigPanda Incident: {primary} - {alert.get('status', '')}"[:160]
 
 
+def console_links(incident: dict[str, Any], console_url: str) -> dict[str, str]:
+    """The share's incident / timeline / preview links, on `console_url` when it is set: the
+    console's route (from `/#/`) is kept, its scheme and host are the configured base's."""
+    links = {k: str(v) for k, v in (incident.get("links") or {}).items()}
+    if not console_url:
+        return links
+    base = console_url.rstrip("/")
+    return {k: base + v[v.index("/#/"):] if "/#/" in v else v for k, v in links.items()}
+
+
 def description(incident: dict[str, Any], settings: IncidentSettings) -> str:
     alerts = incident.get("alerts") or []
     counts = {s: sum(1 for a in alerts if a.get("status") == s) for s in ("critical", "warning", "unknown", "ok")}
@@ -123,7 +136,7 @@ def description(incident: dict[str, Any], settings: IncidentSettings) -> str:
             if (value := incident_tag(incident, name))]
     if tags:
         lines += ["", "Incident tags:", *tags]
-    links = incident.get("links") or {}
+    links = console_links(incident, settings.console_url)
     if settings.links_in_description and links:
         lines += ["", f"BigPanda incident: {links.get('incident', '')}",
                   f"Timeline: {links.get('timeline', '')}", f"Preview: {links.get('preview', '')}"]

@@ -157,3 +157,15 @@ class TagSync:
         pending = self._pending.get(command.incident_id)
         if pending is not None and all(pending.values.get(t) == v for t, v in command.values.items()):
             del self._pending[command.incident_id]
+
+
+TEXT_TAG_TYPE = "Text"
+
+
+def closed_list_mappings(mappings: tuple[TagMapping, ...], definitions: list[dict[str, object]]) -> list[str]:
+    """Why each mapping of a tag that is not a Text tag is refused ("Only Text type incident tags are
+    supported": a closed-list tag takes only its listed values, which a free ServiceNow field cannot keep to)."""
+    types = {str(d.get("name", "")): str(d.get("type", TEXT_TAG_TYPE)) for d in definitions}
+    return [f"tag mapping {m.tag!r} -> {m.field}: {m.tag!r} is a {types[m.tag]} incident tag in BigPanda; only "
+            f"Text type incident tags are supported (a closed list of values cannot follow a free ServiceNow field)"
+            for m in mappings if types.get(m.tag, TEXT_TAG_TYPE) != TEXT_TAG_TYPE]

@@ -1,8 +1,8 @@
 """Which companions a runner gets, from the Alert Configuration module's settings.
 
 Share staging always (inbound data stages through x_bip_panda_shareincident, and its transform
-map keeps the incident metadata); with alert processing on: the BigPanda alert records (BP
-alerts add-on), incident tasks (a task tag, or "parse events into incident tasks"), parent-child
+map keeps the incident metadata); the correlation and external ticket rows always (correlations.py);
+with alert processing on: the BigPanda alert records (BP alerts add-on), incident tasks (a task tag, or "parse events into incident tasks"), parent-child
 incidents, Root Cause Changes (the RCC tab) and similar incidents (the similar incidents tab);
 the BigPanda view link for BigPanda's activity log when asked for. Each writes at most one
 Batch API request per poll.
@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import functools
 
-from bpsn.integration.modules import alert_records, incident_tasks, parent_child, root_cause, similar, staging
+from bpsn.integration.modules import (
+    alert_records,
+    correlations,
+    incident_tasks,
+    parent_child,
+    root_cause,
+    similar,
+    staging,
+)
 
 from .alert_config import AlertConfigSettings, activity_link
 from .companion import CompanionHost
@@ -20,6 +28,7 @@ from .companion import CompanionHost
 
 def attach_companions(runner: CompanionHost, settings: AlertConfigSettings) -> None:
     staging.attach(runner)
+    correlations.attach(runner)  # what BigPanda sends about correlation and external tickets, always
     if settings.processing and settings.alerts_table:
         alert_records.attach(runner, settings)
     if settings.processing:

@@ -7,8 +7,8 @@ u_change_request (the change_request whose number is the change's identifier, wh
 one), u_change_identifier, u_match_certainty, u_comment. When exactly one related change is a
 MATCH and is a change_request in ServiceNow, the ticket's `caused_by` is set to it; when that
 stops being so, the core clears `caused_by` again if it was the core that set it (a value an
-analyst set is never cleared; after a restart the core no longer knows what it set, so it
-leaves `caused_by` alone until a MATCH sets it).
+analyst set is never cleared; after a restart the core knows what it set from the instance: a
+`caused_by` equal to the ticket's one MATCH row).
 
 When to read (our choice; BigPanda allows 5 requests a second and an RCC change does not
 reach the core as a share): each incident the core writes a ticket for is tracked; it is read
@@ -20,6 +20,9 @@ A pass runs after each poll that wrote tickets (`after_poll`) and, for quiet inc
 `run`, a module loop beside the runner (the runner calls companions only when shares came).
 So an RCC set in BigPanda reaches ServiceNow within `refresh_seconds` plus one loop interval,
 and a quiet open incident costs one BigPanda call per `refresh_seconds`.
+
+What it follows, and the causes it set, are kept in the instance (rcc_history.py): a restarted
+core reads them back before its first pass and goes on where it stood.
 
 Requests per poll: the RCC reads above (BigPanda); identifiers -> change_request sys_ids
 through the runner's ReferenceCache (cached); one Batch API request for every row and
@@ -34,14 +37,17 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from bpsn.base.clock import Clock
 from bpsn.integration.clients.bigpanda import BigPandaError
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.lookups import ReferenceCache
-from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 
 from .alert_config import AlertConfigSettings
 from .companion import CompanionHost, WrittenTicket
+from .rcc_history import read_rcc_state
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
 
 log = logging.getLogger("bpsn.integration.rcc")
@@ -134,9 +140,12 @@ class RootCauseChanges:
     """The companion: reads due incidents' RCC after each poll and writes them in one batch."""
 
     def __init__(self, bigpanda: ApiClient, servicenow: ServiceNowClient, references: ReferenceCache,
-                 clock: Clock, settings: RootCauseSettings) -> None:
+                 clock: Clock, settings: RootCauseSettings, organization: str = "") -> None:
         self.bigpanda, self.references, self.clock, self.settings = bigpanda, references, clock, settings
+        self.servicenow = servicenow
         self.writer = RecordWriter(servicenow)
+        self.organization = organization  # what it follows is read back from the instance ("": memory only)
+        self.loaded = not organization
         self.tracked: OrderedDict[str, Tracked] = OrderedDict()
         self.caused_by: dict[str, str] = {}  # ticket sys_id -> the change the core set as its cause
         self.reads = 0
@@ -184,9 +193,27 @@ class RootCauseChanges:
         async with self._lock:
             await self._refresh()
 
+    async def load(self) -> None:
+        """Follow again what the instance says is open, and know the causes the core set; on
+        failure the pass goes on with what is in memory and the next one reads again."""
+        try:
+            stored = await read_rcc_state(self.servicenow, self.organization, self.settings.max_tracked,
+                                          set(self.tracked))
+        except (ServiceNowError, httpx.HTTPError) as exc:
+            log.warning("RCC: what to follow not read from the instance, next pass tries again: %s", exc)
+            return
+        now = self.clock.now()
+        for incident_id, ticket in stored.open_incidents:
+            self.tracked.setdefault(incident_id, Tracked(incident_id, ticket, True, now))
+        for ticket, change in stored.caused_by.items():
+            self.caused_by.setdefault(ticket, change)
+        self.loaded = True
+
     async def _refresh(self) -> None:
         if not self.settings.enabled:
             return
+        if not self.loaded:
+            await self.load()
         now = self.clock.now()
         read: list[tuple[Tracked, list[RelatedChange]]] = []
         for t in self.due(now):
@@ -229,6 +256,6 @@ class RootCauseChanges:
 def attach(runner: CompanionHost, settings: RootCauseSettings) -> RootCauseChanges:
     """Add RCC to a runner's companions: its paced BigPanda client, ServiceNow client and lookups."""
     companion = RootCauseChanges(runner.bigpanda.api, runner.servicenow, runner.references, runner.clock,
-                                 settings)
+                                 settings, runner.engine.settings.namespace)
     runner.companions.append(companion)
     return companion

@@ -17,23 +17,29 @@ to BigPanda: the alert tags of the incidents it wrote tickets for before.
   u_reasoning. When new alerts change a signature, the list is computed again; rows of
   incidents no longer similar are deleted.
 
-History: in memory, the newest `max_history` incidents. A restarted core starts with an
-empty history (similar incidents then come from the tickets it writes from there on); rows
-already written stay. Requests per poll: one Batch API request for every row of the poll.
+History: the newest `max_history` incidents, kept in the instance (the staged shares and the
+similar rows; similar_history.py): a restarted core reads it back before its first pass, so
+a restart loses nothing. Requests per poll: one Batch API request for every row of the poll.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from bpsn.integration.clients.servicenow import ServiceNowClient
+import httpx
+
+from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 from bpsn.integration.engine.mapping import alert_tag
 
 from .alert_config import AlertConfigSettings
 from .companion import CompanionHost, WrittenTicket
 from .record_writes import PlannedRecord, RecordWriter, WriteOutcome, record_sys_id
+from .similar_history import read_history
+
+log = logging.getLogger("bpsn.integration.modules")
 
 TABLE = "x_bip_panda_similar_incident"
 SHOWN_TAGS = 5  # shared tags named in the reasoning
@@ -132,9 +138,12 @@ def plan_rows(this: Signature, similar: list[Similar], dropped: set[str]) -> lis
 class SimilarIncidents:
     """The companion: after each poll, the similar incidents of every ticket whose alerts changed."""
 
-    def __init__(self, servicenow: ServiceNowClient, settings: SimilarSettings) -> None:
+    def __init__(self, servicenow: ServiceNowClient, settings: SimilarSettings, organization: str = "") -> None:
         self.settings = settings
+        self.servicenow = servicenow
         self.writer = RecordWriter(servicenow)
+        self.organization = organization  # the instance's history is read back for it ("": memory only)
+        self.loaded = not organization
         self.history: OrderedDict[str, Signature] = OrderedDict()  # incident id -> signature, oldest first
         self.matched: dict[str, set[str]] = {}  # ticket sys_id -> similar incident ids written
         self.last: WriteOutcome | None = None
@@ -142,6 +151,8 @@ class SimilarIncidents:
     async def after_poll(self, written: list[WrittenTicket]) -> None:
         if not self.settings.enabled or not written:
             return
+        if not self.loaded:  # without this poll's incidents: staging has just staged them
+            await self.load(skip={str(w.share["incident"].get("id", "")) for w in written})
         planned: list[PlannedRecord] = []
         for w in written:
             this = signature(w.share["incident"], w.ticket.sys_id, w.ticket.number, self.settings)
@@ -160,8 +171,26 @@ class SimilarIncidents:
             self.last = await self.writer.write(planned)
 
 
+    async def load(self, skip: frozenset[str] | set[str] = frozenset()) -> None:
+        """The history as the instance keeps it, but the incidents in `skip`; on failure the pass goes on with what is in memory
+        and the next pass reads again."""
+        try:
+            stored = await read_history(self.servicenow, self.organization, self.settings.max_history, skip)
+        except (ServiceNowError, httpx.HTTPError) as exc:
+            log.warning("similar incidents: history not read from the instance, next poll tries again: %s", exc)
+            return
+        for incident, ticket_sys_id, number in stored.incidents:
+            sig = signature(incident, ticket_sys_id, number, self.settings)
+            if sig.incident_id not in self.history and sig.incident_id not in skip:
+                self.history[sig.incident_id] = sig
+        for ticket, ids in stored.matched.items():
+            self.matched.setdefault(ticket, set()).update(ids)
+        self.loaded = True
+
+
 def attach(runner: CompanionHost, settings: SimilarSettings) -> SimilarIncidents:
-    """Add similar incidents to a runner's companions (its ServiceNow client)."""
-    companion = SimilarIncidents(runner.servicenow, settings)
+    """Add similar incidents to a runner's companions (its ServiceNow client); the history of the
+    runner's organisation is read back from the instance."""
+    companion = SimilarIncidents(runner.servicenow, settings, runner.engine.settings.namespace)
     runner.companions.append(companion)
     return companion

@@ -24,7 +24,7 @@ from typing import Any
 from bpsn.base.clock import glide
 from bpsn.integration.clients.lookups import TagDirectory
 from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
-from bpsn.integration.engine.mapping import alert_tag, primary_alert
+from bpsn.integration.engine.mapping import alert_tag, console_links, primary_alert
 
 from .alert_config import AIA_TAG
 from .companion import CompanionHost, WrittenTicket
@@ -42,6 +42,7 @@ class StagingSettings:
     ci_lookup_tag: str = ""  # u_ci_lookup: the CMDB CI Field of the Incidents settings (e.g. host)
     runbook_tag: str = "runbook_url"  # the primary alert's tag holding a runbook link
     aia_tag: str = AIA_TAG  # the incident tag carrying the AIA summary (alert_config.py)
+    console_url: str = ""  # the Incident URL base the links are rebased on ("": as BigPanda sends them)
 
     def __post_init__(self) -> None:
         if not self.organisation:
@@ -63,7 +64,7 @@ def staging_row(share: dict[str, Any], ticket_sys_id: str, settings: StagingSett
     """One staging row for a share; `tags`: the incident's tags by name. Pure."""
     incident = share["incident"]
     alerts = incident.get("alerts") or []
-    links = incident.get("links") or {}
+    links = console_links(incident, settings.console_url)
     primary = primary_alert(incident) or {}
     externals = [{"system": t.get("system", ""), "number": t.get("number", ""), "url": t.get("url", "")}
                  for t in incident.get("external_tickets") or []]
@@ -123,7 +124,7 @@ def attach(runner: CompanionHost, **options: Any) -> ShareStaging:
     s = runner.engine.settings
     settings = StagingSettings(**{"organisation": s.namespace, "ci_lookup_tag": s.cmdb_ci_tag,
                                   "incident_button": s.incident_button, "timeline_button": s.timeline_button,
-                                  "aia_tag": s.aia_tag, **options})
+                                  "aia_tag": s.aia_tag, "console_url": s.console_url, **options})
     companion = ShareStaging(runner.servicenow, runner.directory, settings)
     runner.companions.append(companion)
     return companion

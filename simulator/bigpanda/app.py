@@ -20,11 +20,14 @@ from bpsn.simulator.bigpanda.maintenance.routes import build_maintenance_router
 from bpsn.simulator.bigpanda.oim.routes import build_oim_router
 from bpsn.simulator.bigpanda.sharing.routes import build_sharing_router
 from bpsn.simulator.common.admin import admin_router
+from bpsn.simulator.common.dashboard import Side
+from bpsn.simulator.common.dashboard.routes import mount_dashboard
 from bpsn.simulator.common.middleware import SimulatorMiddleware
-from bpsn.simulator.common.openapi import allow_all, honest_openapi, single_valued_query
+from bpsn.simulator.common.openapi import allow_all, honest_openapi, offline_app, single_valued_query
 
 from .auth import ADMIN_SCHEMES, admin_caller
 from .backend import BigPandaBackend
+from .dashboard_panel import bigpanda_panel
 from .errors import ERROR_RESPONSES, BpError
 from .openapi_links import link_created
 
@@ -96,9 +99,9 @@ def _finish(document: dict[str, Any]) -> None:
 
 def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     backend = backend or BigPandaBackend()
-    app = FastAPI(title="bpsn BigPanda simulator", version="0.1.0", description=DESCRIPTION,
-                  responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name,
-                  dependencies=[Depends(single_valued_query)])
+    app = offline_app(title="bpsn BigPanda simulator", version="0.1.0", description=DESCRIPTION,
+                      responses=ERROR_RESPONSES, generate_unique_id_function=lambda route: route.name,
+                      dependencies=[Depends(single_valued_query)])
     app.state.backend = backend
     honest_openapi(app, {"bearerToken": {"type": "http", "scheme": "bearer",
                                          "description": "The org token or a user API key"}, **ADMIN_SCHEMES},
@@ -131,6 +134,7 @@ def create_app(backend: BigPandaBackend | None = None) -> FastAPI:
     app.include_router(build_oim_router())
     app.include_router(admin_router(backend, guard=admin_caller))
     app.include_router(build_admin_router())
+    mount_dashboard(app, Side("bigpanda", backend, bigpanda_panel(backend)), guard=admin_caller, auth="bearer")
     app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,
                        error_body=lambda status, message: BpError(status, message).body())
     return app

@@ -70,8 +70,9 @@ class BigPandaBackend:
             self.ready = True
         elif organization in self.orgs:
             org = self.orgs.pop(organization)
-            self.add_organization(org.name, org.org_token, org.user_api_keys, org.app_keys,
-                                  org.integrations, seed_environment=True)
+            fresh = self.add_organization(org.name, org.org_token, org.user_api_keys, org.app_keys,
+                                          org.integrations, seed_environment=True)
+            fresh.access = org.access  # roles are set-up, like the tokens: a reset keeps them
         else:
             raise not_found(f"Organization {organization}")
         self.notifier.notify()
@@ -121,10 +122,20 @@ class BigPandaBackend:
         raise unauthorized()
 
     @staticmethod
-    def require(principal: Principal, kind: TokenKind, what: str) -> None:
+    def require(principal: Principal, kind: TokenKind, what: str, *, permission: str | None = None) -> None:
+        """The token kind an API takes and, for user API keys, the BigPanda permission it needs."""
         if principal.kind != kind:
             wanted = "an org token" if kind == "org" else "a user API key"
             raise forbidden(f"{what} needs {wanted}; this token is not permitted here")
+        if permission is not None:
+            BigPandaBackend.permit(principal, permission, what)
+
+    @staticmethod
+    def permit(principal: Principal, permission: str, what: str) -> None:
+        """403 naming `permission` when a user API key's roles lack it (permissions.py: the org token
+        is organisation-wide and not checked)."""
+        if principal.kind == "user":
+            principal.org.access.check(principal.email, permission, what)
 
     @staticmethod
     def require_app_key(principal: Principal, app_key: str | None, kind: str) -> None:

@@ -22,6 +22,7 @@ from bpsn.simulator.bigpanda.sharing.queue import ShareQueue
 
 from .bpql import evaluate, parse
 from .models import STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment, Incident, worst
+from .permissions import AccessControl
 from .rate_limit import RateLimitSettings
 from .settings import BigPandaSettings
 
@@ -40,7 +41,7 @@ class IngestResult:
 class Organization:
     name: str
     org_token: str
-    user_api_keys: dict[str, str]  # key -> user email
+    user_api_keys: dict[str, str]  # key -> user email; a key acts with its user's roles (access)
     app_keys: dict[str, str]  # kind (alerts, incidents, changes, oim) -> key
     integrations: dict[str, str]  # alert app key -> source system
     settings: BigPandaSettings
@@ -59,6 +60,7 @@ class Organization:
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     tag_definitions: dict[str, Any] = field(default_factory=dict)  # id -> incident_actions.TagDefinition
     push: PushStore = field(default_factory=PushStore)  # push-mode targets, outbox, dead letters
+    access: AccessControl = field(default_factory=AccessControl)  # RBAC: roles and the users' roles
     on_change: Callable[[], None] = lambda: None
     on_push: Callable[[], None] = lambda: None  # a push was enqueued: the backend's pusher delivers it
 
@@ -140,6 +142,8 @@ class Organization:
             return IngestResult(alert.id, alert.incident_id, created=False, changed=False)
         incident = self.incidents[alert.incident_id]
         flipped = (alert.status == "ok") != (event.status == "ok")
+        shown = (event.status != alert.status or any(alert.tags.get(k) != v for k, v in event.tags.items())
+                 or bool(event.description and event.description != alert.description))
         alert.fingerprint = fingerprint
         alert.last_event_at = event.timestamp
         alert.updated_at = now
@@ -157,7 +161,8 @@ class Organization:
             incident.active, incident.end = True, None
             self._activity(incident, "incident_reopen", now)
             self._cancel_snooze(incident, now, "reopen")
-        self.recompute(incident, now, "incident#reopen" if reopen else "incident#alerts-updated")
+        self.recompute(incident, now, "incident#reopen" if reopen else "incident#alerts-updated",
+                       alert_shown_change=shown)
         return IngestResult(alert.id, incident.id, created=False, changed=True)
 
     @staticmethod
@@ -165,7 +170,10 @@ class Organization:
         return (event.status, event.acknowledged, event.description, tuple(sorted(event.tags.items())))
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False) -> None:
+    def recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False,
+                  alert_shown_change: bool = False) -> None:
+        """`alert_shown_change`: an alert changed what the v3 app shows on the ticket (its status,
+        tags or description): shared as an update even when the incident's own state did not change."""
         alerts = [self.alerts[a] for a in incident.alert_ids]
         active = [a.status for a in alerts if a.active]
         before = (incident.status, incident.severity, incident.active, incident.flapping)
@@ -182,7 +190,7 @@ class Organization:
         self._update_flapping(incident, now)
         incident.updated_at = now
         after = (incident.status, incident.severity, incident.active, incident.flapping)
-        if after != before or trigger != "incident#alerts-updated":
+        if after != before or trigger != "incident#alerts-updated" or alert_shown_change:
             incident.changed_at = now
             incident.version += 1
             if incident.flapping and not before[3]:

@@ -7,6 +7,7 @@ Retry-After it was given is flagged, so a test can see a client that retries too
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ class Limit:
 
 
 INGEST_PREFIXES = ("/data/v2/alerts", "/oim/api/alerts")
+log = logging.getLogger("bpsn.simulator.bigpanda.rate_limit")
 
 
 @dataclass
@@ -82,6 +84,9 @@ class RateLimiter:
                 self._blocked_until[token] = now + retry
                 self.rejected += 1
                 self.early_retries += early
+                # never the token: the journal's user column says whose it was
+                log.info("429 answered: simulator=bigpanda limit=%s path=%s retry_after=%ds early_retry=%s",
+                         limit.name, path, retry, early)
                 return Verdict(False, retry, limit.name, early)
             windows.append(w)
         for w in windows:  # only an accepted request counts against the windows

@@ -11,7 +11,8 @@ admin API (/_sim) has no real server to mirror, so a typo such as `"stauts": 500
 rule is a 400 naming it, not a rule that fires as a no-op. Emulated APIs keep the vendors'
 leniency towards unknown fields.
 
-`json_nesting_over` measures how deep a JSON text nests before anything parses it.
+`json_nesting_over` measures how deep a JSON text nests before anything parses it, and
+`json_values_over` how many values it holds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import operator
 import re
 import types
-from itertools import accumulate, count
+from itertools import accumulate, count, repeat
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -75,3 +76,19 @@ def json_nesting_over(data: bytes, limit: int) -> bool:
         return True
     # after byte i the depth is 2 * (opens so far) - (i + 1): C-level prefix sums, no Python loop
     return max(map(operator.sub, accumulate(s), count(1)), default=0) > limit
+
+
+# --- JSON width, measured before parsing ---------------------------------------------------------
+# Parsing a body and walking its fields runs on the event loop: 140,000 members (1.6 MB, within the
+# size limit) held every other request up for 0.3-0.7 s. Commas outside strings count the values.
+_NOT_COMMA_OR_STRING = bytes(b for b in range(256) if b not in b',"\\')
+
+
+def json_values_over(data: bytes, limit: int) -> bool:
+    """Whether JSON text holds more than `limit` values in its arrays and objects together
+    (commas inside strings do not count). Invalid JSON may give either answer."""
+    if data.count(b",") < limit:  # the common case: no need to look at strings
+        return False
+    s = data.translate(None, _NOT_COMMA_OR_STRING).replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = s.split(b'"')[::2]  # what lies between a closing quote and the next opening one
+    return sum(map(bytes.count, outside_strings, repeat(b","))) >= limit

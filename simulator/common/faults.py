@@ -11,12 +11,15 @@ backtracking is refused when the rule is made (UserPatternError, a re.error: the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from itertools import count
 from typing import Any
 
 from bpsn.base.rng import SeededRandom
 from bpsn.base.user_regex import UserPattern, compile_pattern
+
+log = logging.getLogger("bpsn.simulator.faults")
 
 
 @dataclass
@@ -60,6 +63,14 @@ class FaultRule:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def action(self) -> str:
+        """What the rule does, for a log line: `status=503 latency_ms=200 after_handling`."""
+        parts = [f"status={self.status}"] if self.status is not None else []
+        parts += [f"latency_ms={self.latency_ms:g}"] if self.latency_ms else []
+        parts += ["drop_connection"] if self.drop_connection else []
+        parts += ["after_handling"] if self.after_handling else []
+        return " ".join(parts) or "none"
+
 
 class FaultInjector:
     def __init__(self, seed: int = 0) -> None:
@@ -89,6 +100,8 @@ class FaultInjector:
             if rule.matches(method, path):
                 if rule.probability >= 1.0 or self.rng.random() < rule.probability:
                     rule.fired += 1
+                    log.info("fault fired: rule=%d method=%s path=%s %s fired=%d%s", rule.id, method, path,
+                             rule.action(), rule.fired, f"/{rule.times}" if rule.times is not None else "")
                     return rule
                 return None  # the first matching rule decides, even when its dice say no
         return None

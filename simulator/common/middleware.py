@@ -7,7 +7,8 @@ response headers there (rate-limit headers decided in a dependency).
 Request limits (RequestLimits, below) come before anything reads a body: a request that sends a
 body with no credentials to an authenticated route is answered 401 unread, and every body is
 held to a maximum size, checked on Content-Length and again on the bytes that actually stream
-in (a chunked body over the limit is cut off with 413). Both answer in the API's error body.
+in (a chunked body over the limit is cut off with 413), and a JSON body may hold at most
+MAX_JSON_VALUES values (400). All answer in the API's error body.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bpsn.base.clock import Clock
 
+from .bodies import json_values_over
 from .faults import FaultInjector, FaultRule
 from .journal import BATCH_ITEM, NESTED_CALL, Journal
 
@@ -34,6 +36,12 @@ ErrorBody = Callable[[int, str], dict[str, Any]]
 Envelope = Callable[[int, str, str], dict[str, Any]]  # (status, message, detail) -> the API's error body
 MB = 1024 * 1024
 DEFAULT_MAX_BODY = 10 * MB
+# Our choice (neither API publishes one): parsing a JSON body and walking its fields runs on the
+# event loop, and past this many values that holds every other request up for more than 100 ms.
+# The core's largest bodies (an Import Set insert of 200 staged shares of about 35 columns) hold
+# about 7,000. Not counted: the admin API (/_sim: operators' fixture loads) and BigPanda's OIM
+# ingest, whose documented limits (6 MB, 1,000 events) a full batch of wide events would exceed.
+MAX_JSON_VALUES = 20_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,13 @@ class RequestLimits:
     envelope: Envelope
     unauthorized: tuple[str, str]  # (message, detail) of the app's own 401
     too_large: str = "Request body too large"
+    too_many_values: str = "Request body has too many values"
+    max_json_values: int = MAX_JSON_VALUES
+    values_not_counted: re.Pattern[str] = re.compile(r"/_sim/")
+
+    def counts_values(self, scope: Scope) -> bool:
+        content_type = _header(scope.get("headers") or [], b"content-type") or ""
+        return "json" in content_type.lower() and not self.values_not_counted.match(scope["path"])
 
     def refuse_early(self, scope: Scope) -> tuple[int, str, str] | None:
         """(status, message, detail) for a request refused on its headers alone, else None."""
@@ -103,6 +118,7 @@ SERVICENOW: dict[str, Any] = {
     "unauthorized": ("User Not Authenticated", "Required to provide Auth information")}
 BIGPANDA: dict[str, Any] = {
     "public": re.compile(r"/(_sim/health|openapi\.json|docs|redoc)(/|$)"),
+    "values_not_counted": re.compile(r"/(_sim|oim/api)/"),
     # the API's token forms, and the /_sim admin token's (bigpanda/auth.py admin_caller)
     "credential_headers": (b"authorization", b"x-auth-token", b"x-bpsn-admin-token"),
     "credential_query": ("access_token",),
@@ -136,24 +152,38 @@ class BodyLimit:
     received: int = 0
     exceeded: bool = False
     started: bool = False  # a response is on its way: too late to answer 413
+    json_body: bool = False  # counted for json_values_over once it has all arrived
+    too_many_values: bool = False
+    chunks: list[bytes] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return self.exceeded or self.too_many_values
 
     @property
     def transport(self) -> Any:  # the server's, for fault rules that drop the connection
         return getattr(getattr(self._receive, "__self__", None), "transport", None)
 
     async def receive(self) -> Message:
-        if self.exceeded:
+        if self.refused:
             raise _BodyTooLarge
         message = await self._receive()
         if message["type"] == "http.request":
-            self.received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            self.received += len(chunk)
             if self.received > self.limits.max_body_bytes:
                 self.exceeded = True
                 raise _BodyTooLarge
+            if self.json_body:
+                self.chunks.append(chunk)
+                if not message.get("more_body") and json_values_over(b"".join(self.chunks),
+                                                                     self.limits.max_json_values):
+                    self.too_many_values = True
+                    raise _BodyTooLarge
         return message
 
     async def send(self, message: Message) -> None:
-        if self.exceeded and not self.started:
+        if self.refused and not self.started:
             return  # the route's answer to a body it never fully got; 413 goes out instead
         if message["type"] == "http.response.start":
             self.started = True
@@ -163,10 +193,18 @@ class BodyLimit:
         try:
             await app(scope, self.receive, self.send)
         except Exception:
-            if not self.exceeded:
+            if not self.refused:
                 raise
-        if self.exceeded:
-            await self.refuse_too_large()
+        if self.refused:
+            await self.refuse()
+
+    async def refuse(self) -> int:
+        """413 for a body over the size limit, 400 for one with too many values."""
+        if self.exceeded or self.started:
+            return await self.refuse_too_large()
+        n = self.limits.max_json_values
+        return await self.answer(400, self.limits.too_many_values,
+                                 f"the JSON body holds more than {n} values; at most {n} are accepted")
 
     async def refuse_too_large(self) -> int:
         if self.started:
@@ -201,7 +239,7 @@ class SimulatorMiddleware:
             scope, send = {**scope, "method": "GET"}, _without_body(send)
         if self.limits is None:
             self.limits = limits_for(scope.get("app"))
-        guard = BodyLimit(self.limits, receive, send)
+        guard = BodyLimit(self.limits, receive, send, json_body=self.limits.counts_values(scope))
         refusal = self.limits.refuse_early(scope)
         if scope["path"].startswith(UNJOURNALED_PREFIXES):
             if refusal is not None:
@@ -240,11 +278,11 @@ class SimulatorMiddleware:
                         if injected is not None:
                             status = injected
                 except Exception:
-                    if not guard.exceeded:
-                        raise  # the app's own failure; a body over the limit is answered below
-                if guard.exceeded:
-                    info["notes"].append("body_too_large")
-                    status = await guard.refuse_too_large()
+                    if not guard.refused:
+                        raise  # the app's own failure; a body over a limit is answered below
+                if guard.refused:
+                    info["notes"].append("body_too_large" if guard.exceeded else "body_too_many_values")
+                    status = await guard.refuse()
         finally:
             self.journal.record(
                 time=self.clock.now(), method=scope["method"], path=scope["path"],

@@ -1,6 +1,6 @@
-"""What both simulators' apps need from FastAPI beyond the defaults: honest 405s, an OpenAPI
-document that promises what they really send (400 not 422; how to authenticate), and requests
-held to it (a single-valued query parameter sent twice is refused)."""
+"""What both simulators' apps need from FastAPI beyond the defaults: API docs that work offline,
+honest 405s, an OpenAPI document that promises what they really send (400 not 422; how to
+authenticate), and requests held to it (a single-valued query parameter sent twice is refused)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,47 @@ from typing import Any, get_args, get_origin
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+# Swagger UI's and ReDoc's scripts, styles and icon, from the fastapi-offline package. Under /docs
+# on purpose: the middleware keeps /docs public and out of the journal, as the pages themselves.
+DOCS_ASSETS = "/docs/assets"
+# The pages may load nothing but from this server: ReDoc's bundle links its logo from a CDN, which
+# this policy blocks, so the docs never reach out (the inline scripts are the pages' own start-up).
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+               "frame-ancestors 'none'")
+
+
+def offline_app(**options: Any) -> FastAPI:
+    """A FastAPI app whose /docs (Swagger UI) and /redoc (ReDoc) load their assets from this
+    server (DOCS_ASSETS, shipped by fastapi-offline), never from a CDN: the docs render on a
+    machine with no internet access. The pages and assets are public, like the OpenAPI document."""
+    app = FastAPIOffline(static_url=DOCS_ASSETS, docs_url=None, redoc_url=None, **options)
+    headers = {"Content-Security-Policy": DOCS_POLICY, "Cache-Control": "no-cache"}
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url=str(app.openapi_url), title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+        return HTMLResponse(page.body, headers=headers)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        page = get_redoc_html(openapi_url=str(app.openapi_url), title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+        return HTMLResponse(page.body, headers=headers)
+
+    return app
 
 
 def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:

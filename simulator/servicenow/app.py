@@ -8,8 +8,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bpsn.simulator.common.admin import admin_router
+from bpsn.simulator.common.dashboard import Side
+from bpsn.simulator.common.dashboard.routes import mount_dashboard
 from bpsn.simulator.common.middleware import SimulatorMiddleware
-from bpsn.simulator.common.openapi import allow_all, honest_openapi, single_valued_query
+from bpsn.simulator.common.openapi import allow_all, honest_openapi, offline_app, single_valued_query
 from bpsn.simulator.servicenow.admin.routes import build_admin_router
 from bpsn.simulator.servicenow.aggregate.routes import build_stats_router
 from bpsn.simulator.servicenow.batch.routes import build_batch_router
@@ -19,8 +21,10 @@ from bpsn.simulator.servicenow.security.routes_oauth import build_oauth_router
 from bpsn.simulator.servicenow.table.routes import build_table_router
 
 from .backend import ServiceNowBackend
+from .dashboard_panel import servicenow_panel
 from .errors import ERROR_RESPONSES, ErrorEnvelope, SnError
 from .openapi_document import complete
+from .routes_record_pages import build_record_pages_router
 
 DESCRIPTION = """
 A ServiceNow instance for tests: the Table API over a real data dictionary and SQLite store,
@@ -56,10 +60,10 @@ snapshots.
 
 def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     backend = backend or ServiceNowBackend()
-    app = FastAPI(title="bpsn ServiceNow simulator", version="0.1.0", description=DESCRIPTION,
-                  responses=ERROR_RESPONSES,
-                  generate_unique_id_function=lambda route: route.name,
-                  dependencies=[Depends(single_valued_query)])
+    app = offline_app(title="bpsn ServiceNow simulator", version="0.1.0", description=DESCRIPTION,
+                      responses=ERROR_RESPONSES,
+                      generate_unique_id_function=lambda route: route.name,
+                      dependencies=[Depends(single_valued_query)])
     app.state.backend = backend
     honest_openapi(app, {"basicAuth": {"type": "http", "scheme": "basic"},
                                        "oauthBearer": {"type": "http", "scheme": "bearer",
@@ -92,6 +96,8 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
     app.include_router(admin_router(backend, guard=admin_caller),
                        responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
     app.include_router(build_admin_router())
+    app.include_router(build_record_pages_router())
+    mount_dashboard(app, Side("servicenow", backend, servicenow_panel(backend)), guard=admin_caller, auth="basic")
     app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,
                        error_body=lambda status, message: SnError(status, message, "Injected by a fault rule").body())
     return app

@@ -5,7 +5,7 @@ Routes stay thin: they parse HTTP, call these methods and render what comes back
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,19 +19,22 @@ from bpsn.simulator.servicenow.import_sets.transform_maps import TransformMaps
 from bpsn.simulator.servicenow.query.sql import QueryContext, SecretFieldQuery, compile_text
 from bpsn.simulator.servicenow.records.business_rules import Actor, BusinessRules, NumberCounters
 from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
-from bpsn.simulator.servicenow.records.render import PASSWORD2_MASK, Renderer, RenderOptions, secret_shown
+from bpsn.simulator.servicenow.records.history import RecordHistory
+from bpsn.simulator.servicenow.records.outbound import TABLE as OUTBOUND_TABLE
+from bpsn.simulator.servicenow.records.outbound import ChangeNotifications, seed_outbound_message
+from bpsn.simulator.servicenow.records.render import PASSWORD2_MASK, Renderer, RenderOptions
 from bpsn.simulator.servicenow.records.store import Order, Store, StoreTemplate, Where
 from bpsn.simulator.servicenow.security.acl import Acls, Operation
+from bpsn.simulator.servicenow.security.acl_records import TABLE as ACL_TABLE
+from bpsn.simulator.servicenow.security.acl_records import acls_from_records, check_acl_record
+from bpsn.simulator.servicenow.security.identity import Identities
 from bpsn.simulator.servicenow.security.logins import LoginThrottle
 from bpsn.simulator.servicenow.security.oauth import OAuthClient, OAuthServer
 from bpsn.simulator.servicenow.security.password2 import Password2
 from bpsn.simulator.servicenow.security.passwords import (
     Hashed,
-    decoy_hash,
     demo_hash,
     hash_password,
-    remembered,
-    verify_password,
 )
 from bpsn.simulator.servicenow.security.rate_limits import RateLimiter
 
@@ -76,28 +79,34 @@ class ServiceNowBackend:
         self.clock = clock or SimClock()
         self.dictionary = dictionary or Dictionary.default()
         self.store = Store(self.dictionary, self.settings.state_file or ":memory:")
+        self.history = RecordHistory(self)
         self.journal = Journal(self.settings.journal_max_entries)
         self.faults = FaultInjector(self.settings.seed)
         self.notifier = ChangeNotifier()
         key = self.settings.encryption_key
         self.secrets = Password2(key.get_secret_value() if key else None)  # None: a random key per start
-        self.logins = LoginThrottle(self.settings.login_max_failures, self.settings.login_failure_window)
+        self.identities = Identities(
+            self.store, LoginThrottle(self.settings.login_max_failures, self.settings.login_failure_window),
+            self.clock.now, self.settings.password_hash_iterations)
         self.renderer = Renderer(self.dictionary, self)
         self.acls = Acls.default(self.dictionary)
-        self.transform_maps = TransformMaps.default(self.dictionary)  # Import Set API; kept by reset()
+        self.transform_maps = TransformMaps.default(self.dictionary)  # records; the defaults seeded by reset()
+        self.transform_maps.attach(self)
         self.rate_limits = RateLimiter()
         self.ready = False
-        self._user_cache: dict[str, tuple[Actor, str]] = {}  # user_name -> (actor, password hash)
         self.rng = SeededRandom(self.settings.seed)  # data only; secrets come from `secrets`
         self.oauth = OAuthServer()
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
+        self.outbound = ChangeNotifications(self)  # the change notifications' business rule (records/outbound.py)
         self._template: SeededTemplate | None = None
         if self.store.count("sys_user") == 0:
             self.reset()
         else:  # a state file from an earlier run
             self._resync_counters()
+            self._reseed_after_restore()
+            self._load_acls()
             self.ready = True
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -121,18 +130,22 @@ class ServiceNowBackend:
             self.rng = SeededRandom(self.settings.seed)
             self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
-        self._user_cache.clear()
+        self.identities.forget()
         self.journal.clear()
+        self.outbound.clear()
         self.faults.clear()
         self.rate_limits.clear()
-        self.logins.clear()
+        self.identities.logins.clear()
         self.oauth = OAuthServer()
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         if template is None or template.at != self.clock.now() or self.store.path != ":memory:":
             self._seed_dictionary()
             seed_demo_instance(self._seed_insert, self.settings)
+            self.transform_maps.seed()
+            seed_outbound_message(self.insert_system)
             self._template = SeededTemplate(self.clock.now(), self.store.template(), self.rng.getstate(),
                                             dict(self.numbers.next))
+        self._load_acls()
         self.ready = True
         self.notifier.notify()
 
@@ -151,8 +164,26 @@ class ServiceNowBackend:
                 "sys_created_on": now, "sys_created_by": "system", "sys_updated_on": now,
                 "sys_updated_by": "system", "sys_mod_count": "0"})
 
+    def _load_acls(self) -> None:
+        """The ACLs are the sys_security_acl records (security/acl_records.py); a store without
+        any (a state file older than them) keeps the shipped rules."""
+        rows = self.store.select(ACL_TABLE)
+        self.acls = acls_from_records(self.dictionary, rows) if rows else Acls.default(self.dictionary)
+
     def tick(self) -> None:
         """Nothing on the instance is timer-driven yet; kept for the admin clock route."""
+
+    def _reseed_after_restore(self) -> None:
+        """A store from a snapshot or a state file holds records whose sys_ids came from this seed's
+        stream; drawing that stream again would make the same sys_ids (an insert refused with
+        "already exists", a ticket lost). The new stream is derived from the seed and every sys_id
+        in the store: the same file loaded again gives the same run, and a new sys_id meets an old
+        one with odds of 2^-128."""
+        digest = hashlib.sha256(f"{self.settings.seed}:restored".encode())
+        for root in sorted({self.dictionary.root(t) for t in self.dictionary.tables}):
+            for row in self.store.execute(f'SELECT sys_id FROM "{root}" ORDER BY sys_id'):
+                digest.update(str(row["sys_id"]).encode())
+        self.rng = SeededRandom(digest.hexdigest())
 
     def _resync_counters(self) -> None:
         for table in self.dictionary.tables:
@@ -164,57 +195,12 @@ class ServiceNowBackend:
                     self.numbers.observe(row["number"], str(prefix))
 
     # --- auth --------------------------------------------------------------------------------
-    def actor_for(self, user_name: str) -> Actor | None:
-        """The active user of that name, with their roles (contained roles included)."""
-        cached = self._user_cache.get(user_name)
-        if cached is None:
-            rows = self.store.select("sys_user", Where("user_name = ?", [user_name]), limit=1)
-            if not rows or rows[0]["active"] != "true" or rows[0]["locked_out"] == "true":
-                return None
-            row = rows[0]
-            cached = (Actor(row["user_name"], row["sys_id"], self.roles_of(row["sys_id"])), row["user_password"])
-            self._user_cache[user_name] = cached
-        return cached[0]
-
-    async def authenticate(self, user_name: str, password: str) -> Actor | None:
-        """Basic auth and the OAuth password grant: the user, unless the password is wrong or the
-        name has failed too often lately (then the password is not even checked; see logins).
-        A hash is computed in a worker thread: a wrong password never holds up the event loop.
-        An unknown name costs a hash too, so the time taken does not tell whether a user exists."""
-        now = self.clock.now()
-        if self.logins.refused(user_name, now):
-            return None
-        actor = self.actor_for(user_name)
-        stored = (self._user_cache[user_name][1] if actor is not None
-                  else decoy_hash(self.settings.password_hash_iterations))
-        if remembered(password, stored) or await asyncio.to_thread(verify_password, password, stored):
-            if actor is not None:
-                self.logins.succeeded(user_name)
-                return actor
-        self.logins.failed(user_name, now)
-        return None
-
-    def login_refused(self, user_name: str) -> bool:
-        """Whether that name is locked out by failed logins right now (for the request journal)."""
-        return self.logins.refused(user_name, self.clock.now())
-
     def require(self, table: str, operation: Operation, actor: Actor) -> None:
         if self.acls.allowed(table, operation, actor.roles):
             return
         if operation == "read":
             raise query_denied()
         raise acl_denied({"create": "Insert", "write": "Update", "delete": "Delete"}[operation])
-
-    def roles_of(self, user_sys_id: str) -> frozenset[str]:
-        rows = self.store.execute(
-            'SELECT r.name AS name, r.contains_roles AS contains FROM "sys_user_has_role" h '
-            'JOIN "sys_user_role" r ON r.sys_id = h.role WHERE h.user = ? AND h.state = ?',
-            [user_sys_id, "active"])
-        roles = set()
-        for r in rows:
-            roles.add(r["name"])
-            roles.update(x for x in r["contains"].split(",") if x)
-        return frozenset(roles)
 
     # --- reads ---------------------------------------------------------------------------------
     def check_table(self, table: str) -> None:
@@ -243,7 +229,8 @@ class ServiceNowBackend:
     def compile(self, table: str, encoded: str, actor: Actor,
                 filters: dict[str, str]) -> tuple[Where, list[Order]]:
         ctx = QueryContext(now=self.clock.now(), user_sys_id=actor.sys_id,  # JOIN / RLQUERY tables need read
-                           can_read=lambda other: self.acls.allowed(other, "read", actor.roles))
+                           can_read=lambda other: self.acls.allowed(other, "read", actor.roles),
+                           can_query=lambda t, f, op: self.acls.may_query(t, f, op, actor.roles))
         try:
             where, order = compile_text(encoded or "", table, self.dictionary, ctx)
         except SecretFieldQuery:
@@ -255,17 +242,14 @@ class ServiceNowBackend:
             fdef = self.dictionary.field(table, name)
             if fdef is None:
                 continue  # unknown name=value filters are ignored, like unknown query fields
-            if fdef.secret:
+            if fdef.secret or not self.acls.may_query(table, name, "=", actor.roles):
                 raise query_denied()
             parts.append(f'"{name}" = ?')
             params.append(self.input_value(fdef, raw, display=True))
         return Where(" AND ".join(f"({p})" for p in parts), params), order
 
     def journal_entries(self, table: str, sys_id: str, element: str) -> list[dict[str, str]]:
-        oldest_first = self.store.select(
-            "sys_journal_field", Where("element_id = ? AND element = ?", [sys_id, element]),
-            [Order("sys_created_on")])
-        return oldest_first[::-1]  # newest first, insertion order breaking ties within a second
+        return self.history.journal_entries(table, sys_id, element)
 
     def user_display(self, user_name: str) -> str:
         rows = self.store.select("sys_user", Where("user_name = ?", [user_name]), limit=1,
@@ -322,21 +306,24 @@ class ServiceNowBackend:
         self.check_table(table)
         self.require(table, "create", actor)
         values, journals = self._writable(table, body, inserting=True, display=display)
+        values, journals = (self.acls.writable(table, v, actor.roles, creating=True) for v in (values, journals))
         now = glide(self.clock.now())
         record = {name: "" for name in self.dictionary.fields(table)}
         record.update(values)
         record["sys_id"] = values.get("sys_id") or self.rng.hex32()
         if table == dictionary_entries.TABLE:  # a new column, as on an instance
             dictionary_entries.add_column(self.dictionary, record)
-        if self.store.get(self.dictionary.root(table), record["sys_id"]) is not None:
+        if self.store.exists(self.dictionary.root(table), record["sys_id"]):
             raise SnError(403, "Operation Failed", "Error during insert of " + table +
                           f" (a record with sys_id {record['sys_id']} already exists)")
         self.rules.before_insert(table, record, actor, now)
+        check_acl_record(self.dictionary, table, record)
         record.update(sys_class_name=table, sys_created_on=now, sys_created_by=actor.user_name,
                       sys_updated_on=now, sys_updated_by=actor.user_name, sys_mod_count="0")
         row = self.store.insert(table, record)
-        self._add_journals(table, row["sys_id"], journals, actor, now)
+        self.history.add_journals(table, row["sys_id"], journals, actor.user_name, now)
         self._changed(table)
+        self.outbound.after_write(table, row, "insert", [k for k, v in row.items() if v], actor.user_name)
         return row
 
     def insert_system(self, table: str, body: dict[str, Any]) -> dict[str, str]:
@@ -348,72 +335,63 @@ class ServiceNowBackend:
         cls = old["sys_class_name"] or table
         self.require(cls, "write", actor)
         values, journals = self._writable(cls, body, inserting=False, display=display)
+        values, journals = (self.acls.writable(cls, v, actor.roles, creating=False) for v in (values, journals))
         now = glide(self.clock.now())
         record = dict(old)
         record.update(values)
         self.rules.before_update(cls, old, record, actor, now)
+        check_acl_record(self.dictionary, cls, record)
         changed = {k: v for k, v in record.items() if old.get(k) != v}
         if changed or journals:
             changed.update(sys_updated_on=now, sys_updated_by=actor.user_name,
                            sys_mod_count=str(int(old["sys_mod_count"] or 0) + 1))
-            self._audit(cls, old, changed, actor, now)
+            self.history.audit(cls, old, changed, actor.user_name, now)
             self.store.update(cls, sys_id, changed)
-            self._add_journals(cls, sys_id, journals, actor, now)
+            self.history.add_journals(cls, sys_id, journals, actor.user_name, now)
             self._changed(cls)
+            self.outbound.after_write(cls, {**record, **changed}, "update", [*changed, *journals], actor.user_name)
         return self.get(cls, sys_id)
 
     def delete(self, table: str, sys_id: str, actor: Actor) -> None:
         row = self.get(table, sys_id, actor)
         self.require(row["sys_class_name"] or table, "delete", actor)
         self.store.delete(table, sys_id)
-        self._audit(row["sys_class_name"] or table, row, {"sys_id": "DELETED"}, actor, glide(self.clock.now()))
+        self.history.audit(row["sys_class_name"] or table, row, {"sys_id": "DELETED"}, actor.user_name,
+                           glide(self.clock.now()))
         self._changed(table)
-
-    def _add_journals(self, table: str, sys_id: str, journals: dict[str, str], actor: Actor, now: str) -> None:
-        for element, text in journals.items():
-            self.store.insert("sys_journal_field", {
-                "sys_id": self.rng.hex32(), "sys_class_name": "sys_journal_field",
-                "element_id": sys_id, "element": element, "name": table, "value": text,
-                "sys_created_on": now, "sys_created_by": actor.user_name,
-                "sys_updated_on": now, "sys_updated_by": actor.user_name, "sys_mod_count": "0"})
-
-    def _audit(self, table: str, old: dict[str, str], changed: dict[str, str], actor: Actor, now: str) -> None:
-        if table in ("sys_audit", "sys_journal_field"):
-            return
-        for fieldname, new in changed.items():
-            if fieldname.startswith("sys_") and fieldname != "sys_id":
-                continue
-            before = old.get(fieldname, "")
-            fdef = self.dictionary.field(table, fieldname)
-            if fdef is not None and fdef.secret:  # sys_audit is readable through the Table API
-                before, new = secret_shown(fdef, before), secret_shown(fdef, new)
-            self.store.insert("sys_audit", {
-                "sys_id": self.rng.hex32(), "sys_class_name": "sys_audit", "tablename": table,
-                "documentkey": old["sys_id"], "fieldname": fieldname, "oldvalue": before,
-                "newvalue": new, "user": actor.user_name, "record_checkpoint": changed.get("sys_mod_count", ""),
-                "sys_created_on": now, "sys_created_by": actor.user_name, "sys_updated_on": now,
-                "sys_updated_by": actor.user_name, "sys_mod_count": "0"})
+        self.outbound.after_write(row["sys_class_name"] or table, row, "delete", [], actor.user_name)
 
     def _changed(self, table: str) -> None:
         if table in ("sys_user", "sys_user_has_role", "sys_user_role"):
-            self._user_cache.clear()
+            self.identities.forget()
         if table == "sys_rate_limit_rules":
             self.rate_limits.load(self.store.select("sys_rate_limit_rules"))
+        if table == ACL_TABLE:
+            self._load_acls()
+        if table == OUTBOUND_TABLE:
+            self.outbound.reload()
         self.notifier.notify()
 
     # --- fixtures -------------------------------------------------------------------------------
     def restored(self) -> None:
         """After the store was replaced whole (a snapshot): what was derived from it is read again."""
-        self._user_cache.clear()
+        self.identities.forget()
         self.rate_limits.load(self.store.select("sys_rate_limit_rules"))
+        self._load_acls()
+        self.outbound.reload()
         self.numbers.next.clear()
         self._resync_counters()
+        self._reseed_after_restore()
         self.notifier.notify()
 
     def render(self, table: str, row: dict[str, str], actor: Actor = SYSTEM, **opts: Any) -> dict[str, Any]:
         """The record as the Table API shows it to `actor`: dot-walks and reference display values
         that reach a table the actor may not read are left out (see records.render)."""
         roles = actor.roles
-        can_read = None if "admin" in roles else (lambda other: self.acls.allowed(other, "read", roles))
-        return self.renderer.record(table, row, RenderOptions(base_url=self.settings.instance_url,
-                                                              can_read=can_read, **opts))
+        if "admin" in roles:
+            return self.renderer.record(table, row, RenderOptions(base_url=self.settings.instance_url, **opts))
+        if not self.acls.allowed(row.get("sys_class_name") or table, "read", roles):
+            return {}  # a record written by a caller who may not read it (x_bip_panda.admin alone)
+        return self.renderer.record(table, row, RenderOptions(
+            base_url=self.settings.instance_url, can_read=lambda other: self.acls.allowed(other, "read", roles),
+            field_access=lambda t, f: self.acls.read_access(t, f, roles), **opts))

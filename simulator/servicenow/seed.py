@@ -1,10 +1,11 @@
-"""The demo instance: users and roles, a few groups, configuration items."""
+"""The demo instance: users and roles, the ACLs as records, a few groups, configuration items."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from .security.acl_records import seed_acl_records
 from .settings import ServiceNowSettings
 
 Insert = Callable[[str, dict[str, Any]], dict[str, Any]]  # table, values -> the record as stored
@@ -73,6 +74,7 @@ def seed_demo_instance(insert: Insert, s: ServiceNowSettings) -> None:
             **_sys_id(WELL_KNOWN_USERS, user_name)})
         for role in roles:
             insert("sys_user_has_role", {"user": user["sys_id"], "role": role_ids[role]})
+    seed_acl_records(insert)  # acls.yaml and x_bip_panda_acls.yaml, as sys_security_acl records
     group_ids = {}
     for name, email in GROUPS:
         group_ids[name] = insert("sys_user_group", {"name": name, "email": email})["sys_id"]

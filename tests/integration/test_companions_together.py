@@ -16,7 +16,7 @@ def test_all_companions_in_one_poll() -> None:
             auto_create_ci=True, incident_task_tag="task", rcc_tab=True, similar_incidents_tab=True,
             parent_child_incidents=True)
         bench.runner = bench.new_core()
-        assert len(bench.runner.companions) == 6
+        assert len(bench.runner.companions) == 7
         r = bench.send_alerts(*({"status": "critical", "host": host, "check": "disk", "task": "true",
                                   "assignment_group": "Linux Platform", "incident_key": "k"}
                                  for host in ("web-prod-01", "storage-node-9")))
@@ -29,6 +29,7 @@ def test_all_companions_in_one_poll() -> None:
         assert len(network) <= 14, [(e.method, e.path) for e in network]
         assert ("POST", "/api/now/v1/batch") in writes
         for table in ("x_bip_panda_bp_alerts", "x_bip_panda_shareincident", "x_bip_panda_incident_metadata",
+                      "x_bip_panda_correlation",
                       "incident_task", "cmdb_ci"):
             r = bench.run(bench.admin.get(f"/api/now/table/{table}", params={"sysparm_limit": 1}))
             assert r.status_code == 200 and r.json()["result"], table

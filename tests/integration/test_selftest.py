@@ -115,9 +115,9 @@ def test_everything_passes_for_a_configured_organisation(world: World) -> None:
     assert code == 0, out
     for check in ("ServiceNow reachable", "ServiceNow credentials", "ServiceNow roles", "ServiceNow round trip",
                   "configuration [demo]", "BigPanda reachable [demo]", "BigPanda bearer token [demo]",
-                  "BigPanda incidents app key [demo]"):
+                  "BigPanda incidents app key [demo]", "BigPanda permissions [demo]"):
         assert status_of(out, check) == "PASS"
-    assert out.splitlines()[-1] == "8 passed, 0 failed, 0 skipped"
+    assert out.splitlines()[-1] == "9 passed, 0 failed, 0 skipped"
     assert "version 1 by bigpanda.admin" in out and "1 environment(s): production" in out
     # the app key probe consumed nothing: no share was leased
     assert not world.bigpanda.journal.find(path="/integrations/v3/servicenow/shares")

@@ -121,15 +121,15 @@ async def test_organisations_are_isolated(connect) -> None:
         await store.history("demo^ORorganization=acme")
 
 
-async def test_the_instance_holds_only_fernet_tokens_and_the_analyst_reads_them(connect, backend) -> None:
+async def test_the_instance_holds_only_fernet_tokens_and_the_analyst_sees_them_masked(connect, backend) -> None:
     await connect(ADMIN).save("demo", first_config())
     app = create_app(backend)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn", auth=ANALYST) as sn:
         r = await sn.get(f"/api/now/table/{TABLE}", params={"sysparm_query": "organization=demo"})
         assert r.status_code == 200
         row = r.json()["result"][0]
-        for name in CREDENTIAL_FIELDS:
-            assert row[name].startswith("gAAAAA")  # a Fernet token
+        for name in CREDENTIAL_FIELDS:  # x_bip_panda_user: "credentials masked" (the seed; x_bip_panda_acls.yaml)
+            assert row[name] == "********"
         for clear in CLEAR.values():
             assert clear not in r.text
         # and the store's own copy of the instance (SQLite) has no clear credential either
@@ -140,8 +140,9 @@ async def test_the_instance_holds_only_fernet_tokens_and_the_analyst_reads_them(
         assert w.status_code == 403 and "ACL Exception" in w.text
         p = await sn.patch(f"/api/now/table/{TABLE}/{row['sys_id']}", json={"current": "false"})
         assert p.status_code == 403
+    # the service account (itil + x_bip_panda_user) reads the Fernet tokens and decrypts them
+    assert (await connect(("bigpanda.integration", "bigpanda")).current("demo")).config.bearer_token  # type: ignore[union-attr]
     analyst_store = connect(ANALYST)
-    assert (await analyst_store.current("demo")).config.bearer_token  # type: ignore[union-attr]
     with pytest.raises(ServiceNowError) as denied:
         await analyst_store.save("demo", first_config(retrieval_count=7))
     assert denied.value.status_code == 403
@@ -190,14 +191,23 @@ async def test_no_credential_in_logs_through_save_and_rollback(connect, caplog) 
 def test_module_settings_cover_every_incident_setting() -> None:
     import dataclasses
 
-    from bpsn.integration.config.models import SETTING_FIELDS, ModuleSettings
+    from bpsn.integration.config.models import (
+        ALERT_CONFIG_OWNED,
+        CONNECTION_OWNED,
+        SETTING_FIELDS,
+        ModuleSettings,
+    )
     from bpsn.integration.engine.mapping import IncidentSettings
 
-    engine_fields = {f.name for f in dataclasses.fields(IncidentSettings)} - {"namespace"}
+    owned_elsewhere = {"namespace", *ALERT_CONFIG_OWNED, *CONNECTION_OWNED}
+    engine_fields = {f.name for f in dataclasses.fields(IncidentSettings)} - owned_elsewhere
+    # the Alert Configuration's and the connection page's engine settings are never Incidents settings
+    assert not owned_elsewhere & set(SETTING_FIELDS)
     assert engine_fields <= set(SETTING_FIELDS) and {"poll_interval", "retrieval_count"} <= set(SETTING_FIELDS)
     config = IntegrationConfig().replace(update_fields="short_description, impact", max_alerts_in_description="3")
     assert config.incident_settings("acme") == IncidentSettings(update_fields=("short_description", "impact"),
-                                                                max_alerts_in_description=3, namespace="acme")
+                                                                max_alerts_in_description=3, namespace="acme",
+                                                                console_url="https://a.bigpanda.io")
     with pytest.raises(ValueError):
         IntegrationConfig().replace(retrieval_count=500)
     assert ModuleSettings.model_validate({"retired_setting": 1}) == ModuleSettings()  # old records still load

@@ -39,6 +39,24 @@ CHECK_INSTALL = textwrap.dedent('''
 ''')
 
 
+# Run in the fresh environment: the API docs' assets (fastapi-offline) and the dashboard's page and
+# assets (package data) are served by both simulators as installed from the wheel.
+CHECK_PAGES = textwrap.dedent('''
+    from fastapi.testclient import TestClient
+    from bpsn.simulator.bigpanda.app import create_app as bigpanda
+    from bpsn.simulator.servicenow.app import create_app as servicenow
+    pages = {"/docs/assets/swagger-ui-bundle.js": "javascript", "/docs/assets/redoc.standalone.js": "javascript",
+             "/docs/assets/swagger-ui.css": "css", "/docs": "html", "/redoc": "html", "/": "html",
+             "/_sim/dashboard/assets/dashboard.js": "javascript", "/_sim/dashboard/assets/dashboard.css": "css"}
+    for create in (bigpanda, servicenow):
+        client = TestClient(create())
+        for path, kind in pages.items():
+            r = client.get(path)
+            assert r.status_code == 200 and kind in r.headers["content-type"] and r.content, (path, r.status_code)
+    print("docs and dashboard served")
+''')
+
+
 def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -80,6 +98,12 @@ def test_every_public_module_imports_beside_the_users_own_packages(installed: tu
     steps = run([str(bin_dir / "python"), "-c", "import bpsn.steps.common, bpsn.steps.tag_sync; print('steps')"],
                 cwd=project, env=env, timeout=60)
     assert "steps" in steps
+
+
+def test_docs_and_dashboard_assets_are_served_from_the_wheel(installed: tuple[Path, Path, dict[str, str]]) -> None:
+    bin_dir, project, env = installed
+    assert "docs and dashboard served" in run([str(bin_dir / "python"), "-c", CHECK_PAGES], cwd=project, env=env,
+                                              timeout=120)
 
 
 def test_the_demo_runs_from_the_wheel(installed: tuple[Path, Path, dict[str, str]]) -> None:

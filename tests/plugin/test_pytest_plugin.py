@@ -73,13 +73,15 @@ def test_a_failed_verification_lists_the_near_misses(pytester: pytest.Pytester) 
             bpsn_bench.poll()
             bpsn_bench.journal.assert_requested("POST", "/data/v2/alerts", count=1)
             bpsn_bench.journal.assert_requested("POST", "/api/now/table/*", at_least=1)
-            bpsn_bench.journal.assert_requested("POST", "/api/now/table/incidnt", count=1)
+            bpsn_bench.journal.assert_requested("POST", "/api/now/import/x_bip_panda_shareincidnt/insertMultiple",
+                                                count=1)
     '''))
     result = run(pytester)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*expected exactly 1 POST /api/now/table/incidnt on servicenow; found 0.*",
-                                 "*near misses, closest first:*",
-                                 "*servicenow POST /api/now/table/incident*-> 201*"])
+    result.stdout.fnmatch_lines([
+        "*expected exactly 1 POST /api/now/import/x_bip_panda_shareincidnt/insertMultiple on servicenow; found 0.*",
+        "*near misses, closest first:*",
+        "*servicenow POST /api/now/import/x_bip_panda_shareincident/insertMultiple*-> 201*"])
 
 
 def test_the_stack_serves_real_http_and_resets_between_tests(pytester: pytest.Pytester) -> None:
@@ -93,7 +95,9 @@ def test_the_stack_serves_real_http_and_resets_between_tests(pytester: pytest.Py
             assert bpsn_stack.send_alerts({"status": "critical", "host": "db-1", "check": "disk"}).status_code == 201
             assert bpsn_stack.poll().created == 1
             bpsn_stack.clock.advance(60)
-            bpsn_stack.journal.assert_requested("POST", "/api/now/v1/batch", at_least=1)
+            # the tickets, as staging rows: one insertMultiple (the share-staging companion makes another)
+            bpsn_stack.journal.assert_requested("POST", "/api/now/import/x_bip_panda_shareincident/insertMultiple",
+                                                at_least=1)
 
         def test_two(bpsn_stack):
             assert bpsn_stack.tickets() == []

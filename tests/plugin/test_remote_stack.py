@@ -22,10 +22,11 @@ from bpsn.harness.remote import VIRTUAL_START, RemoteStack, RemoteStackError
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = re.compile(r"simulator on (http://127\.0\.0\.1:\d+)")
+UP_URLS = re.compile(r"(BigPanda|ServiceNow) simulator\W+(http://127\.0\.0\.1:\d+)")
 # features that reach every part of the step library: views of incidents, activities, tags,
 # changes and RCC, maintenance plans, enrichment maps, OIM alerts, the share queue, journals
 FEATURES = ["alert_to_ticket", "tag_sync", "reopen", "snooze", "ai_features", "changes_maintenance",
-            "cmdb_sync", "oim_feature", "transform_rules", "privacy", "incident_tasks"]
+            "cmdb_sync", "oim_feature", "transform_rules", "privacy", "incident_tasks", "notified_changes"]
 
 
 def _environment() -> dict[str, str]:
@@ -48,6 +49,20 @@ def _start(simulator: str, output: Path) -> tuple[subprocess.Popen[bytes], str]:
         assert time.monotonic() < deadline, f"bpsn sim {simulator} never became ready"
         time.sleep(0.05)
     return proc, url
+
+
+def _start_up(output: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`bpsn up --no-core`: both simulators in one process, one clock, no core of its own."""
+    log = output.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bpsn.cli", "up", "--no-core", "--bigpanda-port", "0",
+                             "--servicenow-port", "0"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**_environment(), "COLUMNS": "200"}, cwd=output.parent)
+    deadline = time.monotonic() + 60
+    while len(urls := dict(UP_URLS.findall(output.read_text(errors="replace")))) < 2:
+        assert proc.poll() is None, f"bpsn up stopped:\n{output.read_text(errors='replace')}"
+        assert time.monotonic() < deadline, "bpsn up printed no URLs"
+        time.sleep(0.05)
+    return proc, urls["BigPanda"], urls["ServiceNow"]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -75,8 +90,17 @@ def remote_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             _stop(proc)
 
 
-def test_the_project_features_pass_against_simulators_in_other_processes(remote_urls: tuple[str, str]) -> None:
-    bp_url, sn_url = remote_urls
+@pytest.fixture(scope="module")
+def up_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    proc, bp_url, sn_url = _start_up(tmp_path_factory.mktemp("up") / "up.log")
+    try:
+        yield bp_url, sn_url
+    finally:
+        _stop(proc)
+
+
+def test_the_project_features_pass_against_bpsn_up_in_another_process(up_urls: tuple[str, str]) -> None:
+    bp_url, sn_url = up_urls
     files = [f"features/test_{name}.py" for name in FEATURES]
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                           *files, "--bpsn-remote-bigpanda", bp_url, "--bpsn-remote-servicenow", sn_url],
@@ -119,3 +143,16 @@ def test_one_url_alone_is_a_usage_error(tmp_path: Path) -> None:
                          cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "a remote stack needs both URLs; missing --bpsn-remote-servicenow" in run.stdout + run.stderr
+
+
+def test_the_example_project_runs_against_the_service_as_its_ci_recipe_does(up_urls: tuple[str, str]) -> None:
+    """examples/ci: the user's tests and features with BPSN_REMOTE_*_URL naming `bpsn up --no-core`."""
+    bp_url, sn_url = up_urls
+    env = {**_environment(), "BPSN_REMOTE_BIGPANDA_URL": bp_url, "BPSN_REMOTE_SERVICENOW_URL": sn_url}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "features"],
+                         cwd=ROOT / "examples" / "user-project", env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert re.search(r"\d+ passed", run.stdout), run.stdout[-2000:]
+    # the service itself served them: its journal holds the last test's requests
+    journal = httpx.get(f"{sn_url}/_sim/journal", auth=("admin", "admin"), timeout=10).json()
+    assert journal["total"] > 0, journal

@@ -34,14 +34,15 @@ T0 = 1_767_225_600
 
 
 def fast(seconds: float = 0.1) -> Any:
-    """A context manager asserting its block took under `seconds`."""
+    """A context manager asserting its block took under `seconds` of this process's CPU time: a
+    backtracking match burns seconds of CPU, while other processes on a busy machine cost none."""
     class Timer:
         def __enter__(self) -> None:
-            self.t = time.perf_counter()
+            self.t = time.process_time()
 
         def __exit__(self, *exc: object) -> None:
-            took = time.perf_counter() - self.t
-            assert took < seconds, f"took {took:.3f} s"
+            took = time.process_time() - self.t
+            assert took < seconds, f"took {took:.3f} s of CPU"
     return Timer()
 
 
@@ -137,16 +138,22 @@ def test_health_answers_within_100ms_while_a_catastrophic_rule_matches(bigpanda_
             while not stop.is_set():
                 c.get(EVIL_PATH, headers=ORG)
 
-    attacker = threading.Thread(target=attack)
-    attacker.start()
-    try:
+    def worst_health() -> float:
         worst = 0.0
         with httpx.Client(base_url=base, timeout=10) as c:
             for _ in range(20):
                 started = time.perf_counter()
                 assert c.get("/_sim/health").status_code == 200
                 worst = max(worst, time.perf_counter() - started)
-        assert worst < 0.1, f"health took {worst:.3f} s while the pattern was being matched"
+        return worst
+
+    quiet = worst_health()  # the same probe with no attacker: what this machine costs now
+    attacker = threading.Thread(target=attack)
+    attacker.start()
+    try:
+        worst = worst_health()
+        assert worst - quiet < 0.1, (f"health took {worst:.3f} s while the pattern was being matched "
+                                     f"({quiet:.3f} s without)")
     finally:
         stop.set()
         attacker.join(30)

@@ -266,7 +266,7 @@ async def test_unknown_names_are_counted_and_a_success_forgets_failures(backend:
     async with _client(backend, ("nobody", "x")) as ghost:
         for _ in range(6):
             assert (await ghost.get("/api/now/table/incident")).status_code == 401
-    assert backend.login_refused("nobody")
+    assert backend.identities.login_refused("nobody")
     async with _client(backend, ("admin", "wrong")) as bad, _client(backend) as good:
         for _ in range(4):
             await bad.get("/api/now/table/incident")

@@ -224,7 +224,7 @@ async def test_non_string_values_are_mangled_like_the_instance(client: httpx.Asy
     assert staging_text(12) == "12" and staging_text(None) == ""
 
 
-async def test_staging_acl_and_transform_runs_without_target_acls(client: httpx.AsyncClient) -> None:
+async def test_staging_acl_and_the_transform_honours_the_importers_acls(client: httpx.AsyncClient) -> None:
     denied = await post(client, "imp_user", {"u_user_name": "x"}, auth=INTEGRATION)
     assert denied.status_code == 403
     assert denied.json()["error"] == {"message": "Operation Failed",
@@ -233,11 +233,13 @@ async def test_staging_acl_and_transform_runs_without_target_acls(client: httpx.
     user = (await client.get("/api/now/table/sys_user", params={"user_name": INTEGRATION[0]})).json()["result"][0]
     await client.post("/api/now/table/sys_user_has_role", json={"user": user["sys_id"], "role": role["sys_id"]})
     allowed = await post(client, "imp_user", {"u_user_name": "via.integration"}, auth=INTEGRATION)
-    assert allowed.status_code == 201
+    assert allowed.status_code == 201  # the row is staged ...
     [result] = allowed.json()["result"]
-    assert result["status"] == "inserted"  # sys_user create is admin-only, yet the transform wrote it
-    created = (await client.get(f"/api/now/table/sys_user/{result['sys_id']}")).json()["result"]
-    assert created["sys_created_by"] == INTEGRATION[0]
+    # ... but sys_user create is admin-only: the transform writes as the importer (GlideRecordSecure)
+    assert result["status"] == "error" and "ACL Exception" in result["error_message"], result
+    assert (await client.get("/api/now/table/sys_user", params={"user_name": "via.integration"})).json()["result"] == []
+    row = (await client.get("/api/now/table/imp_user", params={"u_user_name": "via.integration"})).json()["result"][0]
+    assert row["sys_import_state"] == "error" and "ACL Exception" in row["sys_row_error"]
 
 
 async def test_unauthenticated_is_401(backend: ServiceNowBackend) -> None:
@@ -272,7 +274,8 @@ async def test_two_field_coalesce_looks_up_through_one_composite_index(
     index every staged share would scan all the organisation's metadata rows."""
     for n in range(3):
         r = await post(client, "x_bip_panda_shareincident", {"u_bp_incident_id": f"inc-{n}", "u_bp_organization": "acme"})
-        assert r.json()["result"][0]["status"] == "inserted", r.text
+        by_map = {res["transform_map"]: res["status"] for res in r.json()["result"]}
+        assert by_map["BigPanda ShareIncident"] == "inserted", r.text
     plan = " ".join(row["detail"] for row in backend.store.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM x_bip_panda_incident_metadata WHERE u_bp_incident_id = ? "
         "AND u_organization = ?", ["inc-1", "acme"]))

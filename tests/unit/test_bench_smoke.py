@@ -44,6 +44,18 @@ def test_servicenow_figures(results: dict[str, Any]) -> None:
     assert mem["incidents"] == int(large) and positive(mem["rss_after_mb"]) and positive(mem["sqlite_bytes_per_incident"])
 
 
+def test_sequential_page_figures(results: dict[str, Any]) -> None:
+    sc = results["servicenow"]["scaling"]
+    pages, (small, large) = sc["sequential_pages"], (str(n) for n in sc["sizes"])
+    for path in ("cached", "plain"):
+        for n in (small, large):
+            walk = pages[path][n]
+            assert positive(walk["mean_ms"]) and walk["rows"] > 0 and 1 <= walk["pages_timed"] <= walk["pages"]
+        assert positive(pages[path]["ratio"])
+    assert isinstance(pages["cached"]["goal_met"], bool) and positive(pages["plain_over_cached_large"])
+    assert sum(r.area == "ServiceNow paging" for r in rows(results)) == 2
+
+
 def test_bigpanda_figures(results: dict[str, Any]) -> None:
     ingest = results["bigpanda"]["http_ingest"]
     assert positive(ingest["bare"]["alerts_per_s"]) and positive(ingest["bigpanda"]["alerts_per_s"])
@@ -71,3 +83,12 @@ def test_rate_limits_switched_off_when_present() -> None:
     disable_rate_limits(with_limits)
     assert with_limits.orgs["a"].rate_limits.enabled is False
     disable_rate_limits(SimpleNamespace(orgs={"b": SimpleNamespace()}))  # before the limiter existed
+
+
+def test_versus_refuses_what_is_not_a_bpsn_tree(tmp_path: Path) -> None:
+    from bpsn.bench import versus
+    from bpsn.bench.serve import server
+    with pytest.raises(SystemExit, match="not a bpsn source tree"):
+        versus.main([str(tmp_path)])
+    with pytest.raises(ValueError, match="do not combine"), server("bare", inproc=True, tree=str(tmp_path)):
+        pass

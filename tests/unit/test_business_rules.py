@@ -64,5 +64,5 @@ def test_query_on_a_parent_table_sees_children(sn: ServiceNowBackend) -> None:
 def test_passwords_are_stored_hashed(sn: ServiceNowBackend) -> None:
     rows, _ = sn.query("sys_user", "user_name=admin", limit=1, offset=0)
     assert rows[0]["user_password"].startswith("pbkdf2_sha256$") and "admin" not in rows[0]["user_password"]
-    assert asyncio.run(sn.authenticate("admin", "admin")) is not None
-    assert asyncio.run(sn.authenticate("admin", "nope")) is None
+    assert asyncio.run(sn.identities.authenticate("admin", "admin")) is not None
+    assert asyncio.run(sn.identities.authenticate("admin", "nope")) is None

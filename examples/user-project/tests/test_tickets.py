@@ -15,12 +15,15 @@ def test_a_critical_alert_becomes_one_ticket_for_the_service_desk(bpsn_bench):
 
 
 def test_a_servicenow_outage_loses_no_ticket(bpsn_bench):
-    bpsn_bench.faults.servicenow.add(status=503, path="/api/now/v1/batch", times=3)
+    bpsn_bench.faults.servicenow.add(status=503, path="/api/now/import/x_bip_panda_shareincident/insertMultiple",
+                                    times=3)
     bpsn_bench.send_alerts({"status": "critical", "host": "db-prod-01", "check": "disk"})
     for _ in range(4):
         bpsn_bench.poll()
         bpsn_bench.clock.advance(30)
     assert len(bpsn_bench.tickets()) == 1
+    bpsn_bench.journal.assert_requested("POST", "/api/now/import/x_bip_panda_shareincident/insertMultiple",
+                                        status=503, count=3)
 
 
 def test_a_real_http_client_talks_to_the_stack(bpsn_stack):

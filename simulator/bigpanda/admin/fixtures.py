@@ -1,8 +1,9 @@
 """Seed fixtures (a YAML or JSON file, or `POST /_sim/fixtures`) and correlation patterns as data.
 
 A fixture lists organisations; each is built afresh (an organisation of the same name is
-replaced whole) with its tokens, user API keys, app keys and integrations, rate limits,
-environments (BPQL filter, autoshare targets, optional push URLs), correlation patterns
+replaced whole) with its tokens, user API keys, app keys and integrations, roles (RBAC) and
+the users' roles, rate limits, environments (BPQL filter, autoshare targets, optional push
+URLs), correlation patterns
 (the four built-in ones when none are given), incident tag definitions, maintenance plans,
 and alerts to ingest, each `at` seconds from now (negative: in the past). The whole file is
 checked before anything is applied, and a failure while applying restores the state as it
@@ -24,6 +25,7 @@ from bpsn.simulator.bigpanda.incidents import actions as act
 from bpsn.simulator.bigpanda.maintenance.plans import check_condition
 from bpsn.simulator.bigpanda.models import CorrelationPattern, Environment
 from bpsn.simulator.bigpanda.organization import Organization
+from bpsn.simulator.bigpanda.permissions import DEFAULT_ROLE, MAX_ROLES, AccessControl
 from bpsn.simulator.bigpanda.rate_limit import RateLimitSettings
 from bpsn.simulator.bigpanda.sharing.push import PushTarget
 from bpsn.simulator.common.bodies import AdminBody
@@ -100,6 +102,10 @@ class OrganizationFx(_Strict):
     user_api_keys: dict[str, str] = Field(default_factory=dict, description="key -> user email")
     app_keys: dict[str, str] = Field(default_factory=dict, description="alerts, incidents, changes, oim -> key")
     integrations: dict[str, str] = Field(default_factory=dict, description="alert app key -> source system")
+    roles: dict[str, list[str]] | None = Field(
+        None, max_length=MAX_ROLES, description=f"role -> BigPanda permissions; default: {DEFAULT_ROLE!r} with all")
+    user_roles: dict[str, list[str]] = Field(
+        default_factory=dict, description=f"user email -> roles; a user left out has {DEFAULT_ROLE!r}, [] none")
     rate_limits: RateLimitsFx | None = None
     environments: list[EnvironmentFx] = Field(default_factory=list, max_length=500)
     correlation_patterns: list[PatternIn] | None = Field(None, max_length=100)
@@ -182,6 +188,12 @@ def _alert_key(backend: BigPandaBackend, o: OrganizationFx, a: AlertFx) -> tuple
     return key, None
 
 
+def _roles(o: OrganizationFx) -> dict[str, list[str]]:
+    if o.roles is not None:
+        return o.roles
+    return AccessControl().as_lists()[0]
+
+
 def check(backend: BigPandaBackend, fx: FixturesIn) -> list[str]:
     """Every problem in the fixtures, each naming its entry; empty when they can be applied."""
     now, errors = backend.clock.now(), []
@@ -209,6 +221,7 @@ def check(backend: BigPandaBackend, fx: FixturesIn) -> list[str]:
                 errors.append(f"{where}: filter: {exc}")
             errors += [f"{where}: push target {t!r} is not one of its autoshare_targets"
                        for t in e.push if t not in e.autoshare_targets]
+        errors += [f"{at}.{m}" for m in AccessControl().problems(_roles(o), o.user_roles)]
         errors += check_patterns(o.correlation_patterns or [], f"{at}.correlation_patterns")
         tag_names: list[str] = []
         for j, t in enumerate(o.tag_definitions):
@@ -245,6 +258,7 @@ def _apply(backend: BigPandaBackend, fx: FixturesIn) -> FixturesLoaded:
     for o in fx.organizations:
         backend.orgs.pop(o.name, None)
         org = backend.add_organization(o.name, o.org_token, o.user_api_keys, o.app_keys, o.integrations)
+        org.access.replace(_roles(o), o.user_roles)
         if o.rate_limits is not None:
             org.rate_limits = RateLimitSettings(**{**vars(org.rate_limits),
                                                    **o.rate_limits.model_dump(exclude_none=True)})

@@ -17,6 +17,7 @@ from bpsn.simulator.bigpanda.sharing.routes_push import build_push_router
 from bpsn.simulator.common.admin import Done, known_query_only
 from bpsn.simulator.common.bodies import AdminBody
 
+from .access import build_access_router
 from .fixtures import build_fixtures_router
 from .snapshot import build_snapshot_router
 
@@ -151,6 +152,7 @@ def build_admin_router() -> APIRouter:
         request.app.state.backend.reset(name)
         return Done()
 
-    for extra in (build_push_router(), build_snapshot_router(), build_fixtures_router()):
-        r.include_router(extra)  # push mode and dead letters, snapshots, fixtures and correlation patterns
+    for extra in (build_push_router(), build_snapshot_router(), build_fixtures_router(), build_access_router()):
+        r.include_router(extra)  # push mode and dead letters, snapshots, fixtures and correlation patterns,
+        # roles and the OIM set-up
     return r

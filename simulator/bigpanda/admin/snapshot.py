@@ -122,6 +122,13 @@ def _organization(backend: BigPandaBackend, doc: OrgDoc, rng: SeededRandom, seal
         org.oim.configs[stored.app_key] = StoredConfig(stored.app_key, stored.config, stored.sample_payload,
                                                        compiled, stored.created_at, stored.updated_at,
                                                        stored.revision)
+    org.oim.samples = {**creds.oim_samples, **{key: c.sample_payload for key, c in org.oim.configs.items()}}
+    org.oim.created_at, org.oim.wait_seconds = dict(creds.oim_created_at), doc.oim_wait_seconds
+    if doc.roles is not None or doc.user_roles:
+        try:
+            org.access.replace(doc.roles if doc.roles is not None else org.access.as_lists()[0], doc.user_roles)
+        except BpError as exc:
+            raise SnapshotDataError(f"organization {doc.name}: roles: {'; '.join(exc.messages)}") from None
     return org
 
 

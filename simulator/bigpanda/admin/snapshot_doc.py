@@ -100,6 +100,8 @@ class CredentialsDoc(_Doc):
     app_keys: dict[str, str]
     integrations: dict[str, str]
     oim: list[OimDoc]
+    oim_samples: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Sample Payload objects")
+    oim_created_at: dict[str, float] = Field(default_factory=dict, description="OIM integrations made via /_sim")
     push_targets: dict[str, dict[str, PushTarget]]
 
 
@@ -119,6 +121,9 @@ class OrgDoc(_Doc):
     rate_limits: RateLimitSettings
     tag_definitions: list[TagDefinition]
     push: PushDoc
+    roles: dict[str, list[str]] | None = Field(None, description="RBAC; absent in older snapshots: the default")
+    user_roles: dict[str, list[str]] = Field(default_factory=dict)
+    oim_wait_seconds: float | None = Field(None, gt=0)
 
 
 class SnapshotDoc(_Doc):
@@ -173,7 +178,8 @@ def org_document(org: Organization, seal: Fernet) -> dict[str, Any]:
                "integrations": org.integrations, "push_targets": org.push.targets,
                "oim": [{"app_key": key, "config": c.config, "sample_payload": c.sample_payload,
                         "created_at": c.created_at, "updated_at": c.updated_at, "revision": c.revision}
-                       for key, c in org.oim.configs.items()]}
+                       for key, c in org.oim.configs.items()],
+               "oim_samples": org.oim.samples, "oim_created_at": org.oim.created_at}
     sealed = seal.encrypt(CredentialsDoc.model_validate(plain(secrets, n)).model_dump_json().encode())
     q, push = org.shares, org.push
     return plain({
@@ -192,6 +198,8 @@ def org_document(org: Organization, seal: Fernet) -> dict[str, Any]:
         "rate_limits": org.rate_limits, "tag_definitions": list(org.tag_definitions.values()),
         "push": {"queue": list(push.queue.values()), "dead_letters": push.dead_letters,
                  "delivered": push.delivered, "sequence": push.sequence},
+        "roles": org.access.as_lists()[0], "user_roles": org.access.as_lists()[1],
+        "oim_wait_seconds": org.oim.wait_seconds,
     }, n)
 
 

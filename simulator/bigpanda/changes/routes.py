@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from bpsn.simulator.bigpanda import permissions as perm
 from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
@@ -129,7 +130,7 @@ def build_changes_router() -> APIRouter:
             openapi_extra={"requestBody": {"content": {"application/json": {"example": CHANGE_EXAMPLE}}}})
     async def upsert_change(request: Request, body: ChangeIn, who: Principal = Depends(principal)) -> Response:
         backend = _backend(request)
-        backend.require(who, "user", "The changes API")
+        backend.require(who, "user", "The changes API", permission=perm.ROOT_CAUSE_CHANGES)
         backend.require_app_key(who, app_key_of(request), "changes")
         fields = body.model_dump(include={"identifier", "status", "summary", "start"} | body.model_fields_set)
         who.org.changes.upsert(who.org.rng, fields, backend.clock.now())
@@ -159,7 +160,7 @@ def build_changes_router() -> APIRouter:
                              include: Literal["change"] | None = Query(None),
                              who: Principal = Depends(principal)) -> ChangeList:
         backend = _backend(request)
-        backend.require(who, "user", "The changes API")
+        backend.require(who, "user", "The changes API", permission=perm.ROOT_CAUSE_CHANGES)
         if incident_id is not None:
             backend.incident(who.org, incident_id)
         page = who.org.changes.search(frame_start=start_time_frame, frame_end=end_time_frame, search=search,
@@ -172,7 +173,7 @@ def build_changes_router() -> APIRouter:
            responses={**USER_ONLY, 404: doc(404, "No such change")}, summary="Get one change")
     async def get_change(request: Request, change_id: str = Path(min_length=1, max_length=100),
                          who: Principal = Depends(principal)) -> ChangeOut:
-        _backend(request).require(who, "user", "The changes API")
+        _backend(request).require(who, "user", "The changes API", permission=perm.ROOT_CAUSE_CHANGES)
         return ChangeOut(**who.org.changes.get(change_id).to_dict())
 
     # --- RCC ---------------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def build_changes_router() -> APIRouter:
             summary="Relate a change to an incident", description=rcc_choice)
     async def create_rcc(request: Request, body: RccIn, who: Principal = Depends(principal)) -> RccOut:
         backend = _backend(request)
-        backend.require(who, "user", "The RCC API")
+        backend.require(who, "user", "The RCC API", permission=perm.ROOT_CAUSE_CHANGES)
         rel = relate(who.org, change_id=body.change_id, incident_id=body.incident_id,
                      match_certainty=body.match_certainty, comment=body.comment, by=who.email,
                      now=backend.clock.now())
@@ -199,7 +200,7 @@ def build_changes_router() -> APIRouter:
                        include: Literal["change"] | None = Query(None),
                        who: Principal = Depends(principal)) -> RelatedChanges:
         backend = _backend(request)
-        backend.require(who, "user", "The RCC API")
+        backend.require(who, "user", "The RCC API", permission=perm.ROOT_CAUSE_CHANGES)
         backend.incident(who.org, incident_id)
         store = who.org.changes
         related = [RccOut(**rel.to_dict(store.changes.get(rel.change_id) if include else None))
@@ -212,7 +213,7 @@ def build_changes_router() -> APIRouter:
     async def get_rcc(request: Request, rcc_id: str = Path(min_length=1, max_length=100),
                       include: Literal["change"] | None = Query(None),
                       who: Principal = Depends(principal)) -> RccOut:
-        _backend(request).require(who, "user", "The RCC API")
+        _backend(request).require(who, "user", "The RCC API", permission=perm.ROOT_CAUSE_CHANGES)
         store = who.org.changes
         rel = store.relation(rcc_id)
         return RccOut(**rel.to_dict(store.changes.get(rel.change_id) if include else None))
@@ -224,7 +225,7 @@ def build_changes_router() -> APIRouter:
     async def update_rcc(request: Request, body: RccUpdate, rcc_id: str = Path(min_length=1, max_length=100),
                          who: Principal = Depends(principal)) -> RccOut:
         backend = _backend(request)
-        backend.require(who, "user", "The RCC API")
+        backend.require(who, "user", "The RCC API", permission=perm.ROOT_CAUSE_CHANGES)
         rel = update_relation(who.org, rcc_id, match_certainty=body.match_certainty, comment=body.comment,
                               by=who.email, now=backend.clock.now())
         return RccOut(**rel.to_dict())

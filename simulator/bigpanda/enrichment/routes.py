@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from bpsn.simulator.bigpanda import permissions as perm
 from bpsn.simulator.bigpanda.auth import principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import bad_request, doc
@@ -110,7 +111,7 @@ class DeltaOut(BaseModel):
 def _store(request: Request, who: Principal, kind: Literal["org", "user"],
            api: str) -> tuple[BigPandaBackend, EnrichmentStore]:
     backend: BigPandaBackend = request.app.state.backend
-    backend.require(who, kind, api)
+    backend.require(who, kind, api, permission=perm.INCIDENT_ENRICHMENT)
     return backend, who.org.enrichment
 
 

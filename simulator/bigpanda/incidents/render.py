@@ -95,6 +95,8 @@ def incident_share(org: Organization, i: Incident, console_url: str, environment
             "preview": f"{console_url}/#/app/overview/{environment_id}/active/incidents/{i.id}/preview",
         },
         external_tickets=_tickets(i),
+        # the Incident object's correlation log too: the share is that object with expanded alerts
+        correlation_matchers_log=[[_matcher(org, k) for k in i.correlation_keys]],
     )
     return body
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from bpsn.simulator.bigpanda import permissions as perm
 from bpsn.simulator.bigpanda.auth import principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.bpql import BpqlError, parse
@@ -97,9 +98,10 @@ def build_incident_actions_router() -> APIRouter:
     r = APIRouter(tags=["Incidents API"])
     std = {403: doc(403, "Wrong kind of token"), 404: doc(404, "No such environment or incident")}
 
-    def ctx(request: Request, who: Principal, environment_id: str, incident_id: str | None = None) -> Any:
+    def ctx(request: Request, who: Principal, environment_id: str, incident_id: str | None = None,
+            permission: str | None = perm.INCIDENT_ACTIONS) -> Any:
         b: BigPandaBackend = request.app.state.backend
-        b.require(who, "user", "Incidents V2")
+        b.require(who, "user", "Incidents V2", permission=permission)
         b.environment(who.org, environment_id)
         inc = b.incident(who.org, incident_id, environment_id) if incident_id else None
         return b, inc, b.clock.now()
@@ -114,7 +116,7 @@ def build_incident_actions_router() -> APIRouter:
                                page: int = Query(1, ge=1, le=10_000), page_size: int = Query(10, ge=1, le=100),
                                expand: Literal["alerts"] | None = None,
                                who: Principal = Depends(principal)) -> SearchResult:
-        b, _, _ = ctx(request, who, environment_id)
+        b, _, _ = ctx(request, who, environment_id, permission=None)  # a read, not an action
         if expand == "alerts" and page_size > 10:
             raise bad_request("expand=alerts takes page_size 10 or less")
         try:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
+from bpsn.simulator.bigpanda import permissions as perm
 from bpsn.simulator.bigpanda.auth import principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.bpql import BpqlError, parse
@@ -59,20 +60,21 @@ def build_environments_router() -> APIRouter:
     r = APIRouter(tags=["Environments and tag definitions"])
     std = {403: doc(403, "Wrong kind of token"), 404: doc(404, "No such environment")}
 
-    def org_of(request: Request, who: Principal) -> tuple[BigPandaBackend, Any]:
+    def org_of(request: Request, who: Principal, permission: str | None = None) -> tuple[BigPandaBackend, Any]:
         b: BigPandaBackend = request.app.state.backend
-        b.require(who, "user", "The environments API")
+        b.require(who, "user", "The environments API" if permission else "Incident tag definitions",
+                  permission=permission)
         return b, who.org
 
     @r.get("/resources/v2.0/environments", response_model=list[dict[str, Any]], responses=std)
     async def list_envs(request: Request, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
-        _, org = org_of(request, who)
+        _, org = org_of(request, who, perm.MANAGE_ENVIRONMENTS)
         return [_env_out(e) for e in org.environments.values()]
 
     @r.post("/resources/v2.0/environments", status_code=201, response_model=dict[str, Any],
             responses={**std, 409: doc(409, "Name taken")}, summary="Create an environment")
     async def create_env(request: Request, body: EnvironmentIn, who: Principal = Depends(principal)) -> dict[str, Any]:
-        b, org = org_of(request, who)
+        b, org = org_of(request, who, perm.MANAGE_ENVIRONMENTS)
         _check_filter(body.filter)
         if any(e.name == body.name for e in org.environments.values()):
             raise BpError(409, f"an environment named {body.name!r} already exists")
@@ -85,14 +87,14 @@ def build_environments_router() -> APIRouter:
     @r.get("/resources/v2.0/environments/{environment_id}", response_model=dict[str, Any], responses=std)
     async def get_env(request: Request, environment_id: str = _id(),
                       who: Principal = Depends(principal)) -> dict[str, Any]:
-        b, org = org_of(request, who)
+        b, org = org_of(request, who, perm.MANAGE_ENVIRONMENTS)
         return _env_out(b.environment(org, environment_id))
 
     @r.patch("/resources/v2.0/environments/{environment_id}", response_model=dict[str, Any],
              responses={**std, 409: doc(409, "Name taken")})
     async def patch_env(request: Request, body: EnvironmentPatch, environment_id: str = _id(),
                         who: Principal = Depends(principal)) -> dict[str, Any]:
-        b, org = org_of(request, who)
+        b, org = org_of(request, who, perm.MANAGE_ENVIRONMENTS)
         env = b.environment(org, environment_id)
         if body.filter is not None:
             _check_filter(body.filter)
@@ -106,7 +108,7 @@ def build_environments_router() -> APIRouter:
     @r.delete("/resources/v2.0/environments/{environment_id}", status_code=204, responses=std)
     async def delete_env(request: Request, environment_id: str = _id(),
                          who: Principal = Depends(principal)) -> Response:
-        b, org = org_of(request, who)
+        b, org = org_of(request, who, perm.MANAGE_ENVIRONMENTS)
         del org.environments[b.environment(org, environment_id).id]
         return Response(status_code=204)
 

@@ -4,9 +4,10 @@ Rules (documented by BigPanda unless marked): for each tag the first populated s
 (populated: present and not null, "", [] or {}), else the attribute's default; status is the
 first exact match of a status source's value against the status map, sources in listed
 order, else `default_to`; event time from the timestamp sources unless `bp_timestamp` is
-selected. Our choices: timestamps are epoch seconds (milliseconds above 1e11 are divided),
-numeric strings, or ISO 8601 (no zone = UTC), and an unreadable value falls through to the
-next source, then to the ingest time; a tag named `description` becomes the alert's
+selected, read with `config.timestamp.format` (timeformat.py). Our choices: without a format,
+timestamps are epoch seconds (milliseconds above 1e11 are divided), numeric strings, or ISO
+8601 (no zone = UTC), and an unreadable value falls through to the next source, then to the
+ingest time; a tag named `description` becomes the alert's
 description (cut to 2048 characters); an object value becomes `<tag>_<key>` tags when
 `flatten` is set, else compact JSON; `map_remaining` copies top-level fields that no source
 reads and that hold a scalar (or, with `map_remaining_flatten_array`, a list of scalars),
@@ -18,13 +19,13 @@ description.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from bpsn.simulator.bigpanda.errors import bad_request
 
 from .config import MISSING, CompiledConfig, field_tag_name, resolve
 from .filter import matches
+from .timeformat import read_time
 
 MAX_DESCRIPTION = 2048
 
@@ -76,24 +77,8 @@ def _lower(value: Any) -> Any:
     return value
 
 
-def event_time(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = float(text)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text)
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            value = parsed.timestamp()
-    if not isinstance(value, (int, float)) or value != value or value < 0:
-        return None
-    return value / 1000.0 if value > 1e11 else float(value)
+def event_time(value: Any, fmt: str | None = None) -> float | None:
+    return read_time(value, fmt)
 
 
 def status_of(cfg: CompiledConfig, root: dict[str, Any]) -> str:
@@ -113,7 +98,7 @@ def timestamp_of(cfg: CompiledConfig, root: dict[str, Any], now: float) -> float
         return now
     for path in cfg.timestamp_sources:
         value = resolve(root, path)
-        if populated(value) and (ts := event_time(value)) is not None:
+        if populated(value) and (ts := event_time(value, cfg.timestamp_format)) is not None:
             return ts
     return now
 

@@ -19,6 +19,7 @@ from bpsn.simulator.bigpanda.errors import bad_request
 from bpsn.simulator.common.bodies import StrictBody
 
 from .filter import Expr, FilterError, parse_filter
+from .timeformat import format_problem, read_time
 
 MISSING: Any = object()
 TAG_ALLOWED = re.compile(r"[a-z0-9_-]")
@@ -61,6 +62,9 @@ class StatusConfig(_Open):
 
 class TimestampConfig(_Open):
     source: list[str] = []
+    format: str | None = Field(None, max_length=100, examples=["%d/%m/%Y %H:%M:%S"],
+                               description="epoch_seconds, epoch_millis, iso8601 or a strftime pattern "
+                                           "(our choice of syntax); default: epoch or ISO 8601")
 
 
 class BpTimestamp(_Open):
@@ -122,6 +126,7 @@ class CompiledConfig:
     status_map: tuple[tuple[str, tuple[str, ...]], ...]
     default_status: str
     timestamp_sources: tuple[str, ...]
+    timestamp_format: str | None
     ingest_time: bool
     map_remaining: bool
     map_remaining_flatten_array: bool
@@ -204,6 +209,14 @@ class _Checker:
         return tuple(paths)
 
 
+def unreadable_times(events: list[dict[str, Any]], sources: tuple[str, ...], fmt: str) -> list[str]:
+    """The sample's timestamp values that `fmt` cannot read (a null or absent value is not checked)."""
+    return [f"config.timestamp.format {fmt!r} cannot read the sample payload's {path} value {value!r}"
+            for e in events for path in sources
+            if (value := resolve(e, path)) is not MISSING and value not in (None, "")
+            and read_time(value, fmt) is None]
+
+
 def compile_config(config: OimConfig, sample: dict[str, Any]) -> CompiledConfig:
     """Validate `config` against `sample`; every problem is named in one 400."""
     c = _Checker()
@@ -243,6 +256,9 @@ def compile_config(config: OimConfig, sample: dict[str, Any]) -> CompiledConfig:
                   else tuple((s, (s,)) for s in STATUS_ORDER))
     ts_sources = c.paths("config.timestamp.source", config.timestamp.source) if config.timestamp else ()
     ingest_time = config.bp_timestamp.is_selected if config.bp_timestamp else not ts_sources
+    ts_format = config.timestamp.format if config.timestamp else None
+    if ts_format is not None and (problem := format_problem(ts_format)):
+        c.errors.append(f"config.timestamp.format: {problem}")
 
     event_filter = None
     if config.event_filter is not None and config.event_filter.strip():
@@ -262,6 +278,8 @@ def compile_config(config: OimConfig, sample: dict[str, Any]) -> CompiledConfig:
     if missing:
         c.errors.append("fields referenced by the configuration are missing from the sample payload: "
                         + ", ".join(missing))
+    elif ts_format is not None and not ingest_time and not c.errors:
+        c.errors += unreadable_times(events, ts_sources, ts_format)
     remaining = {name for e in events for k in e if k not in mapped_fields and (name := field_tag_name(k))}
     for key, names in (("primary_property", primary), ("secondary_property", secondary),
                        ("incident_identifier", tuple(config.incident_identifier or ()))):
@@ -278,7 +296,8 @@ def compile_config(config: OimConfig, sample: dict[str, Any]) -> CompiledConfig:
     return CompiledConfig(
         is_array=config.is_array, array_source=config.array_source, rules=tuple(rules), primary=primary,
         secondary=secondary, status_sources=status_sources, status_map=status_map,
-        default_status=status.default_to, timestamp_sources=ts_sources, ingest_time=ingest_time,
+        default_status=status.default_to, timestamp_sources=ts_sources, timestamp_format=ts_format,
+        ingest_time=ingest_time,
         map_remaining=config.map_remaining, map_remaining_flatten_array=config.map_remaining_flatten_array,
         force_lowercase=config.force_lowercase, event_filter=event_filter,
         incident_identifier=tuple(config.incident_identifier or ()), mapped_fields=mapped_fields)

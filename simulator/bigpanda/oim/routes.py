@@ -7,11 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from bpsn.simulator.bigpanda.alerts.routes import AcceptedAlert, AlertsAccepted
 from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import bad_request, doc
+from bpsn.simulator.common.bodies import StrictBody
 
 from .bodies import check_content_length, inline_schema, json_body, read_json, validate
 from .config import OimConfigBody, OimConfigOut
@@ -41,8 +43,8 @@ Create or update the configuration of an OIM integration; answers 200 with what 
 Validation (documented): tag names start with a letter a-z, are at most 64 characters of
 a-z 0-9 _ -, without spaces; a primary property is required; `sample_payload` is required
 on create and must be included, but may be blank, on update (then the stored sample is
-used); every payload field the configuration references must be in the sample. Each
-problem is named in the 400.
+used) or on create when the Sample Payload object already holds one; every payload field
+the configuration references must be in the sample. Each problem is named in the 400.
 
 Our choices: source paths are `@` plus a dotted path from the event's root (digits index
 lists), e.g. `@alert.labels.instance`; `primary_property`/`secondary_property` take the v2
@@ -50,7 +52,10 @@ form `[{"name": tag}]` (the first tag with a value wins) or the v1 form
 `{"source": [...], "name"?: tag}` (default names `host` and `check`); the tags `status`,
 `timestamp`, `app_key`, `alerts`, `primary_property`, `secondary_property` and
 `incident_identifier` are reserved; `event_filter` is BPQL with `=`, `!=`, `AND`, `OR` and
-parentheses. Only the org's OIM app key or an integration whose source system starts with
+parentheses; `config.timestamp.format` is epoch_seconds, epoch_millis, iso8601 or a
+strftime pattern, and the sample's timestamp values must be readable with it; with the
+ten-minute wait switched on (`/_sim/organizations/{name}/oim`), a POST within ten minutes
+of the integration's creation gets 404. Only the org's OIM app key or an integration whose source system starts with
 `oim.` can be configured (403 otherwise). The 6 MB limit applies (413).
 """
 ALERTS_RULES = """
@@ -64,6 +69,25 @@ event was an exact duplicate or dropped by `event_filter`); 404 when the app key
 OIM integration or has no configuration; 400 naming the event that has no primary property
 (the whole batch is then refused); bodies over 6 MB get 413 before they are read.
 """
+
+
+SAMPLE_PATH = "/configurations/alerts/oim/{app_key}/sample_payload"
+SAMPLE_RULES = """
+The Sample Payload object on its own: BigPanda validates configuration fields against it.
+Replacing it re-checks the stored configuration: a payload field the configuration
+references that the new sample lacks is refused (400 naming the field) and nothing changes.
+A configuration created afterwards may then send `sample_payload` blank to use it.
+Our choice: the path (BigPanda names the object, with GET and POST, not its URL).
+"""
+
+
+class SampleIn(StrictBody):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    sample_payload: dict[str, Any] = Field(description="A sample event, as the tool sends it")
+
+
+class SampleOut(BaseModel):
+    sample_payload: dict[str, Any]
 
 
 def _app_key() -> Any:
@@ -87,6 +111,7 @@ def build_oim_router() -> APIRouter:
     async def put_oim_config(request: Request, _: None = Depends(check_content_length),
                              app_key: str = _app_key(), who: Principal = Depends(principal)) -> dict[str, Any]:
         backend = oim_integration(request, who, app_key)
+        who.org.oim.require_settled(app_key, backend.clock.now())
         body = validate(OimConfigBody, await read_json(request))
         stored, _created = who.org.oim.put(app_key, body, backend.clock.now())
         return stored.echo()
@@ -99,6 +124,26 @@ def build_oim_router() -> APIRouter:
                              who: Principal = Depends(principal)) -> dict[str, Any]:
         oim_integration(request, who, app_key)
         return who.org.oim.get(app_key).echo()
+
+    @r.get(SAMPLE_PATH, response_model=SampleOut, summary="Read an OIM integration's sample payload (org token)",
+           responses={403: doc(403, "Not an org token, or the app key is not an OIM integration"),
+                      404: doc(404, "The integration has no sample payload yet")})
+    async def get_oim_sample(request: Request, app_key: str = _app_key(),
+                             who: Principal = Depends(principal)) -> dict[str, Any]:
+        oim_integration(request, who, app_key)
+        return {"sample_payload": who.org.oim.sample(app_key)}
+
+    @r.post(SAMPLE_PATH, response_model=SampleOut, summary="Create or replace an OIM sample payload (org token)",
+            description=SAMPLE_RULES, openapi_extra=json_body(inline_schema(SampleIn), {"sample_payload": SAMPLE}),
+            responses={403: doc(403, "Not an org token, or the app key is not an OIM integration"),
+                       404: doc(404, "Within the ten-minute wait after the integration was created (when on)"),
+                       413: LIMIT_413})
+    async def put_oim_sample(request: Request, _: None = Depends(check_content_length),
+                             app_key: str = _app_key(), who: Principal = Depends(principal)) -> dict[str, Any]:
+        backend = oim_integration(request, who, app_key)
+        who.org.oim.require_settled(app_key, backend.clock.now())
+        body = validate(SampleIn, await read_json(request))
+        return {"sample_payload": who.org.oim.put_sample(app_key, body.sample_payload, backend.clock.now())}
 
     @r.post("/oim/api/alerts", status_code=201, response_model=AlertsAccepted,
             summary="Send OIM alerts through the integration's configuration (org token)",

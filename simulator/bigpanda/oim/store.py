@@ -1,5 +1,15 @@
-"""Open Integration Manager state of one organisation: a configuration per OIM app key
-(ingest.py turns payloads into the organisation's alerts through it)."""
+"""Open Integration Manager state of one organisation: a configuration and a Sample Payload
+object per OIM app key (ingest.py turns payloads into the organisation's alerts through it),
+and the switchable ten-minute wait after an integration is created.
+
+The wait (BigPanda: "wait ten minutes before attempting to create or update rules using the
+API. POST requests sent immediately after saving an integration ... may not be successful"):
+when `wait_seconds` is set, a configuration or sample POST for an integration created through
+`/_sim` less than that many seconds ago (simulator clock) is refused. Our choice of answer:
+404, the integration is not found yet, with the seconds left; BigPanda documents only that
+such a POST may fail. Integrations from fixtures or the demo organisation count as created
+long ago.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +40,50 @@ class StoredConfig:
         return {"config": self.config, "sample_payload": self.sample_payload}
 
 
+DOCUMENTED_WAIT_SECONDS = 600.0
+
+
 class OimStore:
     def __init__(self) -> None:
         self.configs: dict[str, StoredConfig] = {}
+        self.samples: dict[str, dict[str, Any]] = {}  # the Sample Payload objects, with or without a config
+        self.created_at: dict[str, float] = {}  # integrations created through /_sim: app key -> time
+        self.wait_seconds: float | None = None  # the ten-minute rule: None when switched off
 
     def reset(self) -> None:
         self.configs.clear()
+        self.samples.clear()
+        self.created_at.clear()
+        self.wait_seconds = None
+
+    def require_settled(self, app_key: str, now: float) -> None:
+        """The ten-minute rule (when on): 404 for a POST too soon after the integration was created."""
+        created = self.created_at.get(app_key)
+        if self.wait_seconds is None or created is None or now - created >= self.wait_seconds:
+            return
+        left = self.wait_seconds - (now - created)
+        raise BpError(404, f"OIM integration with app key {app_key!r} is not found yet: it was created "
+                           f"{now - created:.0f} s ago and rules can be created or updated "
+                           f"{self.wait_seconds:.0f} s after that; retry in {left:.0f} s")
+
+    # --- the Sample Payload object --------------------------------------------------------------------
+    def sample(self, app_key: str) -> dict[str, Any]:
+        found = self.samples.get(app_key)
+        if found is None:
+            raise BpError(404, f"OIM sample payload for app key {app_key!r} is not found")
+        return found
+
+    def put_sample(self, app_key: str, sample: Any, now: float) -> dict[str, Any]:
+        """Replace the sample; a configuration already stored must still find every field it references."""
+        if not isinstance(sample, dict) or not sample:
+            raise bad_request("sample_payload must be a JSON object holding a sample event")
+        stored = self.configs.get(app_key)
+        if stored is not None:
+            compiled = compile_config(OimConfigBody.model_validate({"config": stored.config}).config, sample)
+            stored.sample_payload, stored.compiled = sample, compiled
+            stored.updated_at, stored.revision = now, stored.revision + 1
+        self.samples[app_key] = sample
+        return sample
 
     # --- configuration ---------------------------------------------------------------------------
     def put(self, app_key: str, body: OimConfigBody, now: float) -> tuple[StoredConfig, bool]:
@@ -44,17 +92,22 @@ class OimStore:
         fields = body.model_fields_set
         sample = body.sample_payload
         if stored is None:
-            if "sample_payload" not in fields or _blank(sample):
+            if "sample_payload" not in fields:
                 raise bad_request("sample_payload is required when creating a configuration: send a sample "
                                   "event (a JSON object) for field validation")
+            if _blank(sample) and app_key not in self.samples:
+                raise bad_request("sample_payload is required when creating a configuration: it is blank and this "
+                                  "integration has no Sample Payload object; send a sample event (a JSON object) "
+                                  "for field validation")
         elif "sample_payload" not in fields:
             raise bad_request("sample_payload must be included when updating a configuration; it may be blank ({})")
         if isinstance(sample, str) and not _blank(sample):
             raise bad_request("sample_payload must be a JSON object (or blank on update)")
-        effective = stored.sample_payload if _blank(sample) and stored else sample
+        effective = self.samples.get(app_key) if _blank(sample) else sample
         assert isinstance(effective, dict)
         compiled = compile_config(body.config, effective)
         config = body.config.model_dump(mode="json", exclude_unset=True)
+        self.samples[app_key] = effective
         if stored is None:
             stored = StoredConfig(app_key, config, effective, compiled, now, now)
             self.configs[app_key] = stored

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from bpsn.simulator.bigpanda import permissions as perm
 from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
@@ -75,6 +76,7 @@ def build_sharing_router() -> APIRouter:
                        who: Principal = Depends(principal)) -> ShareBatch:
         backend: BigPandaBackend = request.app.state.backend
         backend.require_app_key(who, app_key_of(request), "incidents")
+        backend.permit(who, perm.AUTOSHARE, "Share retrieval")
         n = min(limit or backend.settings.retrieval_default_limit, backend.settings.retrieval_max_limit)
         shares, more = backend.retrieve_shares(who.org, target, n)
         return ShareBatch(shares=[Share(**s) for s in shares], has_more=more)
@@ -86,6 +88,7 @@ def build_sharing_router() -> APIRouter:
                         who: Principal = Depends(principal)) -> CallbackOutcomeOut:
         backend: BigPandaBackend = request.app.state.backend
         backend.require_app_key(who, app_key_of(request), "incidents")
+        backend.permit(who, perm.AUTOSHARE, "Share callbacks")
         outcome = backend.callback(who.org, [x.model_dump() for x in body.results])
         return CallbackOutcomeOut(acknowledged=outcome.acknowledged, failed=outcome.failed,
                                   unknown=outcome.unknown)

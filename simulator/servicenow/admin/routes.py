@@ -37,6 +37,11 @@ class FixturesLoaded(BaseModel):
     inserted: int
 
 
+class OutboundFlushed(BaseModel):
+    sent: int = Field(description="Notifications delivered (or tried) by this call")
+    pending: bool = Field(description="Deliveries still waiting: retries due later on the simulator clock")
+
+
 
 def _confined(backend: ServiceNowBackend, name: str) -> Path:
     try:
@@ -92,5 +97,14 @@ def build_admin_router() -> APIRouter:
         b: ServiceNowBackend = request.app.state.backend
         state.load_snapshot(b, _confined(b, body.path))
         return Done()
+
+    @r.post("/outbound/flush", response_model=OutboundFlushed,
+            summary="Deliver the outbound change notifications due now, and wait for those in flight",
+            description="What a test suite calls before it looks at what the notifications caused: "
+                        "deliveries start at once by themselves; this makes their end observable.")
+    async def outbound_flush(request: Request) -> OutboundFlushed:
+        b: ServiceNowBackend = request.app.state.backend
+        sent = await b.outbound.flush()
+        return OutboundFlushed(sent=sent, pending=b.outbound.pending())
 
     return r

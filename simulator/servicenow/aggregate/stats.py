@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
-from bpsn.simulator.servicenow.errors import bad_request
+from bpsn.simulator.servicenow.errors import bad_request, query_denied
 from bpsn.simulator.servicenow.records.business_rules import Actor
 from bpsn.simulator.servicenow.records.dictionary import FieldDef
 from bpsn.simulator.servicenow.records.store import Where, quote
@@ -92,6 +92,7 @@ class Aggregator:
         self.b.check_table(table)
         self.b.require(table, "read", actor)  # 403 Insufficient rights to query records
         where, _ = self.b.compile(table, encoded, actor, filters)
+        self._check_fields(table, req, actor)
         q = _Query()
         groups = [f for f in dict.fromkeys(req.group_by) if self.usable(table, f)]
         group_aliases = [q.alias(quote(f)) for f in groups]
@@ -112,6 +113,18 @@ class Aggregator:
                             "groupby_fields": self._groupby(table, groups, group_aliases, row, req.display_value,
                                                             actor)}
                            for row in rows]}
+
+    def _check_fields(self, table: str, req: StatsRequest, actor: Actor) -> None:
+        """Every field a group-by, aggregate, having or order-by names must pass its read ACL (a
+        group lists values; MIN, MAX and AVG tell where they lie): else 403, as for a query on
+        such a field (KB0744425), never a silent answer without it. Tokens of
+        having / order-by items that are not fields (COUNT, operators, numbers) are skipped."""
+        fields = self.b.dictionary.fields(table)
+        named = [*req.group_by, *(f for names in req.fields.values() for f in names),
+                 *(t for item in split_list(req.having) + split_list(req.order_by) for t in item.split("^"))]
+        for name in dict.fromkeys(named):
+            if name in fields and not self.b.acls.may_query(table, name, "ORDERBY", actor.roles):
+                raise query_denied()
 
     # --- SQL --------------------------------------------------------------------------------------
     def _run(self, table: str, where: Where, q: _Query, group_aliases: list[str], having_sql: str,
@@ -213,8 +226,10 @@ class Aggregator:
         if fdef is None or not raw:
             return raw
         if fdef.type == "reference" and fdef.reference:
-            if not self.b.acls.allowed(fdef.reference, "read", actor.roles):
-                return ""  # as the Table API shows a reference into a table the caller may not read
+            shown = self.b.dictionary.display_field(fdef.reference)
+            if not self.b.acls.allowed(fdef.reference, "read", actor.roles) \
+                    or self.b.acls.read_access(fdef.reference, shown, actor.roles) != "read":
+                return ""  # as the Table API shows a reference into a table or field the caller may not read
             target = self.b.lookup(fdef.reference, raw)
-            return target.get(self.b.dictionary.display_field(fdef.reference), "") if target else ""
+            return target.get(shown, "") if target else ""
         return fdef.choice_label(raw)

@@ -73,9 +73,11 @@ def _imports(request: Request, table: str) -> ImportSets:
 
 POST_DESCRIPTION = """
 Inserts one row into the staging table (as the caller: ACL create on the staging table) and runs
-every active transform map of that table synchronously, in `order`. Transforms write their target
-records with ACLs bypassed under the caller's user name (as on an instance, so
-`sys_created_by`/`sys_updated_by` name the importing user). One result per map:
+every active transform map of that table synchronously, in `order`, as the records of
+`sys_transform_map` and `sys_transform_entry` say. Transforms write their target records as the
+caller: `sys_created_by`/`sys_updated_by` name the importing user, business rules, the data policy
+and audit run as for the Table API, and the caller's ACLs decide each write (GlideRecordSecure;
+a refused write is that map's `error`). One result per map:
 `inserted`, `updated` (coalesce matched), `ignored` (a script set ignore, a reference/choice with
 `choice_action: reject`, or nothing changed), `skipped` (an empty coalesce value, or a script set
 skip) or `error` (with `error_message`, e.g. a data policy refusing the write; the other maps still run).

@@ -2,8 +2,10 @@
 
 A row posted to a staging table (a table extending sys_import_set_row) is inserted as the
 caller (ACL create on the staging table), then every active transform map of that table runs
-in `order`. Transforms write their targets with ACLs bypassed, under the caller's user name,
-so sys_created_by / sys_updated_by name the importing user as on an instance.
+in `order`, as its records (sys_transform_map, sys_transform_entry) say at that moment.
+Transforms write through the backend's insert / update (business rules, data policy, audit),
+under the caller's user name, so sys_created_by / sys_updated_by name the importing user as on
+an instance, and the caller's ACLs decide each write (GlideRecordSecure: `_authorise`).
 
 Per map: map the fields (references looked up, choices matched by value or label) -> if the
 map coalesces, an empty coalesce value skips the row, else an existing target whose coalesce
@@ -24,8 +26,16 @@ from bpsn.simulator.servicenow.backend import SYS_ID, ServiceNowBackend, to_text
 from bpsn.simulator.servicenow.errors import SnError, bad_request
 from bpsn.simulator.servicenow.records.business_rules import Actor
 from bpsn.simulator.servicenow.records.store import Order, Where, quote
+from bpsn.simulator.servicenow.security.acl import Operation
 
-from .transform_maps import ROW_TABLE, FieldMapping, TransformMap, TransformMapError, TransformMaps, is_staging
+from .transform_maps import (
+    ROW_TABLE,
+    FieldMapping,
+    TransformMap,
+    TransformMapError,
+    TransformMaps,
+    is_staging,
+)
 
 __all__ = ["ImportSets", "TransformContext", "TransformMap", "TransformMapError", "TransformMaps",
            "staging_text", "user_full_name"]
@@ -110,8 +120,9 @@ class ImportSets:
         values = self.row_values(table, body)
         iset = self._open_set(table, elevated(actor))
         row = self._stage(table, values, actor, iset)
+        maps = self.b.transform_maps.for_source(table)
         return {"import_set": iset["number"], "staging_table": table,
-                "result": self._transform(table, row, iset, actor)}
+                "result": self._transform(table, row, iset, actor, maps)}
 
     def insert_multiple(self, table: str, records: list[Any], actor: Actor,
                         multi_import_set_id: str | None = None) -> dict[str, str]:
@@ -126,8 +137,9 @@ class ImportSets:
         iset = self.b.insert("sys_import_set", {
             "table_name": table, "mode": "synchronous", "state": "loading", "multi_import_set": multi["sys_id"],
             "short_description": f"Import Set API insertMultiple: {table}"}, worker)
+        maps = self.b.transform_maps.for_source(table)  # read once: the whole set follows one version
         for values in rows:
-            self._transform(table, self._stage(table, values, actor, iset), iset, actor)
+            self._transform(table, self._stage(table, values, actor, iset), iset, actor, maps)
         self.b.store.update("sys_import_set", iset["sys_id"], {"state": "processed"})
         return {"import_set_id": iset["sys_id"], "multi_import_set_id": multi["sys_id"]}
 
@@ -173,29 +185,50 @@ class ImportSets:
         return self.b.store.update(table, row["sys_id"], marks) or {**row, **marks}
 
     # --- transforming ----------------------------------------------------------------------------
-    def _transform(self, table: str, row: dict[str, str], iset: dict[str, str], actor: Actor) -> list[dict[str, Any]]:
+    def _transform(self, table: str, row: dict[str, str], iset: dict[str, str], actor: Actor,
+                   maps: list[TransformMap]) -> list[dict[str, Any]]:
         worker = elevated(actor)
-        outcomes = [self._run(m, row, iset, worker) for m in self.b.transform_maps.for_source(table)]
+        outcomes = [self._run(m, row, iset, actor) for m in maps]
         records = [self._record(row, iset, n, o, worker) for n, o in enumerate(outcomes)]
-        if outcomes:
-            targets = [o for o in outcomes if o.target_sys_id]
+        # Our choice (an instance documents nothing for several maps): the row shows the last map
+        # that took part; a map skipped for want of its coalesce value did not, unless none did.
+        # So one staging table serves the ticket rows and the metadata rows alike.
+        shown = [o for o in outcomes if o.status != "skipped"] or outcomes
+        if shown:
+            targets = [o for o in shown if o.target_sys_id]
             self.b.store.update(table, row["sys_id"], {
-                "sys_import_state": "error" if any(o.status == "error" for o in outcomes) else outcomes[-1].status,
+                "sys_import_state": "error" if any(o.status == "error" for o in outcomes) else shown[-1].status,
                 "sys_import_state_comment": "; ".join(o.status_message for o in outcomes if o.status_message)[:4000],
                 "sys_row_error": "; ".join(o.error_message for o in outcomes if o.error_message)[:4000],
-                "sys_target_table": (targets or outcomes)[-1].map.target_table,
+                "sys_target_table": (targets or shown)[-1].map.target_table,
                 "sys_target_sys_id": targets[-1].target_sys_id if targets else "",
-                "sys_transform_map": outcomes[-1].map.name})
+                "sys_transform_map": shown[-1].map.name})
         return [self._body(r, row["sys_id"]) for r in records]
 
-    def _run(self, m: TransformMap, row: dict[str, str], iset: dict[str, str], worker: Actor) -> Outcome:
+    def _authorise(self, table: str, operation: Operation, importer: Actor,
+                   values: dict[str, Any] | None = None) -> None:
+        """GlideRecordSecure: every write a transform makes is checked against the importing
+        user's ACLs (security/acl.py decides). The import path's one ACL call site: the target
+        record and a referenced record that choice_action create would add both come here.
+        A denied table is the row's error (SnError 403); a field of `values` the importer may
+        not write is removed, so it is not written (Acls.may_write)."""
+        self.b.require(table, operation, importer)
+        if values is not None:
+            creating = operation == "create"
+            for name in [n for n in values if not self.b.acls.may_write(importer.roles, table, n, creating=creating)]:
+                del values[name]
+
+    def _run(self, m: TransformMap, row: dict[str, str], iset: dict[str, str], importer: Actor) -> Outcome:
+        if m.broken:
+            return Outcome(m, "error", error_message=f"Transform map {m.name} cannot run: {m.broken}")
+        worker = elevated(importer)
         ctx = TransformContext(map=m, backend=self.b, actor=worker, import_set=iset["number"])
         try:
             target: dict[str, Any] = {}
             for fm in m.field_map:
                 raw = row.get(fm.source, "")
                 if raw or m.copy_empty:
-                    value = self._field_value(m, fm, raw, worker)
+                    value = self._field_value(m, fm, raw, importer)
                     if value is not None:
                         target[fm.target] = value
         except _Reject as exc:
@@ -225,14 +258,16 @@ class ImportSets:
             if existing is not None:
                 if not self._changes(m.target_table, existing, target):
                     return Outcome(m, "ignored", found, ctx.status_message or "No field values changed")
+                self._authorise(existing.get("sys_class_name") or m.target_table, "write", importer, target)
                 record, status = self.b.update(m.target_table, found, target, worker), "updated"
             else:
+                self._authorise(m.target_table, "create", importer, target)
                 record, status = self.b.insert(m.target_table, target, worker), "inserted"
         except SnError as exc:  # data policy, business rule, bad sys_id: this map fails, others run
             return Outcome(m, "error", "", ctx.status_message, exc.detail or exc.message)
         return Outcome(m, status, record["sys_id"], ctx.status_message, ctx.error_message)
 
-    def _field_value(self, m: TransformMap, fm: FieldMapping, raw: str, worker: Actor) -> str | None:
+    def _field_value(self, m: TransformMap, fm: FieldMapping, raw: str, importer: Actor) -> str | None:
         """The target value of one mapping; None leaves the field out; _Reject rejects the row."""
         fdef = self.b.dictionary.fields(m.target_table)[fm.target]
         if not raw:
@@ -257,7 +292,10 @@ class ImportSets:
             return None
         if fm.choice_action == "reject":
             raise _Reject(f"Row rejected: {missing} (choice action reject)")
-        return self.b.insert(ref, {lookup: raw}, worker)["sys_id"] if ref else raw
+        if not ref:
+            return raw
+        self._authorise(ref, "create", importer)
+        return self.b.insert(ref, {lookup: raw}, elevated(importer))["sys_id"]
 
     def _match(self, table: str, keys: dict[str, str]) -> dict[str, str] | None:
         if len(keys) > 1:

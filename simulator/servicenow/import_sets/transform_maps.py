@@ -1,22 +1,26 @@
-"""Transform maps as data (transform_maps.yaml, or added at run time): the registry.
+"""Transform maps as data: records in sys_transform_map and sys_transform_entry.
 
 A map says how a row of a staging table (a table extending sys_import_set_row) becomes a
-record of a target table; import_sets.py runs them. Validated against the data dictionary
-when added, so a map that cannot work is refused then, not at the first import.
+record of a target table; staging.py runs them. transform_maps.yaml holds the defaults, seeded
+as records; an admin changes them through the Table API and the next import follows the
+records. A map added through `add` is validated against the data dictionary then; records
+changed by hand are validated at the import, where a map that cannot work is each row's error.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from bpsn.simulator.common.yaml_text import load_yaml
 from bpsn.simulator.servicenow.records.dictionary import Dictionary
+from bpsn.simulator.servicenow.records.store import Store, Where
 
 ROW_TABLE = "sys_import_set_row"
+MAP_TABLE, ENTRY_TABLE = "sys_transform_map", "sys_transform_entry"
 CHOICE_ACTIONS = ("create", "ignore", "reject")
 MAP_KEYS = {"name", "source_table", "target_table", "active", "order", "coalesce", "field_map",
             "run_business_rules", "copy_empty", "script"}
@@ -46,6 +50,7 @@ class TransformMap:
     order: int = 100
     copy_empty: bool = False  # as the instance's "Copy empty fields": off, empty sources are not written
     script: Hook | None = None
+    broken: str = ""  # why the map's records cannot work on this dictionary ("" when they can)
 
 
 def _resolve_script(ref: Any) -> Hook | None:
@@ -102,18 +107,37 @@ def parse_map(spec: dict[str, Any]) -> TransformMap:
         script=_resolve_script(spec.get("script")))
 
 
-class TransformMaps:
-    """The instance's transform maps, by name (sys_transform_map as data)."""
+class RecordHost(Protocol):
+    """What the registry needs of the backend: its store, and system inserts (business rules run)."""
 
-    def __init__(self, dictionary: Dictionary) -> None:
+    store: Store
+
+    def insert_system(self, table: str, body: dict[str, Any]) -> dict[str, str]: ...
+
+
+class TransformMaps:
+    """The instance's transform maps: records in sys_transform_map and sys_transform_entry.
+
+    The maps of transform_maps.yaml are the defaults, written as records at every reset; an
+    admin changes them through the Table API like any record, and `for_source` reads what the
+    records say at each import. Script hooks are Python callables kept here by map name: they
+    are code, so they never come from a request (a record cannot name one)."""
+
+    def __init__(self, dictionary: Dictionary, defaults: list[TransformMap] | None = None) -> None:
         self.dictionary = dictionary
-        self.maps: dict[str, TransformMap] = {}
+        self.defaults = list(defaults or [])
+        self.hooks: dict[str, Hook] = {m.name: m.script for m in self.defaults if m.script is not None}
+        self._host: RecordHost | None = None
 
     @classmethod
     def from_yaml_text(cls, dictionary: Dictionary, text: str) -> TransformMaps:
         registry = cls(dictionary)
         for spec in (load_yaml(text) or {}).get("maps") or []:
-            registry.add(spec)
+            m = parse_map(spec)
+            registry.validate(m)
+            registry.defaults.append(m)
+            if m.script is not None:
+                registry.hooks[m.name] = m.script
         return registry
 
     @classmethod
@@ -121,19 +145,82 @@ class TransformMaps:
         text = resources.files(__package__).joinpath("transform_maps.yaml").read_text()
         return cls.from_yaml_text(dictionary, text)
 
+    def attach(self, host: RecordHost) -> None:
+        """The backend whose records hold the maps (set once, by the backend)."""
+        self._host = host
+
+    @property
+    def host(self) -> RecordHost:
+        if self._host is None:
+            raise RuntimeError("TransformMaps: attach() the backend before reading or writing maps")
+        return self._host
+
+    def seed(self) -> None:
+        """Write the default maps as records (the backend's reset seeds them)."""
+        for m in self.defaults:
+            self._write(m)
+
     def add(self, spec: TransformMap | dict[str, Any]) -> TransformMap:
-        """Add (or replace, by name) a map; raises TransformMapError if it cannot work."""
+        """Add (or replace, by name) a map as records; raises TransformMapError if it cannot work."""
         m = spec if isinstance(spec, TransformMap) else parse_map(spec)
         self.validate(m)
-        self.maps[m.name] = m
+        self.remove(m.name)
+        if m.script is not None:
+            self.hooks[m.name] = m.script
+        self._write(m)
         return m
 
     def remove(self, name: str) -> bool:
-        return self.maps.pop(name, None) is not None
+        store = self.host.store
+        rows = store.select(MAP_TABLE, Where("name = ?", [name]), columns=["sys_id"])
+        for row in rows:
+            for entry in store.select(ENTRY_TABLE, Where('"map" = ?', [row["sys_id"]]), columns=["sys_id"]):
+                store.delete(ENTRY_TABLE, entry["sys_id"])
+            store.delete(MAP_TABLE, row["sys_id"])
+        self.hooks.pop(name, None)
+        return bool(rows)
 
     def for_source(self, table: str) -> list[TransformMap]:
-        return sorted((m for m in self.maps.values() if m.active and m.source_table == table),
-                      key=lambda m: (m.order, m.name))
+        """The active maps of a staging table as their records say now, in order. A map whose
+        records cannot work comes back `broken` (each row it meets is that map's error)."""
+        store = self.host.store
+        rows = store.select(MAP_TABLE, Where("source_table = ? AND active = ?", [table, "true"]))
+        maps = [self._from_records(row, store.select(ENTRY_TABLE, Where('"map" = ?', [row["sys_id"]])))
+                for row in rows]
+        return sorted(maps, key=lambda m: (m.order, m.name))
+
+    def _from_records(self, row: dict[str, str], entries: list[dict[str, str]]) -> TransformMap:
+        try:
+            order = int(row.get("order") or 100)
+        except ValueError:
+            order = 100
+        m = TransformMap(
+            name=row["name"], source_table=row["source_table"], target_table=row["target_table"],
+            field_map=tuple(FieldMapping(e["target_field"], e["source_field"], e.get("choice_action") or "create",
+                                         e.get("reference_value_field") or None) for e in entries),
+            coalesce=tuple(e["target_field"] for e in entries if e.get("coalesce") == "true"),
+            order=order, copy_empty=row.get("copy_empty_fields") == "true", script=self.hooks.get(row["name"]))
+        try:
+            if row.get("run_business_rules", "true") != "true":
+                raise TransformMapError("run_business_rules false is not supported (the simulator's base "
+                                        "business rules always run)")
+            self.validate(m)
+        except TransformMapError as exc:
+            return replace(m, broken=str(exc))
+        return m
+
+    def _write(self, m: TransformMap) -> None:
+        host = self.host
+        record = host.insert_system(MAP_TABLE, {
+            "name": m.name, "source_table": m.source_table, "target_table": m.target_table,
+            "active": "true" if m.active else "false", "order": str(m.order), "run_business_rules": "true",
+            "copy_empty_fields": "true" if m.copy_empty else "false"})
+        for fm in m.field_map:
+            host.insert_system(ENTRY_TABLE, {
+                "map": record["sys_id"], "source_table": m.source_table, "source_field": fm.source,
+                "target_table": m.target_table, "target_field": fm.target,
+                "coalesce": "true" if fm.target in m.coalesce else "false", "choice_action": fm.choice_action,
+                "reference_value_field": fm.reference_lookup or ""})
 
     def validate(self, m: TransformMap) -> None:
         d = self.dictionary

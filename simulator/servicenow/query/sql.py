@@ -25,6 +25,12 @@ This holds even where the part would otherwise be ignored (ANYTHING, a SAMEAS ac
 dot-walk, an ORDERBY on a dot-walk, which the simulator does not sort by): the refusal depends
 only on the query text and the caller's roles, not on any row. A hop through an unknown or
 non-reference field stops the walk first (the condition is ignored, as before).
+
+Field and query ACLs (QueryContext.can_query, asked for every field a query names, with its
+operator): a condition on a field the caller may not read (or reads masked), or with an operator
+its query_match / query_range ACLs refuse, a hop column it may not read, a JOIN or RLQUERY key, a
+SAMEAS operand or an ORDERBY field it may not read, is refused with FieldNotQueryable (403, as
+above). Which operator needs which ACL is security/acl.py's business.
 """
 
 from __future__ import annotations
@@ -45,15 +51,17 @@ from .encoded_query import (
     parse,
 )
 from .sql_related import (
+    FieldNotQueryable,
     QueryContext,
     SecretFieldQuery,
     TableNotReadable,
+    check_field,
     join_where,
     related_list_where,
 )
 
-__all__ = ["QueryContext", "SecretFieldQuery", "TableNotReadable", "compile_order", "compile_text",
-           "compile_where", "resolve_value"]
+__all__ = ["FieldNotQueryable", "QueryContext", "SecretFieldQuery", "TableNotReadable", "compile_order",
+           "compile_text", "compile_where", "resolve_value"]
 
 MAX_DOT_WALK = 8  # hops; each is a nested subquery, and `parent.parent...` never ends
 LIKE_PATTERN_LIMIT = 50_000  # SQLite's SQLITE_MAX_LIKE_PATTERN_LENGTH, in bytes
@@ -95,8 +103,10 @@ def compile_order(query: EncodedQuery, table: str, dictionary: Dictionary,
     orders = []
     for o in query.order_by:
         if "." in o.field and ctx is not None:  # not sorted by, but refused through an unreadable table
-            _readable_path(o.field.split("."), table, dictionary, ctx)
+            _resolve_order(o.field.split("."), table, dictionary, ctx)
         fdef = fields.get(o.field)  # a dot-walked or unknown field is not a column: skipped
+        if fdef is not None and ctx is not None:  # a sort says where an unseen value lies
+            check_field(ctx, table, fdef.name, "ORDERBY", "ORDERBY" + o.field)
         if fdef is not None and not fdef.secret:
             orders.append(Order(o.field, o.descending, fdef.numeric))
     return orders
@@ -135,7 +145,7 @@ def _condition(c: Term, table: str, dictionary: Dictionary,
     path = c.field.split(".")
     if len(path) - 1 > MAX_DOT_WALK:
         raise EncodedQueryError(f"{c.field}: dot-walking deeper than {MAX_DOT_WALK} levels")
-    resolved = _resolve(path, table, dictionary, ctx)
+    resolved = _resolve(path, table, dictionary, ctx, c.operator)
     if resolved is None:
         return None
     hops, fdef = resolved
@@ -148,7 +158,8 @@ def _condition(c: Term, table: str, dictionary: Dictionary,
         return _walk(hops, where, dictionary) if hops else where
     if c.operator in ("SAMEAS", "NSAMEAS"):
         value_path = c.value.split(".")
-        operand = _resolve(value_path, table, dictionary, ctx) if len(value_path) - 1 <= MAX_DOT_WALK else None
+        operand = (_resolve(value_path, table, dictionary, ctx, c.operator)
+                   if len(value_path) - 1 <= MAX_DOT_WALK else None)
         other = operand[1] if operand is not None and not operand[0] else None
         if hops or other is None:  # both sides must be plain columns of the same row
             return None
@@ -161,10 +172,11 @@ def _condition(c: Term, table: str, dictionary: Dictionary,
 
 
 def _resolve(path: list[str], table: str, dictionary: Dictionary,
-             ctx: QueryContext) -> tuple[list[tuple[str, str]], FieldDef] | None:
+             ctx: QueryContext, operator: str) -> tuple[list[tuple[str, str]], FieldDef] | None:
     """The hops (reference column, table it points to) and the field a path names, or None when
     a hop or the field is unknown (ignored). Raises TableNotReadable for a hop into a table the
-    caller may not read, SecretFieldQuery when the field is a password."""
+    caller may not read, SecretFieldQuery when the field is a password, FieldNotQueryable when
+    the caller may not read the field or use `operator` on it (field and query ACLs)."""
     hops = _readable_path(path, table, dictionary, ctx)
     if hops is None:
         return None
@@ -174,7 +186,17 @@ def _resolve(path: list[str], table: str, dictionary: Dictionary,
         return None
     if fdef.secret:
         raise SecretFieldQuery(f"{'.'.join(path)}: password fields cannot be queried")
+    check_field(ctx, current, fdef.name, operator, ".".join(path))
     return hops, fdef
+
+
+def _resolve_order(path: list[str], table: str, dictionary: Dictionary, ctx: QueryContext) -> None:
+    """An ORDERBY on a dot-walk is not sorted by, but still refused where the caller may not
+    read a hop's table or the field, so that its acceptance tells nothing."""
+    hops = _readable_path(path, table, dictionary, ctx)
+    current = hops[-1][1] if hops else table
+    if hops is not None and dictionary.fields(current).get(path[-1]) is not None:
+        check_field(ctx, current, path[-1], "ORDERBY", "ORDERBY" + ".".join(path))
 
 
 def _readable_path(path: list[str], table: str, dictionary: Dictionary,
@@ -188,6 +210,7 @@ def _readable_path(path: list[str], table: str, dictionary: Dictionary,
             return None
         if ctx.can_read is not None and not ctx.can_read(fdef.reference):
             raise TableNotReadable(f"{'.'.join(path)[:200]}: the caller may not read {fdef.reference}")
+        check_field(ctx, current, name, "", ".".join(path))  # the hop's own column is read too
         hops.append((name, fdef.reference))
         current = fdef.reference
     return hops

@@ -39,6 +39,10 @@ class QueryContext:
     user_sys_id: str = ""  # what gs.getUserID() answers
     # may the caller read this table? Asked for the tables JOIN, RLQUERY and dot-walks reach; None: not asked
     can_read: Callable[[str], bool] | None = None
+    # may the caller use this field of this table with this operator (field and query ACLs)? The
+    # operator is an encoded-query operator, "ORDERBY", or "" for a field only read (a dot-walk's
+    # hop, a JOIN's key). Asked for every field a query names; None: not asked
+    can_query: Callable[[str, str, str], bool] | None = None
 
 
 class SecretFieldQuery(EncodedQueryError):
@@ -47,6 +51,17 @@ class SecretFieldQuery(EncodedQueryError):
 
 class TableNotReadable(SecretFieldQuery):
     """A JOIN, RLQUERY or dot-walk reaches a table the caller may not read: answered 403 like a secret field."""
+
+
+class FieldNotQueryable(TableNotReadable):
+    """A condition or ORDERBY names a field the caller may not read, or uses an operator its query
+    ACLs (query_match / query_range) refuse: answered 403 like a secret field."""
+
+
+def check_field(ctx: QueryContext, table: str, field: str, operator: str, part: str) -> None:
+    if ctx.can_query is not None and not ctx.can_query(table, field, operator):
+        raise FieldNotQueryable(f"{part[:200]}: the caller may not query {table}.{field}"
+                                + (f" with {operator}" if operator else ""))
 
 
 def _other_table(name: str, dictionary: Dictionary, ctx: QueryContext, part: str) -> None:
@@ -86,6 +101,8 @@ def join_where(j: JoinCondition, table: str, dictionary: Dictionary, ctx: QueryC
         raise EncodedQueryError(f"{part}: {j.join_table} has no field {j.join_field}")
     if fdef.secret or other.secret:
         raise SecretFieldQuery(f"{part}: password fields cannot be queried")
+    check_field(ctx, table, fdef.name, "=", part)  # a join matches its keys for equality
+    check_field(ctx, j.join_table, other.name, "=", part)
     inner = condition(j.condition, j.join_table, dictionary, ctx) if j.condition else None
     sub = _subquery(other.name, j.join_table, dictionary, [inner] if inner is not None else [])
     col = quote(fdef.name)
@@ -101,6 +118,7 @@ def related_list_where(rl: RelatedListCondition, table: str, dictionary: Diction
         raise EncodedQueryError(f"{part}: {rl.table} has no field {rl.field}")
     if fdef.secret:
         raise SecretFieldQuery(f"{part}: password fields cannot be queried")
+    check_field(ctx, rl.table, fdef.name, "=", part)
     inner = compile_where(rl.query, rl.table, dictionary, ctx) if rl.query else Where()
     col = quote(fdef.name)
     wheres = [Where(f"{col} != ''"), inner]

@@ -2,7 +2,8 @@
 
 Numbers (INC0010001...), defaults, priority from impact x urgency, the incident state model
 with its data policy (resolution code and notes to resolve or close), the platform-set
-resolution and closure fields, reopen counting and `active`.
+resolution and closure fields, reopen counting and `active`. The after-write rule that notifies
+the integration core of changes (an outbound message as data) is in records/outbound.py.
 """
 
 from __future__ import annotations

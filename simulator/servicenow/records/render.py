@@ -19,6 +19,12 @@ out fields the caller can't read, whatever sysparm_display_value asks for. A ref
 a readable record keeps its value (the sys_id is the record's own column) and its link, but its
 display value, which is read from the referenced record, is "" when the caller may not read the
 referenced table (our choice: the reference does not say).
+
+Field ACLs hold the same way (RenderOptions.field_access: "read", "masked" or "denied" for a
+table's field): a field the caller may not read is left out, a masked one (the credentials of
+x_bip_panda_config for a BigPanda User) shows as the password2 mask, and a dot-walk whose hop
+column or final field the caller may not read is left out. A reference's display value is ""
+when the caller may not read the referenced table's display field.
 """
 
 from __future__ import annotations
@@ -53,6 +59,11 @@ class RenderOptions:
     exclude_reference_link: bool = False
     fields: tuple[str, ...] = ()
     can_read: Callable[[str], bool] | None = None  # may the caller read this table? None: everything
+    field_access: Callable[[str, str], str] | None = None  # (table, field) -> read|masked|denied; None: read
+
+
+def _access(opts: RenderOptions, table: str, field: str) -> str:
+    return "read" if opts.field_access is None else opts.field_access(table, field)
 
 
 class Renderer:
@@ -63,9 +74,10 @@ class Renderer:
         fields = self.dictionary.fields(row.get("sys_class_name") or table)
         names = list(opts.fields) if opts.fields else list(fields)
         out: dict[str, Any] = {}
+        cls = row.get("sys_class_name") or table
         for name in names:
             if "." in name:
-                walked = self._walk(table, row, name, opts.can_read)
+                walked = self._walk(table, row, name, opts)
                 if walked is not None:
                     fdef, value, owner = walked
                     out[name] = self._value(fdef, value, owner, opts)
@@ -73,18 +85,28 @@ class Renderer:
             fdef = fields.get(name)
             if fdef is None:
                 continue  # invalid sysparm_fields entries are ignored
+            access = _access(opts, cls, name)
+            if access == "denied":
+                continue  # left out, as ServiceNow leaves out a field its read ACL refuses
+            if access == "masked":
+                shown = PASSWORD2_MASK if row.get(name) else ""
+                out[name] = {"display_value": shown, "value": shown} if opts.display_value == "all" else shown
+                continue
             out[name] = self._value(fdef, row.get(name, ""), row, opts)
         return out
 
     def _walk(self, table: str, row: dict[str, str], path: str,
-              can_read: Callable[[str], bool] | None) -> tuple[FieldDef, str, dict[str, str]] | None:
+              opts: RenderOptions) -> tuple[FieldDef, str, dict[str, str]] | None:
         """The field a dot-walk names, its value and the record holding it; None when the path is
-        invalid or passes through a table (or a record's class) the caller may not read."""
+        invalid or passes through a table (or a record's class) or a field the caller may not read."""
+        can_read = opts.can_read
         current_table, current = table, row
         parts = path.split(".")
         for hop in parts[:-1]:
             fdef = self.dictionary.field(current_table, hop)
             if fdef is None or fdef.type != "reference" or not fdef.reference:
+                return None
+            if _access(opts, current.get("sys_class_name") or current_table, hop) != "read":
                 return None
             if can_read is not None and not can_read(fdef.reference):
                 return None  # left out whether or not the reference is set: the answer tells nothing
@@ -95,8 +117,8 @@ class Renderer:
             current_table = fdef.reference
             current = target or {}
         fdef = self.dictionary.field(current_table, parts[-1])
-        if fdef is None:
-            return None
+        if fdef is None or _access(opts, current.get("sys_class_name") or current_table, parts[-1]) != "read":
+            return None  # a masked field is left out too: a dot-walk is no way round the mask
         return fdef, current.get(parts[-1], ""), current
 
     def _value(self, fdef: FieldDef, value: str, owner: dict[str, str], opts: RenderOptions) -> Any:
@@ -130,7 +152,10 @@ class Renderer:
             return value if opts.exclude_reference_link else {"link": link, "value": value}
         readable = opts.can_read is None or opts.can_read(str(fdef.reference))
         target = self.lookups.lookup(str(fdef.reference), value) if readable else None
-        display = target.get(self.dictionary.display_field(str(fdef.reference)), "") if target else ""
+        shown = self.dictionary.display_field(str(fdef.reference))
+        if target is not None and _access(opts, target.get("sys_class_name") or str(fdef.reference), shown) != "read":
+            target = None  # the display value is the referenced record's field: its read ACL holds
+        display = target.get(shown, "") if target else ""
         if opts.display_value == "true":
             return display if opts.exclude_reference_link else {"display_value": display, "link": link}
         out = {"display_value": display, "value": value}

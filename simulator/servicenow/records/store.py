@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .dictionary import Dictionary, FieldDef
+from .result_cache import ResultCache
+
+# From this offset on, a page is a slice of the query's cached row order (see result_cache)
+# instead of an OFFSET walk: building that order visits every match once, which a shallow page
+# of a large result should not pay when it is read without a count.
+DEEP_OFFSET = 1_000
+ROWID_CHUNK = 500  # rowids bound per statement when a page is read back (SQLite caps parameters)
 
 
 def quote(identifier: str) -> str:
@@ -51,6 +59,9 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._columns: dict[str, set[str]] = {}
         self._indexes: set[tuple[str, tuple[str, ...]]] = set()
+        self.results = ResultCache(self.conn)
+        self._limit_cache: dict[str, tuple[dict[str, FieldDef], dict[str, int]]] = {}
+        self._insert_sql: dict[tuple[str, tuple[str, ...]], str] = {}
         self.ensure_schema()
         dictionary.on_change(self._on_field_added)
 
@@ -81,6 +92,7 @@ class Store:
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(f'ix_{root}_class')} "
                           f"ON {quote(root)} (sys_class_name)")
         self._columns[root] = existing
+        self.results.invalidate()  # a column added: SELECT * rows change shape
 
     def _on_field_added(self, table: str, fdef: FieldDef) -> None:
         with self.lock:
@@ -95,6 +107,7 @@ class Store:
                 self.conn.execute(f"DROP INDEX IF EXISTS {quote(f'ix_{root}_{column}')}")  # SQLite keeps it else
                 self.conn.execute(f"ALTER TABLE {quote(root)} DROP COLUMN {quote(column)}")
                 self._columns[root].discard(column)
+                self.results.invalidate()
 
     def ensure_index(self, table: str, columns: Sequence[str]) -> None:
         """A composite index for a lookup the single-column indexes serve badly: with one index per
@@ -131,25 +144,63 @@ class Store:
     # --- records ----------------------------------------------------------------------------------
     def _fit(self, table: str, values: dict[str, str]) -> dict[str, str]:
         """The values, each cut to what its column holds (see the module docstring)."""
-        fields = self.dictionary.fields(values.get("sys_class_name") or table)
+        limits = self._limits(values.get("sys_class_name") or table)
         long = {name: size for name, value in values.items()
-                if (f := fields.get(name)) is not None and (size := f.stored_length)
-                and isinstance(value, str) and len(value) > size}
+                if (size := limits.get(name)) and isinstance(value, str) and len(value) > size}
         return {**values, **{name: values[name][:size] for name, size in long.items()}} if long else values
 
+    def _limits(self, table: str) -> dict[str, int]:
+        """Each limited field's stored_length, kept while the dictionary's field map of the
+        table is the same object (it makes a new one whenever a field or table is added)."""
+        fields = self.dictionary.fields(table)
+        known = self._limit_cache.get(table)
+        if known is None or known[0] is not fields:
+            limits = {name: size for name, f in fields.items() if (size := f.stored_length)}
+            known = self._limit_cache[table] = (fields, limits)
+        return known[1]
+
     def insert(self, table: str, values: dict[str, str]) -> dict[str, str]:
+        if not values.get("sys_id"):
+            raise ValueError(f"a new {table} record needs its sys_id")  # every caller makes one
         root = self.dictionary.root(table)
         values = self._fit(table, values)
-        cols = [c for c in values if c in self._columns[root]]
-        sql = (f"INSERT INTO {quote(root)} ({', '.join(quote(c) for c in cols)}) "
-               f"VALUES ({', '.join('?' * len(cols))})")
+        columns = self._columns[root]
+        cols = tuple(c for c in values if c in columns)
+        sql = self._insert_sql.get((root, cols))
+        if sql is None:  # a record inserts the same columns as the last of its table: built once
+            sql = (f"INSERT INTO {quote(root)} ({', '.join(quote(c) for c in cols)}) "
+                   f"VALUES ({', '.join('?' * len(cols))}) RETURNING *")
+            if len(self._insert_sql) >= 256:
+                self._insert_sql.clear()
+            self._insert_sql[(root, cols)] = sql
+        return self._returned(table, sql, [values[c] for c in cols]) or {}
+
+    def _returned(self, table: str, sql: str, params: list[object]) -> dict[str, str] | None:
+        """The row an INSERT / UPDATE ... RETURNING * wrote (no second SELECT), or None when it
+        wrote none or the row's class is not `table`'s, exactly as get(table, sys_id) would say."""
         with self.lock:
-            self.conn.execute(sql, [values[c] for c in cols])
-        return self.get(table, values["sys_id"]) or {}
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()  # to the end: the statement, and its autocommit, completes
+            names = [d[0] for d in cursor.description]
+        if not rows:
+            return None
+        row = dict(zip(names, rows[0], strict=True))
+        classes = self.class_filter(table).params
+        return row if not classes or row.get("sys_class_name") in classes else None
 
     def get(self, table: str, sys_id: str) -> dict[str, str] | None:
         rows = self.select(table, Where("sys_id = ?", [sys_id]), limit=1)
         return rows[0] if rows else None
+
+    def exists(self, table: str, sys_id: str) -> bool:
+        """Whether get(table, sys_id) would find a row; on a hierarchy's root table it reads the
+        primary key index only, no row."""
+        w = self._where(table, Where("sys_id = ?", [sys_id]))
+        with self.lock:
+            return self.conn.execute(f"SELECT 1 FROM {quote(self.dictionary.root(table))} WHERE {w.sql} LIMIT 1",
+                                     w.params).fetchone() is not None
 
     def update(self, table: str, sys_id: str, values: dict[str, str]) -> dict[str, str] | None:
         root = self.dictionary.root(table)
@@ -157,8 +208,7 @@ class Store:
         cols = [c for c in values if c in self._columns[root] and c != "sys_id"]
         if cols:
             assignments = ", ".join(f"{quote(c)} = ?" for c in cols)
-            with self.lock:
-                self.conn.execute(f"UPDATE {quote(root)} SET {assignments} WHERE sys_id = ?",
+            return self._returned(table, f"UPDATE {quote(root)} SET {assignments} WHERE sys_id = ? RETURNING *",
                                   [values[c] for c in cols] + [sys_id])
         return self.get(table, sys_id)
 
@@ -187,17 +237,49 @@ class Store:
             sql += f" WHERE {w.sql}"
         order_terms = [self._order_sql(o) for o in order]
         order_terms.append("rowid")  # insertion order: stable paging when nothing else decides
-        sql += " ORDER BY " + ", ".join(order_terms)
+        order_sql = ", ".join(order_terms)
+        sql += " ORDER BY " + order_sql
         params = list(w.params)
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else limit, offset]
         with self.lock:
+            if offset >= DEEP_OFFSET and self.results.usable():
+                page = self._deep_page(root, w, order_sql, cols, limit, offset)
+                if page is not None:
+                    return page
             cursor = self.conn.cursor()
             cursor.row_factory = None  # zip over plain tuples: far cheaper than dict(sqlite3.Row)
             cursor.execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def _deep_page(self, root: str, w: Where, order_sql: str, cols: str, limit: int | None,
+                   offset: int) -> list[dict[str, str]] | None:
+        """The rows the plain LIMIT / OFFSET statement answers, from the query's cached order
+        (None: not worth building yet, see result_cache). The ORDER BY ends in rowid, so the
+        order is total and the slice is the same rows."""
+        key = (root, w.sql, tuple(w.params), order_sql)
+        order = self.results.rowids(key)
+        if order is None:
+            if not self.results.worth_building(key):
+                return None
+            where = f" WHERE {w.sql}" if w.sql else ""
+            cursor = self.conn.execute(f"SELECT rowid FROM {quote(root)}{where} ORDER BY {order_sql}", w.params)
+            order = array("q", (r[0] for r in cursor))
+            self.results.put_rowids(key, order)
+        page = order[offset:] if limit is None else order[offset:offset + limit]
+        found: dict[int, dict[str, str]] = {}
+        for start in range(0, len(page), ROWID_CHUNK):
+            chunk = page[start:start + ROWID_CHUNK]
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(f"SELECT rowid, {cols} FROM {quote(root)} WHERE rowid IN "
+                           f"({','.join('?' * len(chunk))})", list(chunk))
+            names = [d[0] for d in cursor.description][1:]
+            for row in cursor:
+                found[row[0]] = dict(zip(names, row[1:], strict=True))
+        return [found[r] for r in page]
 
     @staticmethod
     def _order_sql(o: Order) -> str:
@@ -210,7 +292,14 @@ class Store:
         w = self._where(table, where or Where())
         sql = f"SELECT COUNT(*) FROM {quote(root)}" + (f" WHERE {w.sql}" if w.sql else "")
         with self.lock:
-            return int(self.conn.execute(sql, w.params).fetchone()[0])
+            if not self.results.usable():
+                return int(self.conn.execute(sql, w.params).fetchone()[0])
+            key = (root, w.sql, tuple(w.params))
+            n = self.results.count(key)
+            if n is None:
+                n = int(self.conn.execute(sql, w.params).fetchone()[0])
+                self.results.put_count(key, n)
+            return n
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -221,6 +310,7 @@ class Store:
         with self.lock:
             for root in self._columns:
                 self.conn.execute(f"DELETE FROM {quote(root)}")
+            self.results.invalidate()
 
     def backup_to(self, path: str) -> None:
         with self.lock:
@@ -237,6 +327,7 @@ class Store:
                 src.backup(self.conn)
             finally:
                 src.close()
+            self.results.invalidate()  # the backup API replaces pages: no row change is counted
             self._indexes.clear()  # the restored database has the indexes it was saved with
             self.ensure_schema()
 
@@ -252,6 +343,7 @@ class Store:
         milliseconds whatever the size (an in-memory store; a file is reset the slow way)."""
         with self.lock:
             template.conn.backup(self.conn)
+            self.results.invalidate()
             self._indexes = set(template.indexes)
 
     def close(self) -> None:

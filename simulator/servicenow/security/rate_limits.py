@@ -8,6 +8,7 @@ No active rule, no limit: rules are off until someone adds one.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ HOUR = 3600.0
 RESOURCE_LABELS = {"table_api": "Table API", "import_set_api": "Import Set API",
                    "aggregate_api": "Aggregate API", "batch_api": "Batch API", "all": "REST API"}
 TYPE_ORDER = {"user": 0, "role": 1, "all": 2}
+log = logging.getLogger("bpsn.simulator.servicenow.rate_limit")
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class RateLimiter:
         key = (rule.sys_id, user_name, hour)
         reset = int((hour + 1) * HOUR)
         if self._counts[key] >= rule.rate:
+            log.info("429 answered: simulator=servicenow rule=%s resource=%s table=%s user=%s limit=%d/hour",
+                     rule.sys_id, resource, table or "-", user_name, rule.rate)
             return Decision(rule, rule.rate, reset, allowed=False)
         self._counts[key] += 1
         return Decision(rule, rule.rate, reset, allowed=True)

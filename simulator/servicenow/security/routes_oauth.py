@@ -101,7 +101,7 @@ def build_oauth_router() -> APIRouter:
             if grant == "password":
                 user = form.get("username", "")
                 b.oauth.client(cid, secret)  # a wrong client secret is no failed login for the user
-                ok = await b.authenticate(user, form.get("password", "")) is not None
+                ok = await b.identities.authenticate(user, form.get("password", "")) is not None
                 body = b.oauth.password_grant(cid, secret, user, ok, now)
             elif grant == "refresh_token":
                 body = b.oauth.refresh_grant(cid, secret, form.get("refresh_token", ""), now)

@@ -77,9 +77,8 @@ def _fields(value: str | None) -> tuple[str, ...]:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    resp = JSONResponse(body, status_code=status, headers=headers)
-    resp.headers["content-type"] = JSON_TYPE
-    return resp
+    # not text/*, so Starlette sends the media type as it is: no charset appended, no header rewritten
+    return JSONResponse(body, status_code=status, headers=headers, media_type=JSON_TYPE)
 
 
 def _link_header(request: Request, offset: int, limit: int, total: int) -> str:

@@ -1,0 +1,5 @@
+"""Scenarios of bigpanda_permissions.feature."""
+
+from pytest_bdd import scenarios
+
+scenarios("bigpanda_permissions.feature")
