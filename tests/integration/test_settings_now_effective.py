@@ -8,28 +8,13 @@ running the version it has). BigPanda shares an alert-level change the ticket sh
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
-from test_core_from_config import Core, demo_config, serve
+from test_core_from_config import Core, bench, core, demo_config, serve  # noqa: F401 - the same fixtures
 
 from bpsn.integration.bootstrap import BootstrapError, check_tag_types
 from bpsn.integration.engine.tags import TagMapping, closed_list_mappings
 from bpsn.testing import InProcessBench
-
-
-@pytest.fixture
-def bench() -> Iterator[InProcessBench]:
-    b = InProcessBench()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def core(bench: InProcessBench) -> Iterator[Core]:
-    c = Core(bench)
-    yield c
-    c.close()
 
 
 def mapping(tag: str) -> list[dict[str, str]]:

@@ -126,37 +126,45 @@ def bigpanda_server(bp: BigPandaBackend) -> Iterator[str]:
 
 
 def test_health_answers_within_100ms_while_a_catastrophic_rule_matches(bigpanda_server: str) -> None:
+    """Health probes while an attacker sends paths a catastrophic fault rule must match, against
+    the same attack on a harmless rule (the control: the same request stream on this machine,
+    now). The 90th percentile may grow by under 100 ms; a backtracking match would stall every
+    probe for seconds."""
     base = bigpanda_server
-    with httpx.Client(base_url=base, timeout=10) as c:
-        assert c.post("/_sim/faults", json={"path": CATASTROPHIC, "status": 503}, headers=BP_ADMIN).status_code == 201
-        c.get("/_sim/health")  # warm up the connection path
 
-    stop = threading.Event()
-
-    def attack() -> None:
-        with httpx.Client(base_url=base, timeout=30) as c:
-            while not stop.is_set():
-                c.get(EVIL_PATH, headers=ORG)
-
-    def worst_health() -> float:
-        worst = 0.0
+    def probes_under_attack(rule_path: str) -> list[float]:
         with httpx.Client(base_url=base, timeout=10) as c:
-            for _ in range(20):
-                started = time.perf_counter()
-                assert c.get("/_sim/health").status_code == 200
-                worst = max(worst, time.perf_counter() - started)
-        return worst
+            assert c.delete("/_sim/faults", headers=BP_ADMIN).status_code == 200
+            assert c.post("/_sim/faults", json={"path": rule_path, "status": 503},
+                          headers=BP_ADMIN).status_code == 201
+            c.get("/_sim/health")  # warm up the connection path
+        stop = threading.Event()
 
-    quiet = worst_health()  # the same probe with no attacker: what this machine costs now
-    attacker = threading.Thread(target=attack)
-    attacker.start()
-    try:
-        worst = worst_health()
-        assert worst - quiet < 0.1, (f"health took {worst:.3f} s while the pattern was being matched "
-                                     f"({quiet:.3f} s without)")
-    finally:
-        stop.set()
-        attacker.join(30)
+        def attack() -> None:
+            with httpx.Client(base_url=base, timeout=30) as c:
+                while not stop.is_set():
+                    c.get(EVIL_PATH, headers=ORG)
+
+        attacker = threading.Thread(target=attack)
+        attacker.start()
+        try:
+            took = []
+            with httpx.Client(base_url=base, timeout=10) as c:
+                for _ in range(20):
+                    started = time.perf_counter()
+                    assert c.get("/_sim/health").status_code == 200
+                    took.append(time.perf_counter() - started)
+            return sorted(took)
+        finally:
+            stop.set()
+            attacker.join(30)
+
+    control = probes_under_attack("^/(b)+$")
+    attacked = probes_under_attack(CATASTROPHIC)
+    p90_control, p90_attacked = control[17], attacked[17]
+    assert p90_attacked - p90_control < 0.1 and attacked[-1] < 1.0, (
+        f"health p90 {p90_attacked:.3f} s (worst {attacked[-1]:.3f} s) while the pattern was matched, "
+        f"{p90_control:.3f} s under the same attack on a harmless rule")
 
 
 # --- maintenance plans ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import httpx
 from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.organization import Organization
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
+from bpsn.simulator.common.due_loop import DueLoop
 from bpsn.simulator.common.notifier import ChangeNotifier
 
 from .push import Attempt, PushDelivery, parse_statuses
@@ -40,15 +41,13 @@ def to_pull(org: Organization, d: PushDelivery, now: float) -> None:
         org.shares.enqueue(d.id, d.incident_id, d.environment_id, d.target, trigger, now)
 
 
-class Pusher:
+class Pusher(DueLoop):
     """Sends due pushes with httpx. `client` is injectable (tests use httpx.MockTransport or
     ASGITransport); without one, each round of deliveries opens its own AsyncClient."""
 
     def __init__(self, backend: PushSource, client: httpx.AsyncClient | None = None) -> None:
         self.backend = backend
         self.client = client
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def kick(self) -> None:
@@ -61,27 +60,7 @@ class Pusher:
                 loop.call_soon_threadsafe(self.kick)
             return
         self._loop = loop
-        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
-            if self._wake is not None:
-                self._wake.set()
-            return
-        if any(org.push.queue for org in self.backend.orgs.values()):
-            self._task = loop.create_task(self._drive())
-
-    async def _drive(self) -> None:
-        wake = self._wake = asyncio.Event()
-        while True:
-            wake.clear()
-            await self.deliver_due()
-            if wake.is_set():
-                continue
-            delay = self._next_delay()
-            if delay is None:
-                return
-            try:
-                await asyncio.wait_for(wake.wait(), delay)
-            except TimeoutError:
-                pass
+        self._start_or_wake(loop, any(org.push.queue for org in self.backend.orgs.values()))
 
     def _next_delay(self) -> float | None:
         """On a running clock, while a push waits: check again within a second."""

@@ -28,6 +28,7 @@ import httpx
 
 from bpsn.base.clock import SimClock, glide
 from bpsn.base.rng import SeededRandom
+from bpsn.simulator.common.due_loop import DueLoop
 from bpsn.simulator.common.notifier import ChangeNotifier
 
 from .dictionary import Dictionary
@@ -101,7 +102,7 @@ class DeliveryCounts:
     given_up: int = 0
 
 
-class ChangeNotifications:
+class ChangeNotifications(DueLoop):
     """The after-write business rule and its asynchronous deliveries. `client` is injectable (the
     harness and `bpsn up` hand one whose transport reaches the core in-process); without one each
     round opens its own AsyncClient and goes over the network."""
@@ -113,8 +114,6 @@ class ChangeNotifications:
         self.counts = DeliveryCounts()
         self._messages: list[OutboundMessage] | None = None  # active ones; read again after a change
         self._in_flight = 0
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
 
     def clear(self) -> None:
         """A reset: nothing queued, counts at zero, the messages read again."""
@@ -161,27 +160,7 @@ class ChangeNotifications:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
-            if self._wake is not None:
-                self._wake.set()
-            return
-        if self.queue:
-            self._task = loop.create_task(self._drive())
-
-    async def _drive(self) -> None:
-        wake = self._wake = asyncio.Event()
-        while True:
-            wake.clear()
-            await self.deliver_due()
-            if wake.is_set():
-                continue
-            delay = self._next_delay()
-            if delay is None:
-                return
-            try:
-                await asyncio.wait_for(wake.wait(), delay)
-            except TimeoutError:
-                pass
+        self._start_or_wake(loop, bool(self.queue))
 
     def _next_delay(self) -> float | None:
         """On a running clock, while a retry waits: look again within a second. A frozen clock
