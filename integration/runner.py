@@ -37,7 +37,7 @@ from bpsn.integration.engine.messages import (
     TicketWritten,
     UpdateTicket,
 )
-from bpsn.integration.rules.commands import command_after_rules, rules_for_command
+from bpsn.integration.rules.in_force import RulesInForce
 
 from .modules.companion import TicketCompanion, WrittenTicket
 from .outage import OutageGate, answers, is_outage
@@ -80,8 +80,7 @@ class IntegrationRunner:
         self.totals = PollReport()
         self.privacy: tuple[PrivacyPolicy, Pseudonymiser] | None = None
         self.rule_store = RuleStore(servicenow)
-        self.rules_ttl = 60.0  # seconds a loaded rule set is used before it is read again
-        self._rules: tuple[float, list[Rule]] | None = None
+        self.rules = RulesInForce(self.rule_store, clock)
         self.companions: list[TicketCompanion] = []
         self._companion_run: asyncio.Task[None] | None = None
         self._callback_run: asyncio.Task[None] | None = None
@@ -161,7 +160,7 @@ class IntegrationRunner:
 
     async def _handle(self, shares: list[dict[str, Any]], report: PollReport) -> PollReport:
         shares = await self._cleaned(shares)
-        rules = await self._current_rules()
+        rules = await self.rules.current(self.engine.settings.namespace)
         existing = await self._existing_tickets([s["incident_id"] for s in shares])
         s = self.engine.settings
         named = bool(self.engine.tags.mappings or s.description_incident_tags or s.priority_in_short_description
@@ -264,38 +263,6 @@ class IntegrationRunner:
                 log.error("%s failed after the poll: %s", type(companion).__name__, exc)
         await asyncio.gather(*(one(c) for c in self.companions))
 
-    async def _current_rules(self) -> list[Rule]:
-        """The organisation's transform rules, read again after `rules_ttl`; kept on a failed read."""
-        now = self.clock.now()
-        if self._rules is None or now - self._rules[0] >= self.rules_ttl:
-            try:
-                self._rules = (now, await self.rule_store.rules(self.engine.settings.namespace))
-            except (ServiceNowError, OSError) as exc:
-                log.warning("transform rules not read; the last ones read stay in use: %s", exc)
-                return self._rules[1] if self._rules else []
-        return self._rules[1]
-
-    async def _apply_rules(self, rules: list[Rule], share: dict[str, Any],
-                           commands: list[Command]) -> tuple[list[Command], bool]:
-        """The engine's first writes for a share after the transform rules; True when one skipped it."""
-        out: list[Command] = []
-        skipped = False
-        for command in commands:
-            if not isinstance(command, (CreateTicket, UpdateTicket)):
-                out.append(command)
-                continue
-            outcome = rules_for_command(rules, share["incident"], command)
-            if outcome.tags:
-                await self.bigpanda.set_incident_tags(share["environment_id"], share["incident_id"], outcome.tags)
-            changed = command_after_rules(command, outcome)
-            if changed is None:
-                skipped = True
-                ticket = command.ticket if isinstance(command, UpdateTicket) else None
-                out.append(SendCallback(command.share_id, command.incident_id, ticket))
-            else:
-                out.append(changed)
-        return out, skipped
-
     async def _process(self, share: dict[str, Any], existing: TicketRef | None, report: PollReport,
                        tags: dict[str, str], sys_ids: dict[tuple[str, str], str],
                        rules: list[Rule]) -> dict[str, Any] | None:
@@ -310,7 +277,7 @@ class IntegrationRunner:
             while event is not None:
                 commands = self.engine.handle(event, self.clock.now())
                 if first and rules:  # the share's own writes, not the link note that may follow
-                    commands, skipped = await self._apply_rules(rules, share, commands)
+                    commands, skipped = await self.rules.apply(rules, share, commands, self.bigpanda.set_incident_tags)
                 event, first = None, False
                 for command in commands:
                     if isinstance(command, SendCallback):
