@@ -12,8 +12,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.oim.timeformat import read_time
 from bpsn.testing import call_asgi
@@ -29,17 +27,9 @@ CONFIG = {"primary_property": [{"name": "host"}], "secondary_property": [{"name"
 WHEN = datetime(2026, 2, 1, 10, 30, tzinfo=UTC).timestamp()
 
 
-@pytest.fixture(scope="module")
-def shared() -> tuple[BigPandaBackend, FastAPI]:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
 @pytest.fixture
-def bp(shared: tuple[BigPandaBackend, FastAPI]) -> tuple[BigPandaBackend, FastAPI]:
-    shared[0].reset()
-    shared[0].orgs["demo"].rate_limits.enabled = False
-    return shared
+def bp(fresh_bigpanda: tuple[BigPandaBackend, FastAPI]) -> tuple[BigPandaBackend, FastAPI]:
+    return fresh_bigpanda  # tests/bigpanda/conftest.py
 
 
 def call(app: FastAPI, method: str, url: str, headers: dict[str, str] = ORG, **kwargs: Any) -> httpx.Response:

@@ -10,9 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.admin.snapshot import dumps, loads
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.permissions import (
     AUTOSHARE,
@@ -42,17 +40,9 @@ CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def shared() -> tuple[BigPandaBackend, FastAPI]:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
 @pytest.fixture
-def bp(shared: tuple[BigPandaBackend, FastAPI]) -> tuple[BigPandaBackend, FastAPI]:
-    shared[0].reset()
-    shared[0].orgs["demo"].rate_limits.enabled = False
-    return shared
+def bp(fresh_bigpanda: tuple[BigPandaBackend, FastAPI]) -> tuple[BigPandaBackend, FastAPI]:
+    return fresh_bigpanda  # tests/bigpanda/conftest.py
 
 
 def call(app: FastAPI, method: str, url: str, headers: dict[str, str] | None = None,

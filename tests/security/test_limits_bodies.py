@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.app import create_app as bigpanda_app
@@ -153,30 +149,12 @@ def test_a_request_without_a_body_is_answered_by_the_app_as_before() -> None:
 
 # --- over a real socket: a chunked upload past the limit ------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def small_limit_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, BigPandaBackend]]:
+def small_limit_server(monkeypatch: pytest.MonkeyPatch,
+                       serve_in_thread: Callable[[Any], str]) -> tuple[str, BigPandaBackend]:
     monkeypatch.setenv("BPSN_BP_MAX_BODY_BYTES", "65536")  # read on the first request
     backend = bp_backend()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(bigpanda_app(backend), host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}", backend
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    return serve_in_thread(bigpanda_app(backend)), backend
 
 
 def test_chunked_upload_over_the_limit_gets_413_from_a_real_server(

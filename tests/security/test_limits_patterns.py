@@ -5,15 +5,13 @@ wildcard conditions, transform-rule regex, and BPQL / OIM-filter nesting."""
 from __future__ import annotations
 
 import base64
-import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bpsn.base.clock import SimClock
 from bpsn.base.user_regex import UserPatternError, compile_glob, compile_pattern
@@ -101,28 +99,9 @@ def test_refused_fault_rule_is_a_400_that_names_it(bp: BigPandaBackend, pattern:
     assert r.json()["id"] == 1  # the refused rule used up no id
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def bigpanda_server(bp: BigPandaBackend) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(bigpanda_app(bp), host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+def bigpanda_server(bp: BigPandaBackend, serve_in_thread: Callable[[Any], str]) -> str:
+    return serve_in_thread(bigpanda_app(bp))
 
 
 def test_health_answers_within_100ms_while_a_catastrophic_rule_matches(bigpanda_server: str) -> None:
