@@ -214,7 +214,7 @@ Feature: Alert Configuration module: BigPanda alert records, CI bindings, and th
     Then the incident metadata field "u_aia_summary" is "Replication lag after the 02:00 backup"
 
   # --- requests --------------------------------------------------------------------------------
-  Scenario: Staging and alert records cost one request each per poll, not one per alert
+  Scenario: Staging and the companions' records cost one request each per poll, not one per alert
     Given the Alert Configuration settings:
       | setting              | value |
       | auto_create_ci       | yes   |
@@ -224,6 +224,7 @@ Feature: Alert Configuration module: BigPanda alert records, CI bindings, and th
     And the core polls BigPanda
     Then that poll staged 3 shares with 1 Import Set request
     And that poll wrote 6 alert records and 3 CIs in 1 Batch API request
+    And that poll sent 1 Batch API request in all, with the correlation companion's rows in it
     And that poll looked up the cmdb_ci table 1 time and the sys_user_group table 1 time
     And no alert record was written outside a batch
     When ServiceNow requests are counted from here
@@ -231,5 +232,6 @@ Feature: Alert Configuration module: BigPanda alert records, CI bindings, and th
     And the core polls BigPanda
     Then that poll staged 3 shares with 1 Import Set request
     And that poll wrote 6 alert records and 0 CIs in 1 Batch API request
+    And that poll sent 1 Batch API request in all, with the correlation companion's rows in it
     And that poll looked up the cmdb_ci table 0 times and the sys_user_group table 0 times
     And the BigPanda alerts table holds 12 records in all

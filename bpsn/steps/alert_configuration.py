@@ -16,6 +16,7 @@ from bpsn.harness.base import Harness
 from bpsn.integration.engine.mapping import IncidentSettings
 from bpsn.integration.modules import alert_records, staging
 from bpsn.integration.modules.alert_config import AlertConfigSettings, activity_link
+from bpsn.integration.modules.correlations import CORRELATION_TABLE, EXTERNAL_TICKET_TABLE
 from bpsn.steps.common import reattach_on_restart
 
 CORE_USER = "bigpanda.integration"
@@ -319,6 +320,16 @@ def alert_batch(
     items = [e for b in ours for e in b]
     assert sum(e.table == "x_bip_panda_bp_alerts" for e in items) == records
     assert sum(e.table == "cmdb_ci" and e.method == "POST" for e in items) == cis
+
+
+CORRELATION_TABLES = (CORRELATION_TABLE, EXTERNAL_TICKET_TABLE)
+
+
+@then(parsers.parse("that poll sent {requests:d} Batch API request in all, with the correlation companion's rows in it"))
+def one_batch_for_all_companions(bpsn_bench: Harness, bpsn_context: dict[str, Any], requests: int) -> None:
+    batches = _batches(bpsn_bench, bpsn_context)
+    assert len(batches) == requests, [[e.table for e in b] for b in batches]
+    assert any(e.table in CORRELATION_TABLES for b in batches for e in b), [[e.table for e in b] for b in batches]
 
 
 @then(

@@ -4,8 +4,8 @@ Share staging always (inbound data stages through x_bip_panda_shareincident, and
 map keeps the incident metadata); the correlation and external ticket rows always (correlations.py);
 with alert processing on: the BigPanda alert records (BP alerts add-on), incident tasks (a task tag, or "parse events into incident tasks"), parent-child
 incidents, Root Cause Changes (the RCC tab) and similar incidents (the similar incidents tab);
-the BigPanda view link for BigPanda's activity log when asked for. Each writes at most one
-Batch API request per poll.
+the BigPanda view link for BigPanda's activity log when asked for. Their record writes of a
+poll share one Batch API request (poll_batch.py).
 """
 
 from __future__ import annotations

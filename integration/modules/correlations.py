@@ -11,8 +11,8 @@
   (`external_tickets`: the system, number and URL, the ServiceNow ticket included once its
   callback reached BigPanda), referencing the ticket.
 
-Idempotent (sys_ids derived from the incident / ticket and the entity), one Batch API request
-per poll for the rows of every share, none when nothing changed (record_writes.py).
+Idempotent (sys_ids derived from the incident / ticket and the entity), the rows of every share
+in the poll's one Batch API request (poll_batch.py), none when nothing changed (record_writes.py).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from the share alone, so a replayed share plans the same records and never dupli
 - after a restart the memory is empty: a POST of a record that exists is refused with 403
   ("already exists"), and a PATCH of a record deleted by hand answers 404. Those items, and
   only those, go again the other way in a second batch, so the steady state is one request.
+- inside a poll, the first batch is the poll's, shared with the other companions
+  (poll_batch.py): one request per poll for all of them.
 
 The memory (sys_id -> fingerprint of the fields last written) is bounded; a forgotten record
 costs at most the second batch, never a duplicate.
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 
 from bpsn.integration.clients.batch import BatchWrite, BatchWriter
 from bpsn.integration.clients.servicenow import ServiceNowClient
+
+from .poll_batch import PollBatch
 
 log = logging.getLogger("bpsn.integration.modules")
 
@@ -89,9 +93,16 @@ class RecordWriter:
         if not todo:
             return out
         out.sent = len(todo)
-        batch = BatchWriter(self.servicenow, self.max_items)
+        poll = PollBatch.current()
+        batch = poll.batch if poll else BatchWriter(self.servicenow, self.max_items)
         first = [(r, self._add(batch, r, r.may_create and not self._known(r.sys_id))) for r in todo]
-        await batch.send()
+        if poll:
+            before = batch.requests
+            await poll.send()
+            out.requests = batch.requests - before  # the poll's request, which carried these too
+            batch = BatchWriter(self.servicenow, self.max_items)  # a second batch is this writer's own
+        else:
+            await batch.send()
         again: list[tuple[PlannedRecord, BatchWrite]] = []
         for record, write in first:
             if record.delete and (write.ok or write.status == 404):
@@ -111,7 +122,7 @@ class RecordWriter:
                     self._remember(record)
                 else:
                     out.failed.append(f"{record.table} {record.sys_id}: {write.error or write.status}")
-        out.requests = batch.requests
+        out.requests += batch.requests
         for failure in out.failed:
             log.warning("ServiceNow refused a companion write: %s", failure)
         return out

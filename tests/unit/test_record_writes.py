@@ -12,6 +12,7 @@ import pytest
 
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.servicenow import ServiceNowClient
+from bpsn.integration.modules.poll_batch import PollBatch
 from bpsn.integration.modules.record_writes import PlannedRecord, RecordWriter, record_sys_id
 from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
@@ -19,16 +20,21 @@ from bpsn.simulator.servicenow.backend import ServiceNowBackend
 Scenario = Callable[[ServiceNowClient], Awaitable[None]]
 
 
-def run_against_simulator(scenario: Scenario, *, as_admin: bool = False) -> None:
-    """`scenario` with a client acting as the core's service account (or as admin, who may delete)."""
+def run_against_simulator(scenario: Scenario, *, as_admin: bool = False, sent: list[str] | None = None) -> None:
+    """`scenario` with a client acting as the core's service account (or as admin, who may delete);
+    `sent` collects each request's method and path."""
     backend = ServiceNowBackend()
     app = create_app(backend)
     s = backend.settings
     auth = ("admin", s.admin_password) if as_admin else (s.integration_user, s.integration_password)
 
+    async def note(request: httpx.Request) -> None:
+        if sent is not None:
+            sent.append(f"{request.method} {request.url.path}")
+
     async def go() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn.test",
-                                     auth=auth) as http:
+                                     auth=auth, event_hooks={"request": [note]}) as http:
             await scenario(ServiceNowClient(ApiClient(http)))
 
     try:
@@ -124,3 +130,67 @@ def test_record_ids_need_their_parts() -> None:
     assert record_sys_id("k", "a", "b") != record_sys_id("k", "ab")
     with pytest.raises(ValueError, match="non-empty"):
         record_sys_id("k", "")
+
+
+def test_the_companions_of_a_poll_share_one_batch_request() -> None:
+    """One companion looks something up first, one writes at once, one writes nothing, one writes
+    twice: the first writes of all leave in one Batch API request, the second write in another."""
+    sent: list[str] = []
+    ids = [record_sys_id("p", str(i)) for i in range(4)]
+
+    async def scenario(client: ServiceNowClient) -> None:
+        writers = [RecordWriter(client) for _ in range(3)]
+        outcomes: dict[str, Any] = {}
+
+        async def looks_up_first() -> None:
+            await client.query("incident_task", "active=true")
+            outcomes["lookup"] = await writers[0].write([task(ids[0], "after a lookup")])
+
+        async def writes_at_once() -> None:
+            outcomes["at once"] = await writers[1].write([task(ids[1], "at once")])
+
+        async def writes_twice() -> None:
+            outcomes["first"] = await writers[2].write([task(ids[2], "first")])
+            outcomes["second"] = await writers[2].write([task(ids[3], "second")])
+
+        async def writes_nothing() -> None:
+            await asyncio.sleep(0)
+
+        companions = [looks_up_first, writes_at_once, writes_twice, writes_nothing]
+        poll = PollBatch(client, len(companions))
+
+        async def one(companion: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await companion()
+            finally:
+                poll.finished()
+
+        with poll.shared():
+            await asyncio.gather(*(one(c) for c in companions))
+        assert {k: (o.sent, o.requests, o.failed) for k, o in outcomes.items()} == {
+            "lookup": (1, 1, []), "at once": (1, 1, []), "first": (1, 1, []), "second": (1, 1, [])}
+        rows = await client.query("incident_task", "sys_idIN" + ",".join(ids))
+        assert sorted(r["short_description"] for r in rows) == ["after a lookup", "at once", "first", "second"]
+
+    run_against_simulator(scenario, sent=sent)
+    assert [s for s in sent if s.startswith("POST")] == ["POST /api/now/v1/batch"] * 2
+
+
+def test_a_record_refused_in_the_poll_batch_fails_only_its_own_writer() -> None:
+    async def scenario(client: ServiceNowClient) -> None:
+        poll = PollBatch(client, 2)
+        bad = PlannedRecord("no_such_table_at_all", record_sys_id("p", "x"), {"a": "b"})
+
+        async def one(record: PlannedRecord) -> Any:
+            try:
+                return await RecordWriter(client).write([record])
+            finally:
+                poll.finished()
+
+        with poll.shared():
+            results = await asyncio.gather(one(task(record_sys_id("p", "y"), "fine")), one(bad),
+                                           return_exceptions=True)
+        outcomes = [r for r in results if not isinstance(r, BaseException)]
+        assert len(outcomes) == 2 and outcomes[0].failed == [] and len(outcomes[1].failed) == 1
+
+    run_against_simulator(scenario)
