@@ -6,6 +6,7 @@ Routes stay thin: they authenticate through `resolve_token`, then call these met
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Literal
 
 from bpsn.base.clock import SimClock
@@ -160,7 +161,7 @@ class BigPandaBackend:
         now = self.clock.now()
         events = [normalize(raw, now=now, source_system=source, where=f"alerts[{i}]" if len(raws) > 1 else "alert")
                   for i, raw in enumerate(raws)]
-        events.sort(key=lambda e: e.timestamp)  # out-of-order batches: oldest first
+        events.sort(key=attrgetter("timestamp"))  # out-of-order batches: oldest first
         results = [org.ingest(e, now) for e in events]
         self.notifier.notify()
         return results

@@ -13,7 +13,16 @@ ALERT_STATUSES = ("ok", "critical", "warning", "unknown", "acknowledged")
 
 
 def worst(statuses: list[str]) -> str:
-    return max(statuses, key=lambda s: STATUS_RANK.get(s, 0), default="ok")
+    """The first of the worst statuses ("ok" for none): max() with a key, without a call per item
+    (it runs for every alert an incident gains)."""
+    if not statuses:
+        return "ok"
+    found, rank = statuses[0], STATUS_RANK.get(statuses[0], 0)
+    for status in statuses:
+        r = STATUS_RANK.get(status, 0)
+        if r > rank:
+            found, rank = status, r
+    return found
 
 
 @dataclass
@@ -135,6 +144,9 @@ class CorrelationPattern:
     def key(self, tags: dict[str, str]) -> tuple[str, ...] | None:
         if not self.active:
             return None
+        if len(self.tags) == 1 and not self.filter:  # the built-in patterns: one tag, every alert
+            value = tags.get(self.tags[0])
+            return (self.id, str(value)) if value else None
         values = [tags.get(t) for t in self.tags]
         if any(not v for v in values):
             return None

@@ -75,7 +75,7 @@ class Organization:
         alert = self.alerts[alert_id]
         if event.timestamp < alert.last_event_at:
             # an older event arriving late changes nothing (batches may come out of order)
-            return IngestResult(alert.id, alert.incident_id, created=False, changed=False)
+            return IngestResult(alert.id, alert.incident_id, False, False)  # created, changed
         incident = self.incidents[alert.incident_id]
         if not incident.active and event.status != "ok":
             if now - (incident.end or now) > self.settings.reopen_window_seconds:
@@ -84,13 +84,12 @@ class Organization:
         return self._update_alert(alert, event, now, reopen=False)
 
     def _new_alert(self, event: AlertEvent, now: float) -> IngestResult:
+        # positional, in Alert's field order: a dataclass call by keyword costs three times as much
         alert = Alert(
-            id=self.rng.object_id(), incident_key=event.incident_key, incident_id="",
-            status=event.status, primary_property=event.primary_property,
-            secondary_property=event.secondary_property, source_system=event.source_system,
-            description=event.description, tags=dict(event.tags), start=event.timestamp,
-            changed_at=now, updated_at=now, last_event_at=event.timestamp,
-            end=event.timestamp if event.status == "ok" else None, acknowledged=event.acknowledged)
+            self.rng.object_id(), event.incident_key, "", event.status, event.primary_property,
+            event.secondary_property, event.source_system, event.description, dict(event.tags),
+            event.timestamp, now, now, event.timestamp,  # start, changed_at, updated_at, last_event_at
+            event.timestamp if event.status == "ok" else None, event.acknowledged)  # end, acknowledged
         alert.fingerprint = self._fingerprint(event)
         # maintenance is matched at alert events only, not re-evaluated as plans start or end
         alert.maintenance_plans = self.maintenance.matching_plans(alert.tags, now)
@@ -107,17 +106,17 @@ class Organization:
             self.correlation_index[key] = incident.id
         self.recompute(incident, now, "incident#new" if created else "incident#alert-added",
                        new_alert=not created)
-        return IngestResult(alert.id, incident.id, created=True, changed=True)
+        return IngestResult(alert.id, incident.id, True, True)  # created, changed (positional: see _new_alert)
 
     def new_incident(self, alerts: list[Alert], now: float, *, start: float | None = None,
                      keys: list[tuple[str, ...]] | None = None) -> Incident:
         """An incident holding `alerts` (moved from wherever they were); the caller recomputes it."""
-        statuses = [a.status for a in alerts]
-        incident = Incident(id=self.rng.object_id(), organization=self.name, alert_ids=[a.id for a in alerts],
-                            status=worst(statuses), severity=worst(statuses),
-                            active=any(a.active for a in alerts),
-                            start=start if start is not None else min((a.start for a in alerts), default=now),
-                            changed_at=now, updated_at=now, correlation_keys=keys or [])
+        status = worst([a.status for a in alerts])
+        if start is None:
+            start = min((a.start for a in alerts), default=now)
+        # positional up to updated_at, in Incident's field order (see _new_alert)
+        incident = Incident(self.rng.object_id(), self.name, [a.id for a in alerts], status, status,
+                            any([a.active for a in alerts]), start, now, now, correlation_keys=keys or [])
         for a in alerts:
             a.incident_id = incident.id
         self.incidents[incident.id] = incident
@@ -125,21 +124,30 @@ class Organization:
         return incident
 
     def _correlate(self, alert: Alert, now: float) -> tuple[Incident | None, list[tuple[str, ...]]]:
-        keys = [k for p in self.patterns if (k := p.key(alert.tags)) is not None]
-        windows = {p.id: p.window for p in self.patterns}
-        for key in keys:
-            incident_id = self.correlation_index.get(key)
-            if incident_id is None:
+        """The alert's key under every pattern, and the incident of the first key whose incident is
+        active and started within that pattern's window (pattern ids are unique: fixtures.py)."""
+        keys: list[tuple[str, ...]] = []
+        found: Incident | None = None
+        tags = alert.tags
+        for pattern in self.patterns:
+            if pattern.active and not pattern.filter and len(pattern.tags) == 1:  # CorrelationPattern.key, inlined
+                value = tags.get(pattern.tags[0])
+                key = (pattern.id, str(value)) if value else None
+            else:
+                key = pattern.key(tags)
+            if key is None:
                 continue
-            incident = self.incidents[incident_id]
-            if incident.active and alert.start - incident.start <= windows[key[0]]:
-                return incident, keys
-        return None, keys
+            keys.append(key)
+            if found is None and (incident_id := self.correlation_index.get(key)) is not None:
+                incident = self.incidents[incident_id]
+                if incident.active and alert.start - incident.start <= pattern.window:
+                    found = incident
+        return found, keys
 
     def _update_alert(self, alert: Alert, event: AlertEvent, now: float, *, reopen: bool) -> IngestResult:
         fingerprint = self._fingerprint(event)
         if fingerprint == alert.fingerprint and not reopen:
-            return IngestResult(alert.id, alert.incident_id, created=False, changed=False)
+            return IngestResult(alert.id, alert.incident_id, False, False)  # created, changed
         incident = self.incidents[alert.incident_id]
         flipped = (alert.status == "ok") != (event.status == "ok")
         shown = (event.status != alert.status or any(alert.tags.get(k) != v for k, v in event.tags.items())
@@ -163,31 +171,35 @@ class Organization:
             self._cancel_snooze(incident, now, "reopen")
         self.recompute(incident, now, "incident#reopen" if reopen else "incident#alerts-updated",
                        alert_shown_change=shown)
-        return IngestResult(alert.id, incident.id, created=False, changed=True)
+        return IngestResult(alert.id, incident.id, False, True)  # created, changed
 
     @staticmethod
     def _fingerprint(event: AlertEvent) -> tuple[object, ...]:
-        return (event.status, event.acknowledged, event.description, tuple(sorted(event.tags.items())))
+        """What makes an event a change. The tags as a dict (compared by content, in any order) and
+        not sorted pairs: one object instead of a tuple per tag, for every alert (snapshot files
+        with pairs are read back as dicts: admin/snapshot_doc.py)."""
+        return (event.status, event.acknowledged, event.description, dict(event.tags))
 
     # --- lifecycle -------------------------------------------------------------------------------
     def recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False,
                   alert_shown_change: bool = False) -> None:
         """`alert_shown_change`: an alert changed what the v3 app shows on the ticket (its status,
         tags or description): shared as an update even when the incident's own state did not change."""
-        alerts = [self.alerts[a] for a in incident.alert_ids]
-        active = [a.status for a in alerts if a.active]
+        alerts = self.alerts
+        active = [status for a in incident.alert_ids if (status := alerts[a].status) != "ok"]  # Alert.active
         before = (incident.status, incident.severity, incident.active, incident.flapping)
         incident.status = worst(active) if active else "ok"
         if STATUS_RANK[incident.status] > STATUS_RANK[incident.severity]:
             incident.severity = incident.status
             self._cancel_snooze(incident, now, "severity increase")
-        if new_alert:
+        if new_alert and incident.snooze.snoozed:
             self._cancel_snooze(incident, now, "new alert")
         if not active and incident.active:
             incident.active, incident.end = False, now
             self._activity(incident, "incident_resolved_by_alerts", now)
             trigger = "incident#resolved"
-        self._update_flapping(incident, now)
+        if incident.flips or incident.flapping or self.settings.flapping_threshold <= 0:
+            self._update_flapping(incident, now)  # (it changes nothing for the others)
         incident.updated_at = now
         after = (incident.status, incident.severity, incident.active, incident.flapping)
         if after != before or trigger != "incident#alerts-updated" or alert_shown_change:
@@ -200,7 +212,8 @@ class Organization:
 
     def _update_flapping(self, incident: Incident, now: float) -> None:
         window = self.settings.flapping_window_seconds
-        incident.flips = [t for t in incident.flips if now - t <= window]
+        if incident.flips:  # most incidents never flip: no new list for them
+            incident.flips = [t for t in incident.flips if now - t <= window]
         flapping = len(incident.flips) >= self.settings.flapping_threshold
         if flapping and not incident.flapping:
             self._activity(incident, "incident_become_flapping", now)
@@ -231,7 +244,7 @@ class Organization:
                     self.share(incident, "incident#stopped-flapping", now)
 
     def _activity(self, incident: Incident, kind: str, now: float, **params: object) -> None:
-        incident.activities.append(Activity(self.rng.object_id(), kind, now, SYSTEM, dict(params)))
+        incident.activities.append(Activity(self.rng.object_id(), kind, now, SYSTEM, params))  # **params: a new dict
 
     def in_environment(self, env: Environment, incident: Incident) -> bool:
         if not env.filter:
@@ -241,17 +254,24 @@ class Organization:
     # --- sharing ------------------------------------------------------------------------------------
     def share(self, incident: Incident, trigger: str, now: float) -> None:
         for env in self.environments.values():
-            if not self.in_environment(env, incident):
+            if env.filter and not self.in_environment(env, incident):
                 continue
             if env.id not in incident.environments:
                 incident.environments.append(env.id)
+            pushed = self.push.targets.get(env.id)  # PushStore.target, without a dict per call
             for target in env.autoshare_targets:
-                if self.push.target(env.id, target) is not None:
+                if pushed is not None and pushed.get(target) is not None:
                     self.push.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
                     self.on_push()
                 else:
                     self.shares.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
-                if not any(a.type == "incident_shared" and a.params.get("share_target") == target
-                           for a in incident.activities):
+                if not self._shared_before(incident, target):
                     self._activity(incident, "incident_shared", now, share_target=target, share_auto=True,
                                    firstTime=True)
+
+    @staticmethod
+    def _shared_before(incident: Incident, target: str) -> bool:
+        for activity in incident.activities:  # a loop, not any() over a generator: runs per share
+            if activity.type == "incident_shared" and activity.params.get("share_target") == target:
+                return True
+        return False

@@ -41,12 +41,12 @@ from .snapshot_doc import (
     SnapshotDataError,
     SnapshotDoc,
     check_references,
+    fingerprint,
     org_document,
     push_from,
     queue_from,
     sealer,
     stores_from,
-    tuples,
     unseal,
 )
 
@@ -104,7 +104,7 @@ def _organization(backend: BigPandaBackend, doc: OrgDoc, rng: SeededRandom, seal
                        rate_limits=doc.rate_limits, tag_definitions={t.id: t for t in doc.tag_definitions},
                        on_change=backend.notifier.notify, on_push=backend.pusher.kick)
     for alert in org.alerts.values():
-        alert.fingerprint = tuples(alert.fingerprint)
+        alert.fingerprint = fingerprint(alert.fingerprint)
     org.shares = queue_from(doc.shares)
     org.changes, org.maintenance, org.enrichment = stores_from(doc)
     org.push = push_from(doc.push, creds.push_targets)

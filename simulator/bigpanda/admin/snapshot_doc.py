@@ -215,8 +215,21 @@ def unseal(doc: OrgDoc, seal: Fernet) -> CredentialsDoc:
 
 
 def tuples(value: Any) -> Any:
-    """JSON arrays back to the tuples an alert's fingerprint compares with."""
+    """JSON arrays back to tuples."""
     return tuple(tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def fingerprint(value: Any) -> Any:
+    """An alert's fingerprint as saved, back to what Organization._fingerprint makes: (status,
+    acknowledged, description, tags as a dict). Files saved before issue #19 hold the tags as
+    [name, value] pairs: those become the dict that compares equal to the same tags."""
+    saved = tuples(value)
+    if isinstance(saved, tuple) and len(saved) == 4 and isinstance(saved[3], tuple):
+        try:
+            return (*saved[:3], dict(saved[3]))
+        except (TypeError, ValueError):  # not pairs: kept as it is, and no event will match it
+            return saved
+    return saved
 
 
 def check_references(doc: OrgDoc) -> None:

@@ -86,10 +86,10 @@ def _tag_value(name: str, value: Any, where: str) -> str:
 def normalize(raw: Any, *, now: float, source_system: str, where: str = "alert") -> AlertEvent:
     if not isinstance(raw, dict):
         raise bad_request(f"{where}: an alert must be a JSON object")
-    status = raw.get("status")
-    if not isinstance(status, str) or not status.isascii() or status.lower() not in ALERT_STATUSES:
-        raise bad_request(f"{where}: status must be one of {', '.join(ALERT_STATUSES)} (got {status!r})")
-    status = status.lower()
+    sent = raw.get("status")
+    status = sent.lower() if isinstance(sent, str) and sent.isascii() else None
+    if status not in ALERT_STATUSES:
+        raise bad_request(f"{where}: status must be one of {', '.join(ALERT_STATUSES)} (got {sent!r})")
     timestamp = raw.get("timestamp", now)
     if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or timestamp < 0:
         raise bad_request(f"{where}: timestamp must be epoch seconds")
@@ -100,7 +100,10 @@ def normalize(raw: Any, *, now: float, source_system: str, where: str = "alert")
         raise bad_request(f"{where}: description must be a string")
     if len(description) > MAX_DESCRIPTION:
         raise bad_request(f"{where}: description is {len(description)} characters; at most {MAX_DESCRIPTION} are allowed")
-    tags = {k: _tag_value(k, v, where) for k, v in raw.items() if k not in RESERVED and v is not None}
+    tags: dict[str, str] = {}
+    for name, value in raw.items():  # a loop, not a call per tag: most values are already strings
+        if value is not None and name not in RESERVED:
+            tags[name] = value if type(value) is str else _tag_value(name, value, where)
     primary = _property(raw, tags, "primary_property", PRIMARY_DEFAULTS, where)
     if primary is None:
         raise bad_request(
@@ -110,13 +113,13 @@ def normalize(raw: Any, *, now: float, source_system: str, where: str = "alert")
     identifier = raw.get("incident_identifier")
     if identifier is not None and not isinstance(identifier, str):
         raise bad_request(f"{where}: incident_identifier must be a string")
-    key = identifier or "__".join(v for v in (tags[primary], tags.get(secondary or "")) if v)
-    return AlertEvent(
-        status="unknown" if status == "acknowledged" else status, timestamp=float(timestamp),
-        primary_property=primary, primary_value=tags[primary],
-        secondary_property=secondary, secondary_value=tags.get(secondary) if secondary else None,
-        incident_key=key, description=description, tags=tags, source_system=source_system,
-        acknowledged=status == "acknowledged")
+    primary_value = tags[primary]  # never empty: see _property
+    secondary_key_part = tags.get(secondary or "")  # (a tag named "" counts when there is no secondary)
+    key = identifier or (f"{primary_value}__{secondary_key_part}" if secondary_key_part else primary_value)
+    return AlertEvent(  # positional, in the field order: a dataclass call by keyword costs three times as much
+        "unknown" if status == "acknowledged" else status, float(timestamp), primary, primary_value,
+        secondary, tags.get(secondary) if secondary else None, key, description, tags, source_system,
+        status == "acknowledged")
 
 
 def _property(raw: dict[str, Any], tags: dict[str, str], explicit: str,
@@ -126,7 +129,10 @@ def _property(raw: dict[str, Any], tags: dict[str, str], explicit: str,
         if not isinstance(named, str) or not tags.get(named):
             raise bad_request(f"{where}: {explicit} names tag {named!r}, which the alert does not carry")
         return named
-    return next((d for d in defaults if tags.get(d)), None)
+    for default in defaults:
+        if tags.get(default):
+            return default
+    return None
 
 
 def split_batch(body: Any) -> tuple[str | None, list[Any]]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
+from bpsn.simulator.bigpanda.organization import IngestResult
 
 from .normalize import BODY_SCHEMA
 
@@ -24,6 +25,22 @@ class AcceptedAlert(BaseModel):
 class AlertsAccepted(BaseModel):
     status: str = "created"
     alerts: list[AcceptedAlert]
+
+
+def accepted_reply(results: list[IngestResult]) -> bytes:
+    """AlertsAccepted as JSON, byte for byte what JSONResponse renders of it, at a tenth of the cost
+    of a model per alert and json.dumps (issue #19). The ids are the simulator's hex object ids;
+    any other id (a snapshot may hold one) goes through json.dumps for its escaping."""
+    items = []
+    for r in results:
+        alert_id, incident_id = r.alert_id, r.incident_id
+        if not (alert_id.isascii() and alert_id.isalnum() and incident_id.isascii() and incident_id.isalnum()):
+            return json.dumps({"status": "created", "alerts": [
+                {"id": x.alert_id, "incident_id": x.incident_id, "created": x.created} for x in results]},
+                ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+        created = "true" if r.created else "false"
+        items.append(f'{{"id":"{alert_id}","incident_id":"{incident_id}","created":{created}}}')
+    return f'{{"status":"created","alerts":[{",".join(items)}]}}'.encode()
 
 
 EXAMPLE = {"app_key": "demo-alerts-app-key", "status": "critical", "host": "web-prod-01",
@@ -47,8 +64,6 @@ def build_alerts_router() -> APIRouter:
         results = backend.ingest(who, body, app_key_override=app_key_of(request))
         if not any(r.changed for r in results):
             return Response(status_code=204)
-        out = AlertsAccepted(alerts=[AcceptedAlert(id=r.alert_id, incident_id=r.incident_id, created=r.created)
-                                     for r in results])
-        return JSONResponse(out.model_dump(), status_code=201)
+        return Response(accepted_reply(results), status_code=201, media_type="application/json")
 
     return r

@@ -250,4 +250,6 @@ class MaintenanceStore:
 
     def matching_plans(self, tags: dict[str, str], now: float) -> list[str]:
         """Ids of the plans active at `now` whose condition matches these alert tags."""
+        if not self.plans:  # the usual case, at every alert event
+            return []
         return [p.id for p in self.plans.values() if p.status(now) == "active" and p.predicate(tags)]
