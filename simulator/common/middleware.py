@@ -69,12 +69,21 @@ class RequestLimits:
         content_type = _header(scope.get("headers") or [], b"content-type") or ""
         return "json" in content_type.lower() and not self.values_not_counted.match(scope["path"])
 
-    def refuse_early(self, scope: Scope) -> tuple[int, str, str] | None:
-        """(status, message, detail) for a request refused on its headers alone, else None."""
+    @staticmethod
+    def declared_body(scope: Scope) -> tuple[int | None, bool, bool]:
+        """(Content-Length when it is a number, whether Transfer-Encoding is set, whether any
+        Content-Length but 0 is): the request has no body when neither header says one."""
         headers = scope.get("headers") or []
         declared = _header(headers, b"content-length")
-        chunked = _header(headers, b"transfer-encoding") is not None
         size = int(declared) if declared is not None and declared.strip().isdigit() else None
+        chunked = _header(headers, b"transfer-encoding") is not None
+        return size, chunked, chunked or bool(size) or (declared is not None and size is None)
+
+    def refuse_early(self, scope: Scope,
+                     declared: tuple[int | None, bool, bool] | None = None) -> tuple[int, str, str] | None:
+        """(status, message, detail) for a request refused on its headers alone, else None.
+        `declared`: declared_body(scope), when the caller has it already."""
+        size, chunked, _ = declared or self.declared_body(scope)
         if size is not None and size > self.max_body_bytes:
             return 413, self.too_large, (f"the request body is {size} bytes (Content-Length); at most "
                                          f"{self.max_body_bytes} bytes are accepted")
@@ -239,9 +248,10 @@ class SimulatorMiddleware:
             scope, send = {**scope, "method": "GET"}, _without_body(send)
         if self.limits is None:
             self.limits = limits_for(scope.get("app"))
-        guard = BodyLimit(self.limits, receive, send, json_body=self.limits.counts_values(scope))
-        refusal = self.limits.refuse_early(scope)
+        declared = self.limits.declared_body(scope)
+        refusal = self.limits.refuse_early(scope, declared)
         if scope["path"].startswith(UNJOURNALED_PREFIXES):
+            guard = BodyLimit(self.limits, receive, send, json_body=self.limits.counts_values(scope))
             if refusal is not None:
                 await guard.answer(*refusal)
                 return
@@ -251,7 +261,12 @@ class SimulatorMiddleware:
         scope.setdefault("state", {})["journal"] = info
         status = 500
         started = time.perf_counter()
-        receive, send = guard.receive, guard.send
+        # A request that declares no body (no Content-Length above 0, no Transfer-Encoding) has no
+        # bytes to count: its receive and send go unwrapped (most GETs, DELETEs)
+        wrapped = declared[2] or refusal is not None  # a refusal answers through the guard
+        guard = BodyLimit(self.limits, receive, send, json_body=self.limits.counts_values(scope)) if wrapped else None
+        if guard is not None:
+            receive, send = guard.receive, guard.send
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -264,7 +279,7 @@ class SimulatorMiddleware:
             await send(message)
 
         try:
-            if refusal is not None:  # before any fault rule: an unread body cannot trip one
+            if refusal is not None and guard is not None:  # before any fault rule: an unread body cannot trip one
                 info["notes"].append("body_not_read")
                 status = await guard.answer(*refusal)
             else:
@@ -278,9 +293,9 @@ class SimulatorMiddleware:
                         if injected is not None:
                             status = injected
                 except Exception:
-                    if not guard.refused:
+                    if guard is None or not guard.refused:
                         raise  # the app's own failure; a body over a limit is answered below
-                if guard.refused:
+                if guard is not None and guard.refused:
                     info["notes"].append("body_too_large" if guard.exceeded else "body_too_many_values")
                     status = await guard.refuse()
         finally:

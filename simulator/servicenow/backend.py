@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bpsn.base.clock import SimClock, glide
+from bpsn.base.clock import SimClock
 from bpsn.base.rng import SeededRandom
 from bpsn.simulator.common.faults import FaultInjector
 from bpsn.simulator.common.journal import Journal
@@ -19,6 +19,7 @@ from bpsn.simulator.servicenow.import_sets.transform_maps import TransformMaps
 from bpsn.simulator.servicenow.query.sql import QueryContext, SecretFieldQuery, compile_text
 from bpsn.simulator.servicenow.records.business_rules import Actor, BusinessRules, NumberCounters
 from bpsn.simulator.servicenow.records.dictionary import Dictionary, FieldDef
+from bpsn.simulator.servicenow.records.glide_time import glide_stamp
 from bpsn.simulator.servicenow.records.history import RecordHistory
 from bpsn.simulator.servicenow.records.outbound import TABLE as OUTBOUND_TABLE
 from bpsn.simulator.servicenow.records.outbound import ChangeNotifications, seed_outbound_message
@@ -157,7 +158,7 @@ class ServiceNowBackend:
         return self.insert_system(table, body)
 
     def _seed_dictionary(self) -> None:
-        now = glide(self.clock.now())
+        now = glide_stamp(self.clock.now())
         for row in dictionary_entries.all_entries(self.dictionary):
             self.store.insert(dictionary_entries.TABLE, {
                 **row, "sys_id": self.rng.hex32(), "sys_class_name": dictionary_entries.TABLE,
@@ -307,8 +308,8 @@ class ServiceNowBackend:
         self.require(table, "create", actor)
         values, journals = self._writable(table, body, inserting=True, display=display)
         values, journals = (self.acls.writable(table, v, actor.roles, creating=True) for v in (values, journals))
-        now = glide(self.clock.now())
-        record = {name: "" for name in self.dictionary.fields(table)}
+        now = glide_stamp(self.clock.now())
+        record = dict.fromkeys(self.dictionary.fields(table), "")
         record.update(values)
         record["sys_id"] = values.get("sys_id") or self.rng.hex32()
         if table == dictionary_entries.TABLE:  # a new column, as on an instance
@@ -336,7 +337,7 @@ class ServiceNowBackend:
         self.require(cls, "write", actor)
         values, journals = self._writable(cls, body, inserting=False, display=display)
         values, journals = (self.acls.writable(cls, v, actor.roles, creating=False) for v in (values, journals))
-        now = glide(self.clock.now())
+        now = glide_stamp(self.clock.now())
         record = dict(old)
         record.update(values)
         self.rules.before_update(cls, old, record, actor, now)
@@ -357,7 +358,7 @@ class ServiceNowBackend:
         self.require(row["sys_class_name"] or table, "delete", actor)
         self.store.delete(table, sys_id)
         self.history.audit(row["sys_class_name"] or table, row, {"sys_id": "DELETED"}, actor.user_name,
-                           glide(self.clock.now()))
+                           glide_stamp(self.clock.now()))
         self._changed(table)
         self.outbound.after_write(row["sys_class_name"] or table, row, "delete", [], actor.user_name)
 
@@ -387,11 +388,19 @@ class ServiceNowBackend:
     def render(self, table: str, row: dict[str, str], actor: Actor = SYSTEM, **opts: Any) -> dict[str, Any]:
         """The record as the Table API shows it to `actor`: dot-walks and reference display values
         that reach a table the actor may not read are left out (see records.render)."""
-        roles = actor.roles
+        options = self._render_options(table, row, actor, opts)
+        return self.renderer.record(table, row, options) if options else {}
+
+    def render_json(self, table: str, row: dict[str, str], actor: Actor = SYSTEM, **opts: Any) -> str:
+        """render()'s answer as the JSON text of a response (records.render.TO_JSON)."""
+        options = self._render_options(table, row, actor, opts)
+        return self.renderer.record_json(table, row, options) if options else "{}"
+
+    def _render_options(self, table: str, row: dict[str, str], actor: Actor, opts: Any) -> RenderOptions | None:
+        roles, base = actor.roles, self.settings.instance_url
         if "admin" in roles:
-            return self.renderer.record(table, row, RenderOptions(base_url=self.settings.instance_url, **opts))
+            return RenderOptions(base_url=base, **opts)
         if not self.acls.allowed(row.get("sys_class_name") or table, "read", roles):
-            return {}  # a record written by a caller who may not read it (x_bip_panda.admin alone)
-        return self.renderer.record(table, row, RenderOptions(
-            base_url=self.settings.instance_url, can_read=lambda other: self.acls.allowed(other, "read", roles),
-            field_access=lambda t, f: self.acls.read_access(t, f, roles), **opts))
+            return None  # a record written by a caller who may not read it (x_bip_panda.admin alone)
+        return RenderOptions(base_url=base, can_read=lambda other: self.acls.allowed(other, "read", roles),
+                             field_access=lambda t, f: self.acls.read_access(t, f, roles), **opts)

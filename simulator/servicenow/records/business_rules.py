@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bpsn.simulator.servicenow.errors import data_policy
 
-from .dictionary import Dictionary
+from .dictionary import Dictionary, FieldDef
 
 PRIORITY = {  # (impact, urgency) -> priority
     ("1", "1"): "1", ("1", "2"): "2", ("1", "3"): "3",
@@ -56,12 +56,22 @@ class BusinessRules:
     def __init__(self, dictionary: Dictionary, numbers: NumberCounters) -> None:
         self.dictionary = dictionary
         self.numbers = numbers
+        # table -> (its field map, the fields with a default): kept while the dictionary's field
+        # map of the table is the same object (it makes a new one whenever a field is added)
+        self._defaults: dict[str, tuple[dict[str, FieldDef], tuple[tuple[str, str], ...]]] = {}
+
+    def _defaults_of(self, table: str, fields: dict[str, FieldDef]) -> tuple[tuple[str, str], ...]:
+        known = self._defaults.get(table)
+        if known is None or known[0] is not fields:
+            known = self._defaults[table] = (fields, tuple((n, f.default) for n, f in fields.items()
+                                                           if f.default is not None))
+        return known[1]
 
     def before_insert(self, table: str, record: dict[str, str], actor: Actor, now: str) -> None:
         fields = self.dictionary.fields(table)
-        for name, fdef in fields.items():
-            if not record.get(name) and fdef.default is not None:
-                record[name] = fdef.default
+        for name, default in self._defaults_of(table, fields):
+            if not record.get(name):
+                record[name] = default
         prefix = self.dictionary.number_prefix(table)
         if prefix and "number" in fields:
             if record.get("number"):

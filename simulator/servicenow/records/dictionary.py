@@ -9,6 +9,7 @@ instance.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -54,9 +55,14 @@ class FieldDef:
     def numeric(self) -> bool:
         return self.type == "integer"
 
-    @property
+    @cached_property  # read for every field of every record rendered
     def secret(self) -> bool:
         return self.type in SECRET_TYPES
+
+    @cached_property
+    def plain(self) -> bool:
+        """Shown as its stored text when raw values are asked for: no secret, journal or reference."""
+        return not self.secret and self.type not in ("journal", "reference")
 
     @property
     def stored_length(self) -> int | None:

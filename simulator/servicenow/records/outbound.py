@@ -26,12 +26,13 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from bpsn.base.clock import SimClock, glide
+from bpsn.base.clock import SimClock
 from bpsn.base.rng import SeededRandom
 from bpsn.simulator.common.due_loop import DueLoop
 from bpsn.simulator.common.notifier import ChangeNotifier
 
 from .dictionary import Dictionary
+from .glide_time import glide_stamp
 from .store import Store, Where
 
 TABLE = "u_bpsn_outbound_message"
@@ -225,7 +226,7 @@ class ChangeNotifications(DueLoop):
         self._log(d, status, error, outcome)
 
     def _log(self, d: Delivery, status: int | None, error: str, outcome: str) -> None:
-        now = glide(self.backend.clock.now())
+        now = glide_stamp(self.backend.clock.now())
         self.backend.store.insert(LOG_TABLE, {
             "sys_id": self.backend.rng.hex32(), "sys_class_name": LOG_TABLE, "url": d.message.endpoint,
             "http_method": "POST", "response_status": "" if status is None else str(status), "error": error[:1000],

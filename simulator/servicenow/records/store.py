@@ -21,16 +21,13 @@ from dataclasses import dataclass, field
 
 from .dictionary import Dictionary, FieldDef
 from .result_cache import ResultCache
+from .statements import BySysId, Statements, quote
 
 # From this offset on, a page is a slice of the query's cached row order (see result_cache)
 # instead of an OFFSET walk: building that order visits every match once, which a shallow page
 # of a large result should not pay when it is read without a count.
 DEEP_OFFSET = 1_000
 ROWID_CHUNK = 500  # rowids bound per statement when a page is read back (SQLite caps parameters)
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 @dataclass
@@ -61,7 +58,7 @@ class Store:
         self._indexes: set[tuple[str, tuple[str, ...]]] = set()
         self.results = ResultCache(self.conn)
         self._limit_cache: dict[str, tuple[dict[str, FieldDef], dict[str, int]]] = {}
-        self._insert_sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.statements = Statements(self.conn)
         self.ensure_schema()
         dictionary.on_change(self._on_field_added)
 
@@ -165,15 +162,19 @@ class Store:
         root = self.dictionary.root(table)
         values = self._fit(table, values)
         columns = self._columns[root]
-        cols = tuple(c for c in values if c in columns)
-        sql = self._insert_sql.get((root, cols))
-        if sql is None:  # a record inserts the same columns as the last of its table: built once
-            sql = (f"INSERT INTO {quote(root)} ({', '.join(quote(c) for c in cols)}) "
-                   f"VALUES ({', '.join('?' * len(cols))}) RETURNING *")
-            if len(self._insert_sql) >= 256:
-                self._insert_sql.clear()
-            self._insert_sql[(root, cols)] = sql
-        return self._returned(table, sql, [values[c] for c in cols]) or {}
+        insert = self.statements.insert(root, tuple(values), columns)
+        params = list(map(values.__getitem__, insert.inserted))
+        order = self.statements.text_columns(root, columns)
+        if order is None or not set(map(type, params)) <= {str}:  # str itself: SQLite returns a plain str
+            return self._returned(table, insert.sql + " RETURNING *", params) or {}
+        # Every column is TEXT NOT NULL DEFAULT '' and every value a str: the row SQLite stores is
+        # known without reading it back (RETURNING * cost as much as the INSERT itself).
+        with self.lock:
+            self.conn.execute(insert.sql, params)
+        row = dict.fromkeys(order, "")  # in the table's column order, as RETURNING * gives it
+        row.update(zip(insert.inserted, params))
+        classes = self.class_filter(table).params
+        return row if not classes or row["sys_class_name"] in classes else {}
 
     def _returned(self, table: str, sql: str, params: list[object]) -> dict[str, str] | None:
         """The row an INSERT / UPDATE ... RETURNING * wrote (no second SELECT), or None when it
@@ -191,16 +192,27 @@ class Store:
         return row if not classes or row.get("sys_class_name") in classes else None
 
     def get(self, table: str, sys_id: str) -> dict[str, str] | None:
-        rows = self.select(table, Where("sys_id = ?", [sys_id]), limit=1)
-        return rows[0] if rows else None
+        """select(table, sys_id = ?, limit=1)'s row, by a statement built once per table."""
+        by_id = self._by_sys_id(table)
+        with self.lock:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None  # zip over plain tuples: far cheaper than dict(sqlite3.Row)
+            rows = cursor.execute(by_id.select, (*by_id.params, sys_id)).fetchall()  # to the end: the read completes
+            return dict(zip([d[0] for d in cursor.description], rows[0], strict=True)) if rows else None
+
+    def _by_sys_id(self, table: str) -> BySysId:
+        def class_filter() -> tuple[str, list[object]]:
+            w = self.class_filter(table)
+            return w.sql, w.params
+        return self.statements.by_sys_id(table, self.dictionary.root(table), self.dictionary.descendants(table),
+                                         class_filter)
 
     def exists(self, table: str, sys_id: str) -> bool:
         """Whether get(table, sys_id) would find a row; on a hierarchy's root table it reads the
         primary key index only, no row."""
-        w = self._where(table, Where("sys_id = ?", [sys_id]))
+        by_id = self._by_sys_id(table)
         with self.lock:
-            return self.conn.execute(f"SELECT 1 FROM {quote(self.dictionary.root(table))} WHERE {w.sql} LIMIT 1",
-                                     w.params).fetchone() is not None
+            return self.conn.execute(by_id.exists, (*by_id.params, sys_id)).fetchone() is not None
 
     def update(self, table: str, sys_id: str, values: dict[str, str]) -> dict[str, str] | None:
         root = self.dictionary.root(table)
@@ -328,6 +340,7 @@ class Store:
             finally:
                 src.close()
             self.results.invalidate()  # the backup API replaces pages: no row change is counted
+            self.statements.forget_layout()
             self._indexes.clear()  # the restored database has the indexes it was saved with
             self.ensure_schema()
 
@@ -344,6 +357,7 @@ class Store:
         with self.lock:
             template.conn.backup(self.conn)
             self.results.invalidate()
+            self.statements.forget_layout()  # the template's columns may stand in another order
             self._indexes = set(template.indexes)
 
     def close(self) -> None:

@@ -4,6 +4,8 @@ that hold up neither the event loop nor tell whether a name exists, and the fail
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 
 from bpsn.simulator.servicenow.records.business_rules import Actor
@@ -12,15 +14,44 @@ from bpsn.simulator.servicenow.records.store import Store, Where
 from .logins import LoginThrottle
 from .passwords import decoy_hash, remembered, verify_password
 
+MAX_HEADERS = 4096  # headers remembered; the oldest go first
+
+
+def _digest(header: str) -> bytes:
+    return hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
+
 
 class Identities:
     def __init__(self, store: Store, logins: LoginThrottle, now: Callable[[], float], hash_iterations: int) -> None:
         self._store, self.logins, self._now, self._iterations = store, logins, now, hash_iterations
         self._cache: dict[str, tuple[Actor, str]] = {}  # user_name -> (actor, password hash)
+        # SHA-256 of an Authorization header that logged in -> (user name, the password hash it
+        # matched): the header holds the password, so only its digest is kept
+        self._headers: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
+
+    def known_header(self, header: str) -> Actor | None:
+        """The user a basic-auth header logged in as before, when authenticate() would let them in
+        again now: the name is not locked by failed logins, the user is active with the same
+        password hash (a password change, a deactivation or new roles show at once: forget()).
+        None: check the header in full."""
+        key = _digest(header)
+        known = self._headers.get(key)
+        if known is None:
+            return None
+        user_name, stored = known
+        if self.logins.refused(user_name, self._now()):
+            return None
+        actor = self.actor_for(user_name)
+        if actor is None or self._cache[user_name][1] != stored:
+            del self._headers[key]
+            return None
+        self.logins.succeeded(user_name)  # as authenticate() does on a success
+        return actor
 
     def forget(self) -> None:
         """Users, roles or passwords changed (or the store was replaced): read them again."""
         self._cache.clear()
+        self._headers.clear()  # checked in full again (a remembered success costs no hash)
 
     def actor_for(self, user_name: str) -> Actor | None:
         """The active user of that name, with their roles (contained roles included)."""
@@ -34,11 +65,13 @@ class Identities:
             self._cache[user_name] = cached
         return cached[0]
 
-    async def authenticate(self, user_name: str, password: str) -> Actor | None:
+    async def authenticate(self, user_name: str, password: str, header: str | None = None) -> Actor | None:
         """Basic auth and the OAuth password grant: the user, unless the password is wrong or the
         name has failed too often lately (then the password is not even checked; see logins).
         A hash is computed in a worker thread: a wrong password never holds up the event loop.
-        An unknown name costs a hash too, so the time taken does not tell whether a user exists."""
+        An unknown name costs a hash too, so the time taken does not tell whether a user exists.
+        `header`: the Authorization header the credentials came in, remembered on a success with
+        the hash it matched (not one a concurrent change put in its place: see known_header)."""
         now = self._now()
         if self.logins.refused(user_name, now):
             return None
@@ -47,6 +80,10 @@ class Identities:
         if remembered(password, stored) or await asyncio.to_thread(verify_password, password, stored):
             if actor is not None:
                 self.logins.succeeded(user_name)
+                if header is not None:
+                    self._headers[_digest(header)] = (user_name, stored)
+                    while len(self._headers) > MAX_HEADERS:
+                        self._headers.popitem(last=False)
                 return actor
         self.logins.failed(user_name, now)
         return None

@@ -84,7 +84,7 @@ def is_hashed(stored: str) -> bool:
 
 
 def _tag(clear: str) -> bytes:
-    return hmac.new(_PROCESS_KEY, clear.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(_PROCESS_KEY, clear.encode("utf-8"), "sha256")  # one-shot: no HMAC object per request
 
 
 def remembered(clear: str, stored: str) -> bool:

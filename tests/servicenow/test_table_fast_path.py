@@ -1,0 +1,243 @@
+"""The Table API's fast path (simulator/common/fast_route.py) answers exactly as FastAPI's own
+handler does: the same status, body and headers for plain requests and for every kind of invalid
+one (each documented parameter, repeated parameters, bodies, credentials), in the same order of
+precedence. Two instances with the same seed and clock get the same requests, one with the fast
+path and one with FastAPI's handler on the same routes; every answer is compared."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+import bpsn.simulator.servicenow.table.routes as table_routes
+from bpsn.base.clock import SimClock
+from bpsn.simulator.common.fast_route import FastPathRoute
+from bpsn.simulator.servicenow.app import create_app
+from bpsn.simulator.servicenow.backend import ServiceNowBackend
+
+ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()
+WRONG = "Basic " + base64.b64encode(b"admin:nope").decode()
+TABLE = "/api/now/table/incident"
+LONG_FIELDS = ",".join(["number"] * 600)  # 4,199 characters: over sysparm_fields' max_length of 4,000
+
+
+class FastAPIOnly(FastPathRoute):
+    """The same routes with FastAPI's own handler: the reference the fast path is held to."""
+
+    def get_route_handler(self) -> Any:
+        return APIRoute.get_route_handler(self)
+
+
+def _app(fast: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(table_routes, "FastPathRoute", FastAPIOnly)
+        return create_app(ServiceNowBackend(clock=SimClock.virtual()))
+
+
+def _table_route_classes(routes: list[Any]) -> set[type]:
+    """The classes of the Table API routes, however FastAPI nests an included router."""
+    found: set[type] = set()
+    for route in routes:
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        if nested is not None:
+            found |= _table_route_classes(nested)
+        elif str(getattr(route, "path", "")).startswith("/api/now/table"):
+            found.add(type(route))
+    return found
+
+
+@pytest.fixture
+def apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    fast, plain = _app(True, monkeypatch), _app(False, monkeypatch)
+    assert _table_route_classes(fast.router.routes) == {FastPathRoute}
+    assert _table_route_classes(plain.router.routes) == {FastAPIOnly}
+    yield fast, plain
+
+
+def _answer(app: Any, method: str, path: str, params: Any = None, headers: dict[str, str] | None = None,
+            content: bytes | None = None) -> tuple[int, Any, dict[str, str]]:
+    import anyio
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn") as client:
+            return await client.request(method, path, params=params, headers=headers, content=content)
+
+    response = anyio.run(call)
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    kept = {k: v for k, v in response.headers.items() if k in ("content-type", "location", "x-total-count", "link",
+                                                               "allow", "retry-after")}
+    return response.status_code, body, kept
+
+
+def _same(apps: tuple[Any, Any], method: str, path: str, params: Any = None, *, auth: str | None = ADMIN,
+          body: Any = None, raw: bytes | None = None, content_type: str | None = "application/json",
+          extra: dict[str, str] | None = None) -> tuple[int, Any]:
+    headers = {**({"Authorization": auth} if auth else {}), **(extra or {})}
+    content = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if content is not None and content_type is not None:
+        headers["Content-Type"] = content_type
+    fast, plain = (_answer(app, method, path, params, headers, content) for app in apps)
+    assert fast == plain, f"{method} {path} {params}: fast path {fast} != FastAPI {plain}"
+    return fast[0], fast[1]
+
+
+def _incident(apps: tuple[Any, Any]) -> str:
+    status, body = _same(apps, "POST", TABLE, body={"short_description": "disk full", "impact": "1"})
+    assert status == 201
+    return str(body["result"]["sys_id"])
+
+
+READ_PARAMS: list[Any] = [
+    None, {"sysparm_fields": "number,short_description,caller_id.name"}, {"sysparm_display_value": "TRUE"},
+    {"sysparm_display_value": "all"}, {"sysparm_display_value": "yes"}, {"sysparm_display_value": ""},
+    {"sysparm_exclude_reference_link": "true"}, {"sysparm_fields": LONG_FIELDS}, {"sysparm_view": "desktop"},
+    [("sysparm_fields", "number"), ("sysparm_fields", "state")], [("sysparm_view", "a"), ("sysparm_view", "b")],
+    {"unknown": "1"}, {"sysparm_display_value": "yes", "sysparm_fields": LONG_FIELDS},
+]
+
+
+def test_reads_answer_as_fastapi_does(apps: tuple[Any, Any]) -> None:
+    sys_id = _incident(apps)
+    for params in READ_PARAMS:
+        _same(apps, "GET", f"{TABLE}/{sys_id}", params)
+    for path in (f"{TABLE}/{'0' * 32}", f"/api/now/table/no_such_table/{sys_id}", f"/api/now/table/in-cident/{sys_id}",
+                 f"/api/now/v1/table/incident/{sys_id}", f"/api/now/v2/table/incident/{sys_id}"):
+        _same(apps, "GET", path)
+    assert _same(apps, "GET", f"{TABLE}/{sys_id}", auth=None)[0] == 401
+    assert _same(apps, "GET", f"{TABLE}/{sys_id}", auth=WRONG)[0] == 401
+    assert _same(apps, "GET", f"{TABLE}/{sys_id}", [("sysparm_view", "a"), ("sysparm_view", "b")], auth=None)[0] == 400
+
+
+LIST_PARAMS: list[Any] = [
+    None, {"sysparm_limit": "1"}, {"sysparm_limit": "0"}, {"sysparm_limit": "-1"}, {"sysparm_limit": "abc"},
+    {"sysparm_limit": "2147483648"}, {"sysparm_limit": "2147483647"}, {"sysparm_limit": " 5"},
+    {"sysparm_limit": "5.0"}, {"sysparm_limit": "+5"}, {"sysparm_limit": ""}, {"sysparm_offset": "-1"},
+    {"sysparm_offset": "1", "sysparm_limit": "1"}, {"sysparm_query": "active=true^ORDERBYnumber"},
+    {"sysparm_query": "x" * 32_001}, {"sysparm_limit": "0", "sysparm_offset": "-1", "sysparm_display_value": "x"},
+    {"sysparm_no_count": "true"}, {"sysparm_suppress_pagination_header": "TRUE"}, {"impact": "1"},
+    [("sysparm_limit", "1"), ("sysparm_limit", "2")], [("sysparm_query", "a"), ("sysparm_limit", "x"),
+                                                        ("sysparm_query", "b")],
+    {"sysparm_query_category": "c", "sysparm_query_no_domain": "true", "sysparm_view": "v"},
+]
+
+
+def test_lists_answer_as_fastapi_does(apps: tuple[Any, Any]) -> None:
+    for _ in range(3):
+        _incident(apps)
+    for params in LIST_PARAMS:
+        _same(apps, "GET", TABLE, params)
+    _same(apps, "GET", "/api/now/v1/table/incident", {"sysparm_query": "number=NONE"})  # v1: 404 on no rows
+    _same(apps, "GET", TABLE, {"sysparm_limit": "0"}, auth=None)
+
+
+BODIES: list[dict[str, Any]] = [
+    {"body": {"short_description": "a", "urgency": "1"}},
+    {"body": {"short_description": "b", "sys_id": "a" * 32}},
+    {"body": {"short_description": "c", "sys_id": "A" * 32}},
+    {"body": {"short_description": "d", "sys_id": None}},
+    {"body": {"short_description": "e", "sys_id": 5}},
+    {"body": ["not", "an", "object"]},
+    {"body": "text"},
+    {"body": {"short_description": {"nested": ["value", 1]}, "impact": 2, "active": True}},
+    {"body": {}},
+    {"raw": b"{not json"},
+    {"raw": b""},
+    {"raw": b'{"short_description": "f"}', "content_type": "text/plain"},
+    {"raw": b'{"short_description": "g"}', "content_type": None},
+    {"raw": b'{"short_description": "h"}', "content_type": "application/json; charset=utf-8"},
+    {"raw": b'{"short_description": "i"}', "content_type": "Application/JSON"},
+    {"raw": b'{"short_description": "j"}', "content_type": "application/vnd.api+json"},
+    {"body": {"short_description": "k"}, "extra": {"X-No-Response-Body": "true"}},
+    {"body": {"short_description": "l", "close_code": "x", "state": "6"}},
+    {"body": {"short_description": "m", "state": "6"}},  # data policy: 403
+    # nested past what the fast path parses itself, and past what json.loads can on FastAPI's stack
+    *({"raw": b'{"short_description": "deep", "deep": ' + b"[" * depth + b"1" + b"]" * depth + b"}"}
+      for depth in (63, 65, 900, 1_000, 5_000)),
+]
+
+
+def test_creates_answer_as_fastapi_does(apps: tuple[Any, Any]) -> None:
+    for case in BODIES:
+        _same(apps, "POST", TABLE, **case)
+        _same(apps, "POST", TABLE, {"sysparm_display_value": "all", "sysparm_fields": "number,sys_id"}, **case)
+    _same(apps, "POST", TABLE, {"sysparm_display_value": "bogus"}, body={"short_description": "x"})
+    _same(apps, "POST", TABLE, {"sysparm_input_display_value": "true"},
+          body={"short_description": "y", "impact": "1 - High"})
+    _same(apps, "POST", TABLE, [("sysparm_fields", "a"), ("sysparm_fields", "b")], body={"short_description": "z"})
+    _same(apps, "POST", TABLE, body={"short_description": "again", "sys_id": "a" * 32})  # exists: 403
+    _same(apps, "POST", "/api/now/table/no_such_table", body={"a": "b"})
+    assert _same(apps, "POST", TABLE, body={"short_description": "anonymous"}, auth=None)[0] == 401
+    _same(apps, "GET", TABLE, {"sysparm_fields": "number,short_description,sys_id,priority"})
+
+
+def test_updates_and_deletes_answer_as_fastapi_does(apps: tuple[Any, Any]) -> None:
+    sys_id = _incident(apps)
+    for method in ("PUT", "PATCH"):
+        for case in ({"body": {"short_description": "changed", "urgency": "3"}}, {"body": ["x"]}, {"raw": b"[1,"},
+                     {"raw": b""}, {"body": {"state": "6"}}, {"body": {"work_notes": "looked"}},
+                     {"body": {"impact": "2"}, "extra": {"X-No-Response-Body": "true"}}):
+            _same(apps, method, f"{TABLE}/{sys_id}", **case)
+            _same(apps, method, f"{TABLE}/{sys_id}", {"sysparm_display_value": "true"}, **case)
+        _same(apps, method, f"{TABLE}/{'0' * 32}", body={"impact": "1"})
+    _same(apps, "GET", f"{TABLE}/{sys_id}", {"sysparm_display_value": "all"})
+    _same(apps, "DELETE", f"{TABLE}/{sys_id}", auth=None)
+    _same(apps, "DELETE", f"{TABLE}/{sys_id}")
+    _same(apps, "DELETE", f"{TABLE}/{sys_id}")
+    _same(apps, "GET", f"{TABLE}/{sys_id}")
+
+
+def test_plain_requests_skip_fastapis_solver_and_invalid_ones_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is really taken (else this suite compares FastAPI with itself)."""
+    import fastapi.routing
+
+    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+    solved: list[str] = []
+    real = fastapi.routing.solve_dependencies
+
+    async def counting(**kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await real(**kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    status, body, _ = _answer(app, "POST", TABLE, headers={"Authorization": ADMIN, "Content-Type": "application/json"},
+                              content=b'{"short_description": "fast"}')
+    assert status == 201
+    sys_id = body["result"]["sys_id"]
+    assert _answer(app, "GET", f"{TABLE}/{sys_id}", {"sysparm_display_value": "all"},
+                   {"Authorization": ADMIN})[0] == 200
+    assert _answer(app, "GET", TABLE, {"sysparm_limit": "2"}, {"Authorization": ADMIN})[0] == 200
+    assert solved == []
+    status, body, _ = _answer(app, "GET", TABLE, {"sysparm_limit": "0"}, {"Authorization": ADMIN})
+    assert status == 400 and solved == [TABLE]
+    assert body["error"]["detail"] == "query.sysparm_limit: Input should be greater than or equal to 1"
+
+
+@pytest.mark.parametrize(("params", "detail"), [
+    ({"sysparm_limit": "abc"},
+     "query.sysparm_limit: Input should be a valid integer, unable to parse string as an integer"),
+    ({"sysparm_offset": "-1"}, "query.sysparm_offset: Input should be greater than or equal to 0"),
+    ({"sysparm_limit": "2147483648"}, "query.sysparm_limit: Input should be less than or equal to 2147483647"),
+    ({"sysparm_display_value": "yes"}, "query.sysparm_display_value: Input should be 'true', 'false' or 'all'"),
+    ({"sysparm_fields": LONG_FIELDS}, "query.sysparm_fields: String should have at most 4000 characters"),
+    ({"sysparm_query": "x" * 32_001}, "query.sysparm_query: String should have at most 32000 characters"),
+    ([("sysparm_limit", "1"), ("sysparm_limit", "2")], "query.sysparm_limit: given more than once; send it once"),
+    ([("sysparm_view", "a"), ("sysparm_view", "b"), ("sysparm_fields", "x"), ("sysparm_fields", "y")],
+     ("query.sysparm_fields: given more than once; send it once; "
+      "query.sysparm_view: given more than once; send it once")),
+])
+def test_each_documented_parameter_is_refused_in_servicenows_error_body(params: Any, detail: str) -> None:
+    """The error bodies themselves, as a client sees them (not only equal between both paths)."""
+    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+    status, body, _ = _answer(app, "GET", TABLE, params, {"Authorization": ADMIN})
+    assert status == 400
+    assert body == {"error": {"message": "Invalid request", "detail": detail}, "status": "failure"}
