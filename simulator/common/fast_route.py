@@ -144,6 +144,12 @@ def _json_content(request: Request) -> bool:
     return media_type == "application/json"
 
 
+def _may_nest_over(raw: bytes) -> bool:
+    """json_nesting_over(raw, MAX_DEPTH), skipped when the text has too few brackets to nest that
+    deep at all (each level opens one; those inside strings only overcount): a record has a few."""
+    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and json_nesting_over(raw, MAX_DEPTH)
+
+
 class FastPathRoute(APIRoute):
     """An APIRoute answering plain requests without FastAPI's dependency solver (module doc)."""
 
@@ -206,7 +212,7 @@ class FastPathRoute(APIRoute):
             raise _Unsolved from exc
         # A deep body goes to FastAPI whole: how deep json.loads can go depends on the stack it runs
         # on, and FastAPI's handler, a few frames deeper, must be the one that decides.
-        if not raw or json_nesting_over(raw, MAX_DEPTH):
+        if not raw or _may_nest_over(raw):
             raise _Unsolved
         try:
             document = json.loads(raw)

@@ -102,8 +102,9 @@ class RequestLimits:
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    size = len(name)
     for key, value in headers:
-        if key.lower() == name:
+        if len(key) == size and key.lower() == name:  # lower() keeps the length: most keys skip it
             return value.decode("latin-1")
     return None
 

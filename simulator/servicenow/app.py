@@ -18,7 +18,7 @@ from bpsn.simulator.servicenow.batch.routes import build_batch_router
 from bpsn.simulator.servicenow.import_sets.routes import build_import_router
 from bpsn.simulator.servicenow.security.auth import admin_caller
 from bpsn.simulator.servicenow.security.routes_oauth import build_oauth_router
-from bpsn.simulator.servicenow.table.routes import build_table_router
+from bpsn.simulator.servicenow.table.routes import add_table_routes
 
 from .backend import ServiceNowBackend
 from .dashboard_panel import servicenow_panel
@@ -88,7 +88,7 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
             err = SnError(exc.status_code, str(exc.detail), None)
         return JSONResponse(err.body(), status_code=err.status_code, headers=allow_all(request, exc))
 
-    app.include_router(build_table_router())
+    add_table_routes(app.router)  # not included: see add_table_routes
     app.include_router(build_import_router())
     app.include_router(build_stats_router())
     app.include_router(build_batch_router())

@@ -23,7 +23,7 @@ from bpsn.simulator.servicenow.records.glide_time import glide_stamp
 from bpsn.simulator.servicenow.records.history import RecordHistory
 from bpsn.simulator.servicenow.records.outbound import TABLE as OUTBOUND_TABLE
 from bpsn.simulator.servicenow.records.outbound import ChangeNotifications, seed_outbound_message
-from bpsn.simulator.servicenow.records.render import PASSWORD2_MASK, Renderer, RenderOptions
+from bpsn.simulator.servicenow.records.render import PASSWORD2_MASK, Renderer
 from bpsn.simulator.servicenow.records.store import Order, Store, StoreTemplate, Where
 from bpsn.simulator.servicenow.security.acl import Acls, Operation
 from bpsn.simulator.servicenow.security.acl_records import TABLE as ACL_TABLE
@@ -324,7 +324,7 @@ class ServiceNowBackend:
         row = self.store.insert(table, record)
         self.history.add_journals(table, row["sys_id"], journals, actor.user_name, now)
         self._changed(table)
-        self.outbound.after_write(table, row, "insert", [k for k, v in row.items() if v], actor.user_name)
+        self.outbound.after_write(table, row, "insert", (k for k, v in row.items() if v), actor.user_name)
         return row
 
     def insert_system(self, table: str, body: dict[str, Any]) -> dict[str, str]:
@@ -388,19 +388,10 @@ class ServiceNowBackend:
     def render(self, table: str, row: dict[str, str], actor: Actor = SYSTEM, **opts: Any) -> dict[str, Any]:
         """The record as the Table API shows it to `actor`: dot-walks and reference display values
         that reach a table the actor may not read are left out (see records.render)."""
-        options = self._render_options(table, row, actor, opts)
+        options = self.acls.render_options(table, row, actor.roles, self.settings.instance_url, **opts)
         return self.renderer.record(table, row, options) if options else {}
 
     def render_json(self, table: str, row: dict[str, str], actor: Actor = SYSTEM, **opts: Any) -> str:
         """render()'s answer as the JSON text of a response (records.render.TO_JSON)."""
-        options = self._render_options(table, row, actor, opts)
+        options = self.acls.render_options(table, row, actor.roles, self.settings.instance_url, **opts)
         return self.renderer.record_json(table, row, options) if options else "{}"
-
-    def _render_options(self, table: str, row: dict[str, str], actor: Actor, opts: Any) -> RenderOptions | None:
-        roles, base = actor.roles, self.settings.instance_url
-        if "admin" in roles:
-            return RenderOptions(base_url=base, **opts)
-        if not self.acls.allowed(row.get("sys_class_name") or table, "read", roles):
-            return None  # a record written by a caller who may not read it (x_bip_panda.admin alone)
-        return RenderOptions(base_url=base, can_read=lambda other: self.acls.allowed(other, "read", roles),
-                             field_access=lambda t, f: self.acls.read_access(t, f, roles), **opts)

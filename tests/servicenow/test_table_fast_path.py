@@ -162,7 +162,10 @@ BODIES: list[dict[str, Any]] = [
     {"body": {"short_description": "m", "state": "6"}},  # data policy: 403
     # nested past what the fast path parses itself, and past what json.loads can on FastAPI's stack
     *({"raw": b'{"short_description": "deep", "deep": ' + b"[" * depth + b"1" + b"]" * depth + b"}"}
-      for depth in (63, 65, 900, 1_000, 5_000)),
+      for depth in (63, 64, 65, 900, 1_000, 5_000)),
+    # more brackets than the depth limit, but inside a string: not nested at all
+    {"body": {"short_description": "[" * 70 + "{" * 70, "description": "]" * 200}},
+    {"raw": b'{"short_description": "' + b"[" * 70 + b'", "deep": ' + b"[" * 60 + b"1" + b"]" * 60 + b"}"},
 ]
 
 
@@ -241,3 +244,21 @@ def test_each_documented_parameter_is_refused_in_servicenows_error_body(params: 
     status, body, _ = _answer(app, "GET", TABLE, params, {"Authorization": ADMIN})
     assert status == 400
     assert body == {"error": {"message": "Invalid request", "detail": detail}, "status": "failure"}
+
+
+def test_the_bracket_count_shortcut_agrees_with_the_nesting_check() -> None:
+    """fast_route._may_nest_over skips json_nesting_over only where it could not say yes."""
+    import random
+
+    from bpsn.simulator.common.bodies import json_nesting_over
+    from bpsn.simulator.common.fast_route import MAX_DEPTH, _may_nest_over
+
+    rng = random.Random(19)
+    pieces = [b"[", b"]", b"{", b"}", b'"', b"\\", b"1", b",", b'"[["', b'"\\""']
+    texts = [b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 400))) for _ in range(3_000)]
+    texts += [b"[" * n + b"]" * n for n in (MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1)]
+    texts += [b"{" * n for n in (MAX_DEPTH, MAX_DEPTH + 1)]
+    for text in texts:
+        assert _may_nest_over(text) == json_nesting_over(text, MAX_DEPTH), text
+    deep = [json_nesting_over(t, MAX_DEPTH) for t in texts]
+    assert any(deep) and not all(deep)  # both answers were put to the test

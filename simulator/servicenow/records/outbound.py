@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -136,9 +137,10 @@ class ChangeNotifications(DueLoop):
         return self._messages
 
     # --- the business rule ----------------------------------------------------------------------
-    def after_write(self, table: str, record: dict[str, str], operation: Operation, fields: list[str],
+    def after_write(self, table: str, record: dict[str, str], operation: Operation, fields: Iterable[str],
                     user_name: str) -> None:
-        """After a committed write: a notification for each active message this write triggers."""
+        """After a committed write: a notification for each active message this write triggers.
+        `fields` is read only then (an insert passes a generator: most writes trigger nothing)."""
         if table in (TABLE, LOG_TABLE):
             return
         ancestry = self.backend.dictionary.ancestry(table)

@@ -142,8 +142,9 @@ class Store:
     def _fit(self, table: str, values: dict[str, str]) -> dict[str, str]:
         """The values, each cut to what its column holds (see the module docstring)."""
         limits = self._limits(values.get("sys_class_name") or table)
+        # an empty value (most of a new record) fits any column: tested first, it costs no lookup
         long = {name: size for name, value in values.items()
-                if (size := limits.get(name)) and isinstance(value, str) and len(value) > size}
+                if value and isinstance(value, str) and (size := limits.get(name)) and len(value) > size}
         return {**values, **{name: values[name][:size] for name, size in long.items()}} if long else values
 
     def _limits(self, table: str) -> dict[str, int]:

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from bpsn.simulator.common.yaml_text import load_yaml
 from bpsn.simulator.servicenow.records.dictionary import Dictionary
+from bpsn.simulator.servicenow.records.render import RenderOptions
 
 Operation = Literal["read", "create", "write", "delete", "query_match", "query_range"]
 OPERATIONS: tuple[Operation, ...] = ("read", "create", "write", "delete", "query_match", "query_range")
@@ -195,3 +196,14 @@ class Acls:
         operation: Operation = "create" if creating else "write"
         return {name: value for name, value in values.items()
                 if name == "sys_id" or self.field_allowed(table, name, operation, roles)}
+
+    def render_options(self, table: str, row: dict[str, str], roles: frozenset[str], base_url: str,
+                       **opts: Any) -> RenderOptions | None:
+        """How a record shows to these roles (records.render), or None when they may not read it
+        at all (a record written by a caller who may not read it: x_bip_panda.admin alone)."""
+        if "admin" in roles:
+            return RenderOptions(base_url=base_url, **opts)
+        if not self.allowed(row.get("sys_class_name") or table, "read", roles):
+            return None
+        return RenderOptions(base_url=base_url, can_read=lambda other: self.allowed(other, "read", roles),
+                             field_access=lambda t, f: self.read_access(t, f, roles), **opts)
