@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bpsn-installed
 
-.PHONY: demo test bench up clean venv browser
+.PHONY: demo test test-main test-features bench up clean venv browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,14 +32,25 @@ browser:
 		fi; \
 	fi
 
-# One pytest worker per core (a test file stays whole on one worker). The Gherkin features run on
-# their own (pytest-bdd's cucumber report is empty under xdist; on the pooled bench they take
-# seconds), then the schemathesis contract tests (their per-operation tests do not survive xdist).
+# Two parts side by side, each printed whole when it ends (make's --output-sync), failing `make test`
+# if either fails:
+# - test-main: everything but the features and the contract tests, one pytest worker per core (a test
+#   file stays whole on one worker; files marked `slow` start first, tests/conftest.py);
+# - test-features: the Gherkin features (pytest-bdd's cucumber report is empty under xdist; on the
+#   pooled bench they take seconds), then the schemathesis contract tests (their per-operation tests
+#   do not survive xdist). One process, in the CPU the workers leave while they wait on subprocesses.
 # Reports: results/junit.xml, results/junit-features.xml, results/cucumber.json, results/junit-contract.xml.
 test: $(STAMP) browser
 	@mkdir -p results
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --ignore=tests/contract --ignore-glob='features/*' \
-		--junitxml=results/junit.xml
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-main test-features
+
+# `-n auto` (one worker per core) beat `-n 3` on 2 cores; faker's and schemathesis's pytest plugins
+# (the main part uses schemathesis only as a library) would cost every worker ~1 s of imports.
+test-main: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder -p no:faker -p no:schemathesis \
+		--ignore=tests/contract --ignore-glob='features/*' --junitxml=results/junit.xml
+
+test-features: $(STAMP)
 	$(BIN)/python -m pytest -q features --junitxml=results/junit-features.xml --cucumberjson=results/cucumber.json
 	$(BIN)/python -m pytest -q tests/contract --junitxml=results/junit-contract.xml
 

@@ -10,13 +10,15 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
 from .helptext import FullSummaries
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from pydantic_settings import BaseSettings
 
 try:  # typer vendors click; only the current context (for the command's name) is not public
     from typer._click.globals import get_current_context
@@ -42,8 +44,8 @@ class OneLineErrors(FullSummaries):
         except typer.Abort:
             typer.echo("Aborted!", err=True)
             sys.exit(1)
-        except ValidationError as exc:
-            problem = settings_problem(exc)
+        except Exception as exc:
+            problem = settings_problem(exc) if _is_validation_error(exc) else None
             if problem is None:
                 raise
             say(PROG, problem)
@@ -105,10 +107,19 @@ def settings_problem(exc: ValidationError) -> str | None:
 
 def is_settings_error(exc: BaseException) -> bool:
     """A bad BPSN_* value (a ValueError too): leave it to the root command's one line."""
-    return isinstance(exc, ValidationError) and _settings_class(exc.title) is not None
+    return _is_validation_error(exc) and _settings_class(exc.title) is not None  # type: ignore[attr-defined]
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    # Whatever raised a ValidationError has imported pydantic: this module never imports it itself,
+    # so the commands that use no settings (help, usage errors) start without it.
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(exc, core.ValidationError)
 
 
 def _settings_class(name: str) -> type[BaseSettings] | None:
+    from pydantic_settings import BaseSettings
+
     pending: list[type[BaseSettings]] = list(BaseSettings.__subclasses__())
     while pending:
         cls = pending.pop()

@@ -10,7 +10,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from .errors import PORT_RANGE, OneLineErrors, bad_flag, positive, say
@@ -53,6 +52,8 @@ def _serve_foreground(app: Any, host: str, sock: socket.socket) -> None:
     file descriptor: uvicorn rebuilds an fd as a Unix socket, and asyncio then leaves TCP_NODELAY
     off (every answer waited 40 ms for the client's delayed ACK). uvicorn stops gracefully on
     either signal, then raises it again: SIGTERM then lands here as KeyboardInterrupt."""
+    import uvicorn
+
     from bpsn.base.serving import tune_gc
 
     tune_gc()  # the app and its seed data are built: freeze them out of the collector's way

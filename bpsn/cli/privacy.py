@@ -8,12 +8,14 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:  # imported by the commands that connect, not by every `bpsn`
+    import httpx
 
 T = TypeVar("T")
 privacy_app = typer.Typer(
@@ -32,6 +34,8 @@ Email = Annotated[str, typer.Option(help="The data subject's email address.")]
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(tools)` against the instance; known failures become a message and exit 1."""
+    import httpx
+
     from bpsn.base.clock import SimClock
     from bpsn.integration.clients.http import ApiClient, RetryPolicy
     from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError

@@ -10,27 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bpsn.integration.clients.servicenow import ServiceNowError
-from bpsn.integration.engine.mapping import IncidentSettings, ticket_fields
-from bpsn.integration.rules import explain
-from bpsn.integration.rules.catalog import CatalogError
-from bpsn.integration.rules.connect import RulesSession, open_rules
-from bpsn.integration.rules.dryrun import DryRunError, DryRunResult, active_incidents, dry_run
-from bpsn.integration.rules.evaluator import RulesOutcome, evaluate
-from bpsn.integration.rules.files import FileError, read_rules_file, read_share_file
-from bpsn.integration.rules.model import Rule
-from bpsn.integration.rules.validation import parse_rules
-
 from .errors import is_settings_error
+
+if TYPE_CHECKING:  # the rules engine is imported by the commands that run it, not by every `bpsn`
+    from bpsn.integration.rules.connect import RulesSession
+    from bpsn.integration.rules.dryrun import DryRunResult
+    from bpsn.integration.rules.evaluator import RulesOutcome
+    from bpsn.integration.rules.model import Rule
 
 T = TypeVar("T")
 rules_app = typer.Typer(
@@ -43,8 +38,21 @@ console = Console()
 Org = Annotated[str, typer.Option(help="The BigPanda organisation the rules belong to.")]
 
 
+def open_rules() -> AbstractAsyncContextManager[RulesSession]:
+    """The session every command works in (tests point it at in-process systems)."""
+    from bpsn.integration.rules.connect import open_rules as connect
+
+    return connect()
+
+
 def _run(work: Callable[[RulesSession], Awaitable[T]]) -> T:
     """Run `work(session)`; known failures become a message and exit 1."""
+    import httpx
+
+    from bpsn.integration.clients.servicenow import ServiceNowError
+    from bpsn.integration.rules.catalog import CatalogError
+    from bpsn.integration.rules.dryrun import DryRunError
+
     async def main() -> T:
         async with open_rules() as session:
             return await work(session)
@@ -61,6 +69,8 @@ def _run(work: Callable[[RulesSession], Awaitable[T]]) -> T:
 
 
 def _trace_table(title: str, outcome: RulesOutcome) -> Table:
+    from bpsn.integration.rules import explain
+
     t = Table(title=escape(title), header_style="bold")
     for col in ("order", "rule", "result", "what it does" if not outcome.dry_run else "what it would do"):
         t.add_column(col, overflow="fold")
@@ -97,6 +107,9 @@ def rules_list(org: Org = "demo") -> None:
 
 
 async def _rules_to_run(session: RulesSession, org: str, rules_file: Path | None) -> list[Rule]:
+    from bpsn.integration.rules.files import read_rules_file
+    from bpsn.integration.rules.validation import parse_rules
+
     if rules_file is None:
         return await session.store.rules(org)
     await session.load_tags()
@@ -110,6 +123,10 @@ def rules_test(share: Annotated[Path, typer.Option(help="A share as the core ret
                rules_file: Annotated[Path | None, typer.Option(
                    "--rules", help="Test the rules in this file instead of the stored ones.")] = None) -> None:
     """What the active rules do to the ticket one share would create (nothing is written)."""
+    from bpsn.integration.engine.mapping import IncidentSettings, ticket_fields
+    from bpsn.integration.rules.evaluator import evaluate
+    from bpsn.integration.rules.files import read_share_file
+
     incident = _load(lambda: read_share_file(share))
     rules = _run(lambda s: _rules_to_run(s, org, rules_file))
     mapped = ticket_fields(incident, IncidentSettings(namespace=org))
@@ -141,6 +158,10 @@ def rules_dry_run(org: Org = "demo",
                   active_only: Annotated[bool, typer.Option(
                       "--active-only", help="Only the active rules (default: inactive ones too).")] = False) -> None:
     """What every rule would do to each incident's ticket. Writes nothing to either system."""
+    from bpsn.integration.engine.mapping import IncidentSettings
+    from bpsn.integration.rules.dryrun import active_incidents, dry_run
+    from bpsn.integration.rules.files import read_share_file
+
     incidents = _load(lambda: [read_share_file(p) for p in share]) if share else None
 
     async def work(session: RulesSession) -> list[DryRunResult]:
@@ -162,6 +183,8 @@ def rules_save(file: Annotated[Path, typer.Argument(help="YAML or JSON: a list o
                org: Org = "demo") -> None:
     """Check every rule in FILE and save them (a rule with an existing name replaces it). When any
     rule cannot work, nothing is saved and each reason is shown."""
+    from bpsn.integration.rules.files import read_rules_file
+
     items = _load(lambda: read_rules_file(file))
 
     async def work(session: RulesSession) -> list[Rule]:
@@ -184,6 +207,8 @@ def rules_delete(name: str, org: Org = "demo") -> None:
 
 
 def _load(read: Callable[[], T]) -> T:
+    from bpsn.integration.rules.files import FileError
+
     try:
         return read()
     except FileError as exc:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -153,6 +152,8 @@ def up(ctx: typer.Context,
 def _start_logging(level: LogLevel, *settings: Any) -> None:
     """Log lines on stderr, `time LEVEL logger: message`; credentials set through the environment
     are masked in every line (the demo values are public, as the banner shows)."""
+    from pydantic import SecretStr
+
     from bpsn.integration.logs import REDACTOR, configure_logging
 
     for s in settings:

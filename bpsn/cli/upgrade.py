@@ -7,12 +7,14 @@ import asyncio
 import json
 import sys
 from importlib import resources
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
 from .errors import PROG, bad_flag, is_settings_error, say
+
+if TYPE_CHECKING:  # imported by the command when it connects, not by every `bpsn`
+    import httpx
 
 # Tests point the command at an in-process simulator; None means the network.
 transport: httpx.AsyncBaseTransport | None = None
@@ -44,6 +46,8 @@ def upgrade(org: Annotated[str, typer.Option(help="The BigPanda organisation the
 
 
 def _run(org: str):  # type: ignore[no-untyped-def]
+    import httpx
+
     from bpsn.integration.clients.servicenow import ServiceNowError
     from bpsn.integration.config.crypto import ConfigKeyError
     from bpsn.integration.config.versioned import ConfigError

@@ -6,9 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.testing import call_asgi
 
@@ -19,12 +18,15 @@ T0 = 1_767_225_600  # SimClock.virtual()'s start
 
 
 class Sim:
-    def __init__(self) -> None:
-        self.clock = SimClock.virtual()
-        self.backend = BigPandaBackend(clock=self.clock)
+    """The module's simulator (tests/bigpanda/conftest.py) as a new one starts: its clock back at the
+    start, then reset."""
+
+    def __init__(self, backend: BigPandaBackend, app: FastAPI) -> None:
+        self.clock, self.backend, self.app = backend.clock, backend, app
+        self.clock.restart()
+        backend.reset()
         for org in self.backend.orgs.values():  # every request is at one virtual instant: no 429s here
             org.rate_limits.enabled = False
-        self.app = create_app(self.backend)
         self.org = self.backend.orgs["demo"]
 
     def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -46,8 +48,8 @@ class Sim:
 
 
 @pytest.fixture
-def sim() -> Sim:
-    return Sim()
+def sim(shared_bigpanda: tuple[BigPandaBackend, FastAPI]) -> Sim:
+    return Sim(*shared_bigpanda)
 
 
 def errors(r: httpx.Response) -> str:

@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.testing import call_asgi
 
@@ -20,11 +19,15 @@ ENV = "/resources/v2.0/environments/production/incidents"
 
 
 class Api:
-    def __init__(self) -> None:
-        self.backend = BigPandaBackend(clock=SimClock.virtual())
+    """The module's simulator (tests/bigpanda/conftest.py) as a new one starts: its clock back at the
+    start, then reset."""
+
+    def __init__(self, backend: BigPandaBackend, app: FastAPI) -> None:
+        self.backend, self.app = backend, app
+        backend.clock.restart()
+        backend.reset()
         for org in self.backend.orgs.values():
             org.rate_limits.enabled = False  # a frozen clock puts every request in one second
-        self.app = create_app(self.backend)
 
     def call(self, method: str, url: str, headers: dict[str, str] = USER, **kw: Any) -> httpx.Response:
         return call_asgi(self.app, method, url, headers=headers, **kw)
@@ -45,8 +48,8 @@ class Api:
 
 
 @pytest.fixture
-def api() -> Iterator[Api]:
-    yield Api()
+def api(shared_bigpanda: tuple[BigPandaBackend, FastAPI]) -> Iterator[Api]:
+    yield Api(*shared_bigpanda)
 
 
 def test_search_by_bpql_folder_and_sort(api: Api) -> None:

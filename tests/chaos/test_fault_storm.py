@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bpsn.bench.chaos_storm import ROUTES, fault_kinds, run_storm
+
+pytestmark = pytest.mark.slow(seconds=7)
 
 
 def test_a_fault_storm_on_both_sides_loses_and_duplicates_no_ticket(tmp_path: Path) -> None:

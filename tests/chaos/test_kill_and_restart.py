@@ -23,6 +23,8 @@ import pytest
 
 from bpsn.bench.chaos_stack import ProcessStack
 
+pytestmark = pytest.mark.slow(seconds=16)
+
 
 @pytest.fixture
 def stack(tmp_path: Path) -> ProcessStack:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow(seconds=7)
+
 POLL = 15.0
 ARRIVAL = 20.0
 

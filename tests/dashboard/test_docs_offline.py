@@ -18,6 +18,8 @@ from bpsn.simulator.bigpanda.app import create_app as bigpanda_app
 from bpsn.simulator.common.openapi import DOCS_ASSETS
 from bpsn.simulator.servicenow.app import create_app as servicenow_app
 
+pytestmark = pytest.mark.slow(seconds=10)
+
 SIMULATORS = {"bigpanda": bigpanda_app, "servicenow": servicenow_app}
 METHODS = ("get", "put", "post", "patch", "delete")
 

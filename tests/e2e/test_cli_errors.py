@@ -1,8 +1,17 @@
 """What the operator gets wrong, as the operator runs it: one line on stderr naming the flag or the
-environment variable, exit 2; `--port 0` printing the real port; help that shows every word."""
+environment variable, exit 2; `--port 0` printing the real port; help that shows every word.
+
+A refusal that comes while click parses the flags or a command reads its BPSN_* settings, before
+anything is bound or started, runs in this process through the root command's `main`
+(`refusal`): the same code path as the console script, without ~1 s of interpreter start and
+imports per case. What depends on a process of its own stays a subprocess (`bpsn`): ports that are
+taken or bound, the host check, a refusal after a socket is bound, the demo (it starts its stack
+before reading the setting), signals and `--port 0`, and help as a terminal prints it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import signal
@@ -11,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -20,8 +30,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bpsn.cli.errors import PROG
 from bpsn.cli.main import app
 from bpsn.load.processes import child_env
+
+pytestmark = pytest.mark.slow(seconds=12)
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
@@ -32,6 +45,43 @@ def bpsn(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> 
     return subprocess.run([sys.executable, "-m", "bpsn.cli", *args], check=False, cwd=ROOT,
                           env=child_env(**(env or {})),
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class RefusalTimeout(Exception):
+    """A command that was to refuse ran on instead."""
+
+
+@contextlib.contextmanager
+def alarm(seconds: float) -> Iterator[None]:
+    """In the main thread, SIGALRM ends a command that never refuses (it would serve forever), as
+    subprocess.run's timeout does for `bpsn`. Elsewhere (no signals there) the test simply waits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(_signum: int, _frame: Any) -> None:
+        raise RefusalTimeout(f"no refusal within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def refusal(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`bpsn ARGS` in this process, as the console script runs it (the root command's main, which
+    ends in SystemExit); stdout and stderr apart. An exception that escaped the root command is
+    printed into stderr as the console script would print it, so "Traceback" checks still see it."""
+    with alarm(timeout):
+        result = CliRunner().invoke(app, list(args), env=env, prog_name=PROG)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+        return subprocess.CompletedProcess(["bpsn", *args], 1, result.stdout, stderr)
+    return subprocess.CompletedProcess(["bpsn", *args], result.exit_code, result.stdout, stderr)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -80,7 +130,7 @@ def test_a_port_in_use_is_one_line_and_nothing_is_announced(command: list[str], 
     (["up"], "--servicenow-port", "70000"),
 ], ids=label)
 def test_a_port_out_of_range_is_one_line(command: list[str], flag: str, value: str) -> None:
-    assert_one_line(bpsn(*command, flag, value), flag)
+    assert_one_line(refusal(*command, flag, value), flag)
 
 
 @pytest.mark.e2e
@@ -103,33 +153,36 @@ def test_a_host_that_is_not_this_machine_is_one_line() -> None:
     (["core"], "--log-format", "xml"),
     (["load"], "--profile", "no-such-profile"),
     (["load"], "--workers", "-1"),
+], ids=label)
+def test_a_bad_flag_is_one_line(command: list[str], flag: str, value: str) -> None:
+    assert_one_line(refusal(*command, flag, value), flag)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command, flag, value", [  # the socket is bound before the file is read
     (["sim", "bigpanda", "--port", "0"], "--fixtures", "/no/such/fixtures.yaml"),
     (["sim", "servicenow", "--port", "0"], "--fixtures", "/no/such/fixtures.yaml"),
 ], ids=label)
-def test_a_bad_flag_is_one_line(command: list[str], flag: str, value: str) -> None:
+def test_a_bad_flag_after_the_port_is_bound_is_one_line(command: list[str], flag: str, value: str) -> None:
     assert_one_line(bpsn(*command, flag, value), flag)
 
 
 @pytest.mark.e2e
 def test_an_unknown_flag_is_one_line() -> None:
-    assert_one_line(bpsn("up", "--bigpanda-prot", "8001"), "--bigpanda-prot")
+    assert_one_line(refusal("up", "--bigpanda-prot", "8001"), "--bigpanda-prot")
 
 
 @pytest.mark.e2e
 def test_an_unknown_simulator_is_one_line() -> None:
-    assert_one_line(bpsn("sim", "example-fixtures", "jira"), "SIMULATOR", "jira")
+    assert_one_line(refusal("sim", "example-fixtures", "jira"), "SIMULATOR", "jira")
 
 
 # --- environment -------------------------------------------------------------------------------
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("variable, value, command", [
-    ("BPSN_BP_RATE_LIMIT_ENABLED", "maybe", ["sim", "bigpanda", "--port", "0"]),
-    ("BPSN_SN_DEFAULT_LIMIT", "lots", ["sim", "servicenow", "--port", "0"]),
-    ("BPSN_BP_RATE_LIMIT_ENABLED", "maybe", ["up", "--bigpanda-port", "0", "--servicenow-port", "0"]),
     ("BPSN_POLL_INTERVAL", "-1", ["core"]),
     ("BPSN_CHANGES_BATCH", "0", ["core", "--modules", "changes"]),
-    ("BPSN_SN_WAIT_TIMEOUT_MAX", "soon", ["demo", "--hosts", "1"]),
     ("BPSN_BP_SEED", "zz", ["load"]),
     ("BPSN_HTTP_TIMEOUT", "-1", ["selftest"]),
     ("BPSN_CMDB_PAGE_SIZE", "0", ["cmdb", "sync"]),
@@ -140,8 +193,21 @@ def test_an_unknown_simulator_is_one_line() -> None:
     ("BPSN_HTTP_TIMEOUT", "soon", ["privacy", "export", "--email", "someone@example.com"]),
 ], ids=label)
 def test_a_bad_environment_value_names_the_variable(variable: str, value: str, command: list[str]) -> None:
-    line = assert_one_line(bpsn(*command, env={variable: value}), variable, value)
+    line = assert_one_line(refusal(*command, env={variable: value}), variable, value)
     assert "validation error for" not in line  # pydantic's heading, which names the class and not the variable
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("variable, value, command", [  # read after a socket is bound or the demo started
+    ("BPSN_BP_RATE_LIMIT_ENABLED", "maybe", ["sim", "bigpanda", "--port", "0"]),
+    ("BPSN_SN_DEFAULT_LIMIT", "lots", ["sim", "servicenow", "--port", "0"]),
+    ("BPSN_BP_RATE_LIMIT_ENABLED", "maybe", ["up", "--bigpanda-port", "0", "--servicenow-port", "0"]),
+    ("BPSN_SN_WAIT_TIMEOUT_MAX", "soon", ["demo", "--hosts", "1"]),
+], ids=label)
+def test_a_bad_environment_value_of_a_running_command_names_the_variable(variable: str, value: str,
+                                                                          command: list[str]) -> None:
+    line = assert_one_line(bpsn(*command, env={variable: value}), variable, value)
+    assert "validation error for" not in line
 
 
 # --- port 0 ------------------------------------------------------------------------------------

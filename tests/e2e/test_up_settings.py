@@ -14,7 +14,7 @@ from bpsn_up_process import bpsn_up, eventually, run_up
 
 from bpsn.cli.up import SETTINGS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow(seconds=10)]
 
 
 @pytest.mark.parametrize(("env", "args", "named"), [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -47,14 +48,25 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def backend() -> ServiceNowBackend:
-    return ServiceNowBackend(clock=SimClock.virtual())
+@pytest.fixture(scope="module")
+def pooled_servicenow() -> tuple[ServiceNowBackend, Any]:
+    backend = ServiceNowBackend(clock=SimClock.virtual())
+    return backend, create_app(backend)
 
 
 @pytest.fixture
-async def connect(backend: ServiceNowBackend) -> AsyncIterator[Callable[..., tuple[ConfigStore, Recording]]]:
-    app = create_app(backend)
+def backend(pooled_servicenow: tuple[ServiceNowBackend, Any]) -> ServiceNowBackend:
+    """The module's instance as a new one starts: its clock back at the start, then reset."""
+    backend, _ = pooled_servicenow
+    backend.clock.restart()
+    backend.reset()
+    return backend
+
+
+@pytest.fixture
+async def connect(backend: ServiceNowBackend,
+                  pooled_servicenow: tuple[ServiceNowBackend, Any]) -> AsyncIterator[Callable[..., tuple[ConfigStore, Recording]]]:
+    _, app = pooled_servicenow
     clients: list[httpx.AsyncClient] = []
 
     def make(**transport_options: bool) -> tuple[ConfigStore, Recording]:

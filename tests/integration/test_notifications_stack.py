@@ -7,9 +7,12 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from bpsn.simulator.servicenow.records.outbound import LOG_TABLE, SEEDED_SYS_ID, TABLE
 from bpsn.stack import run_stack
+
+pytestmark = pytest.mark.slow(seconds=8)
 
 POLL = 4.0
 

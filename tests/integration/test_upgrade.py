@@ -4,7 +4,6 @@ and the core running from the migrated configuration."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -42,11 +41,10 @@ def fixture_data() -> dict[str, Any]:
 
 
 @pytest.fixture
-def bench() -> Iterator[InProcessBench]:
-    b = InProcessBench()
-    b.admins["servicenow"].load_fixtures(fixture_data())
-    yield b
-    b.close()
+def bench(bpsn_bench: InProcessBench) -> InProcessBench:
+    """The pooled bench (reset to the seeded state for this test), made a 2.9 instance."""
+    bpsn_bench.admins["servicenow"].load_fixtures(fixture_data())
+    return bpsn_bench
 
 
 def upgrade(bench: InProcessBench, org: str = "demo") -> UpgradeReport:
@@ -191,13 +189,9 @@ def test_a_clean_up_interrupted_half_way_finishes_on_the_next_run(bench: InProce
     assert bench.records("sys_properties", "nameSTARTSWITHx_bip_panda.") == []
     assert len(bench.records("x_bip_panda_config", "organization=demo")) == 1
 
-def test_an_instance_without_the_29_app_is_refused() -> None:
-    b = InProcessBench()
-    try:
-        with pytest.raises(UpgradeError, match="not a BigPanda 2.9 instance"):
-            upgrade(b)
-    finally:
-        b.close()
+def test_an_instance_without_the_29_app_is_refused(bpsn_bench: InProcessBench) -> None:
+    with pytest.raises(UpgradeError, match="not a BigPanda 2.9 instance"):
+        upgrade(bpsn_bench)
 
 
 def test_the_core_runs_from_the_migrated_configuration(bench: InProcessBench) -> None:

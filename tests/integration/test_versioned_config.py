@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -33,14 +34,25 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def backend() -> ServiceNowBackend:
-    return ServiceNowBackend(clock=SimClock.virtual())
+@pytest.fixture(scope="module")
+def pooled_servicenow() -> tuple[ServiceNowBackend, Any]:
+    backend = ServiceNowBackend(clock=SimClock.virtual())
+    return backend, create_app(backend)
 
 
 @pytest.fixture
-async def connect(backend: ServiceNowBackend) -> AsyncIterator[Callable[[tuple[str, str]], ConfigStore]]:
-    app = create_app(backend)
+def backend(pooled_servicenow: tuple[ServiceNowBackend, Any]) -> ServiceNowBackend:
+    """The module's instance as a new one starts: its clock back at the start, then reset."""
+    backend, _ = pooled_servicenow
+    backend.clock.restart()
+    backend.reset()
+    return backend
+
+
+@pytest.fixture
+async def connect(backend: ServiceNowBackend,
+                  pooled_servicenow: tuple[ServiceNowBackend, Any]) -> AsyncIterator[Callable[[tuple[str, str]], ConfigStore]]:
+    _, app = pooled_servicenow
     clients: list[httpx.AsyncClient] = []
 
     def make(auth: tuple[str, str], key: str = KEY) -> ConfigStore:

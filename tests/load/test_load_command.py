@@ -29,6 +29,8 @@ from bpsn.load.summary import (
     integrity,
 )
 
+pytestmark = pytest.mark.slow(seconds=17)
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 90.0
 LOCUST_FILES = ["locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust.json", "locust.html"]

@@ -1,6 +1,11 @@
 """The wheel, as a user gets it: built from this checkout, installed with its [test] extra into a
 fresh virtual environment outside the checkout, and used from a project that has its own
 `integration/` and `simulator/` packages (a common layout that must never collide with ours).
+
+The fresh environment gets its dependencies from the one running these tests, linked rather than
+installed again (that was most of this file's time): pip still resolves the wheel's own
+requirements, [test] included, against them with --no-index, so a requirement the wheel declares
+wrongly, or one that is missing, still fails the install.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import venv
 from collections.abc import Iterator
@@ -17,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.slow(seconds=40)]
 
 # Run in the fresh environment: every public module imports, and the distribution's file list
 # holds no top-level name but bpsn (its metadata and the `bpsn` script aside).
@@ -63,6 +69,25 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
     return proc.stdout + proc.stderr
 
 
+def fresh_venv_on_these_dependencies(work: Path) -> Path:
+    """A new virtual environment (its bin folder) that sees every distribution installed beside the
+    running interpreter except bpsn itself, through a folder of links named in a .pth file; none of
+    their .pth files run (the editable install's finder among them), so bpsn can only come from the wheel."""
+    linked = work / "dependencies"
+    linked.mkdir()
+    for site in {Path(sysconfig.get_path("purelib")), Path(sysconfig.get_path("platlib"))}:
+        for entry in site.iterdir():
+            name = entry.name
+            if name.startswith(("bpsn", "__editable__")) or name.endswith(".pth") or name == "__pycache__":
+                continue
+            if not (linked / name).exists():
+                (linked / name).symlink_to(entry)
+    venv.EnvBuilder(with_pip=False).create(work / "venv")
+    purelib = sysconfig.get_path("purelib", vars={"base": str(work / "venv"), "platbase": str(work / "venv")})
+    (Path(purelib) / "bpsn-test-dependencies.pth").write_text(f"{linked}\n")
+    return work / "venv" / "bin"
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
     """(the venv's bin folder, the user's project folder, the environment to run in)."""
@@ -74,9 +99,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(source)],
         cwd=work, env=env, timeout=300)
     wheel = next((work / "dist").glob("bpsn-*.whl"))
-    venv.EnvBuilder(with_pip=True).create(work / "venv")
-    bin_dir = work / "venv" / "bin"
-    run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", f"{wheel}[test]"], cwd=work, env=env, timeout=600)
+    bin_dir = fresh_venv_on_these_dependencies(work)
+    run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheel.parent),
+         "bpsn[test]"], cwd=work, env=env, timeout=600)
     project = work / "user-project"
     for package in ("integration", "simulator"):
         (project / package).mkdir(parents=True)

@@ -20,6 +20,8 @@ import pytest
 
 from bpsn.harness.remote import VIRTUAL_START, RemoteStack, RemoteStackError
 
+pytestmark = pytest.mark.slow(seconds=35)
+
 ROOT = Path(__file__).resolve().parents[2]
 URL = re.compile(r"simulator on (http://127\.0\.0\.1:\d+)")
 UP_URLS = re.compile(r"(BigPanda|ServiceNow) simulator\W+(http://127\.0\.0\.1:\d+)")
@@ -29,9 +31,21 @@ FEATURES = ["alert_to_ticket", "tag_sync", "reopen", "snooze", "ai_features", "c
             "cmdb_sync", "oim_feature", "transform_rules", "privacy", "incident_tasks", "notified_changes"]
 
 
+# Installed pytest plugins the project's features and the usage check never use: without them each
+# pytest session here starts on about half the CPU. (The example project's session keeps them all,
+# as its CI recipe runs it.)
+UNUSED_PLUGINS = "-p no:faker -p no:hypothesispytest -p no:schemathesis -p no:anyio"
+
+
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSN_")}
     env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _pytest_environment() -> dict[str, str]:
+    env = _environment()
+    env["PYTEST_ADDOPTS"] = f"{env.get('PYTEST_ADDOPTS', '')} {UNUSED_PLUGINS}"
     return env
 
 
@@ -104,7 +118,7 @@ def test_the_project_features_pass_against_bpsn_up_in_another_process(up_urls: t
     files = [f"features/test_{name}.py" for name in FEATURES]
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                           *files, "--bpsn-remote-bigpanda", bp_url, "--bpsn-remote-servicenow", sn_url],
-                         cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=600)
+                         cwd=ROOT, env=_pytest_environment(), capture_output=True, text=True, timeout=600)
     tail = run.stdout[-3000:] + run.stderr[-2000:]
     assert run.returncode == 0, tail
     passed = int(re.search(r"(\d+) passed", run.stdout).group(1))  # type: ignore[union-attr]
@@ -140,7 +154,7 @@ def test_one_url_alone_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "test_nothing.py").write_text("def test_it(bpsn_bench):\n    pass\n")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_nothing.py",
                           "--bpsn-remote-bigpanda", "http://127.0.0.1:1"],
-                         cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=120)
+                         cwd=tmp_path, env=_pytest_environment(), capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "a remote stack needs both URLs; missing --bpsn-remote-servicenow" in run.stdout + run.stderr
 

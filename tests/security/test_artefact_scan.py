@@ -37,6 +37,8 @@ from bpsn.load.processes import Child, child_env, cli, wait_until
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
 
+pytestmark = pytest.mark.slow(seconds=7)
+
 SETTINGS: list[Any] = [BigPandaSettings, ServiceNowSettings, ConnectionSettings, OimConnection, ChangesConnection,
                        ConfigAdminSettings, RulesConnection, CmdbSettings]
 SECRET_NAME = re.compile(r"(token|_key|password|secret)$")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,13 +45,31 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# The module's pooled instance's app, by the instance's id: instances a test makes get their own.
+_APPS: dict[int, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def pooled_backend() -> Iterator[ServiceNowBackend]:
+    backend = ServiceNowBackend(clock=SimClock.virtual())
+    _APPS[id(backend)] = create_app(backend)
+    yield backend
+    del _APPS[id(backend)]
+
+
 @pytest.fixture
-def backend() -> ServiceNowBackend:
-    return ServiceNowBackend(clock=SimClock.virtual())
+def backend(pooled_backend: ServiceNowBackend) -> ServiceNowBackend:
+    """The module's instance as a new one starts (its clock at the start, then reset, as
+    `/_sim/reset` does): its instance key stays, every record, login count and token goes."""
+    pooled_backend.clock.restart()
+    pooled_backend.reset()
+    return pooled_backend
 
 
 def _client(backend: ServiceNowBackend, auth: tuple[str, str] | None = ADMIN) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(backend)), base_url="http://sn", auth=auth)
+    app = _APPS.get(id(backend))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app if app is not None else create_app(backend)),
+                             base_url="http://sn", auth=auth)
 
 
 @pytest.fixture

@@ -49,16 +49,35 @@ class Exploit:
         return os.system, (f"touch {self.marker}",)
 
 
-@pytest.fixture
-def bigpanda(tmp_path: Path) -> FastAPI:
-    settings = BigPandaSettings(snapshot_dir=tmp_path / "snapshots", rate_limit_enabled=False)
+@pytest.fixture(scope="module")
+def shared_bigpanda() -> FastAPI:
+    settings = BigPandaSettings(rate_limit_enabled=False)
     return create_bigpanda(BigPandaBackend(settings, clock=SimClock.virtual()))
 
 
-@pytest.fixture
-def servicenow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    monkeypatch.setenv("BPSN_SN_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+@pytest.fixture(scope="module")
+def shared_servicenow() -> FastAPI:
     return create_servicenow(ServiceNowBackend(clock=SimClock.virtual()))
+
+
+@pytest.fixture
+def bigpanda(shared_bigpanda: FastAPI, tmp_path: Path) -> FastAPI:
+    """The module's simulator, as a new one starts (clock, then state), saving into this test's folder."""
+    backend: BigPandaBackend = shared_bigpanda.state.backend
+    backend.settings.snapshot_dir = tmp_path / "snapshots"
+    backend.clock.restart()
+    backend.reset()
+    return shared_bigpanda
+
+
+@pytest.fixture
+def servicenow(shared_servicenow: FastAPI, tmp_path: Path) -> FastAPI:
+    """The module's instance, as a new one starts (clock, then records), saving into this test's folder."""
+    backend: ServiceNowBackend = shared_servicenow.state.backend
+    backend.settings.snapshot_dir = tmp_path / "snapshots"
+    backend.clock.restart()
+    backend.reset()
+    return shared_servicenow
 
 
 def bp_alert(app: FastAPI, host: str) -> str:

@@ -4,6 +4,7 @@ speed goals live in the benchmark, never in tests)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,10 +16,19 @@ from bpsn.bench.report import rows, write
 from bpsn.bench.run import run_all
 from bpsn.bench.serve import disable_rate_limits
 
+pytestmark = pytest.mark.slow(seconds=20)
+
+
+# The fixtures section times a pytest session in a subprocess (four in the full benchmark). Without the
+# installed plugins it never uses, it starts on half the CPU; the section's code path is the same.
+UNUSED_PLUGINS = "-p no:faker -p no:hypothesispytest -p no:schemathesis -p no:anyio -p no:locust"
+
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    return run_all(Sizes.tiny())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_ADDOPTS", f"{os.environ.get('PYTEST_ADDOPTS', '')} {UNUSED_PLUGINS}")
+        return run_all(Sizes.tiny())
 
 
 def positive(value: Any) -> bool:
