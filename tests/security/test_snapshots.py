@@ -60,24 +60,23 @@ def shared_servicenow() -> FastAPI:
     return create_servicenow(ServiceNowBackend(clock=SimClock.virtual()))
 
 
-@pytest.fixture
-def bigpanda(shared_bigpanda: FastAPI, tmp_path: Path) -> FastAPI:
-    """The module's simulator, as a new one starts (clock, then state), saving into this test's folder."""
-    backend: BigPandaBackend = shared_bigpanda.state.backend
+def as_new(app: FastAPI, tmp_path: Path) -> FastAPI:
+    """The module's simulator as a new one starts (clock, then state), saving into this test's folder."""
+    backend = app.state.backend
     backend.settings.snapshot_dir = tmp_path / "snapshots"
     backend.clock.restart()
     backend.reset()
-    return shared_bigpanda
+    return app
+
+
+@pytest.fixture
+def bigpanda(shared_bigpanda: FastAPI, tmp_path: Path) -> FastAPI:
+    return as_new(shared_bigpanda, tmp_path)
 
 
 @pytest.fixture
 def servicenow(shared_servicenow: FastAPI, tmp_path: Path) -> FastAPI:
-    """The module's instance, as a new one starts (clock, then records), saving into this test's folder."""
-    backend: ServiceNowBackend = shared_servicenow.state.backend
-    backend.settings.snapshot_dir = tmp_path / "snapshots"
-    backend.clock.restart()
-    backend.reset()
-    return shared_servicenow
+    return as_new(shared_servicenow, tmp_path)
 
 
 def bp_alert(app: FastAPI, host: str) -> str:
