@@ -39,8 +39,7 @@ from bpsn.integration.engine.messages import (
 )
 from bpsn.integration.rules.in_force import RulesInForce
 
-from .modules.companion import TicketCompanion, WrittenTicket
-from .modules.poll_batch import PollBatch
+from .modules.companion import TicketCompanion, WrittenTicket, run_companions
 from .outage import OutageGate, answers, is_outage
 from .privacy import PrivacyPolicy, Pseudonymiser, to_bigpanda, to_servicenow
 from .rules import Rule, RuleStore
@@ -257,17 +256,7 @@ class IntegrationRunner:
             await run
 
     async def _companions(self, written: list[WrittenTicket]) -> None:
-        poll = PollBatch(self.servicenow, len(self.companions))  # their record writes leave together
-
-        async def one(companion: TicketCompanion) -> None:
-            try:
-                await companion.after_poll(written)
-            except Exception as exc:  # the tickets are written and acknowledged: log and go on
-                log.error("%s failed after the poll: %s", type(companion).__name__, exc)
-            finally:
-                poll.finished()
-        with poll.shared():
-            await asyncio.gather(*(one(c) for c in self.companions))
+        await run_companions(self.companions, written, self.servicenow)
 
     async def _process(self, share: dict[str, Any], existing: TicketRef | None, report: PollReport,
                        tags: dict[str, str], sys_ids: dict[tuple[str, str], str],

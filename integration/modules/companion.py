@@ -3,6 +3,8 @@ companion does with it, and the runner's parts a companion shares (clients, look
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,6 +14,10 @@ from bpsn.integration.clients.lookups import ReferenceCache, TagDirectory
 from bpsn.integration.clients.servicenow import ServiceNowClient
 from bpsn.integration.engine.incidents import IncidentEngine
 from bpsn.integration.engine.messages import TicketRef
+
+from .poll_batch import PollBatch
+
+log = logging.getLogger("bpsn.integration")
 
 
 @dataclass(frozen=True)
@@ -39,3 +45,20 @@ class CompanionHost(Protocol):
     references: ReferenceCache
     directory: TagDirectory
     companions: list[TicketCompanion]
+
+
+async def run_companions(companions: list[TicketCompanion], written: list[WrittenTicket],
+                         servicenow: ServiceNowClient) -> None:
+    """A poll's companions, together; their record writes leave in one Batch API request
+    (poll_batch.py). A companion's failure is logged: the tickets are written and acknowledged."""
+    poll = PollBatch(servicenow, len(companions))
+
+    async def one(companion: TicketCompanion) -> None:
+        try:
+            await companion.after_poll(written)
+        except Exception as exc:  # noqa: BLE001 - the others and the next poll go on
+            log.error("%s failed after the poll: %s", type(companion).__name__, exc)
+        finally:
+            poll.finished()
+    with poll.shared():
+        await asyncio.gather(*(one(c) for c in companions))
