@@ -87,13 +87,6 @@ class Core:
 
 
 @pytest.fixture
-def bench() -> Iterator[InProcessBench]:
-    b = InProcessBench()
-    yield b
-    b.close()
-
-
-@pytest.fixture
 def core(bench: InProcessBench) -> Iterator[Core]:
     c = Core(bench)
     yield c

@@ -28,13 +28,6 @@ assert KEY  # the same configuration key as the core tests
 
 
 @pytest.fixture
-def bench() -> Iterator[InProcessBench]:
-    b = InProcessBench()
-    yield b
-    b.close()
-
-
-@pytest.fixture
 def core(bench: InProcessBench) -> Iterator[Core]:
     c = Core(bench)
     c.bigpanda = Counting(bench.bigpanda_app)  # type: ignore[attr-defined]

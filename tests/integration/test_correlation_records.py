@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,13 +11,6 @@ from bpsn.integration.modules.correlations import (
     external_ticket_rows,
 )
 from bpsn.testing import InProcessBench
-
-
-@pytest.fixture
-def bench() -> Iterator[InProcessBench]:
-    b = InProcessBench()
-    yield b
-    b.close()
 
 
 def test_confidence_is_the_share_of_alerts_carrying_the_matched_tags() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from test_core_from_config import Core, bench, core, demo_config, serve  # noqa: F401 - the same fixtures
+from test_core_from_config import Core, core, demo_config, serve  # noqa: F401 - the same fixtures
 
 from bpsn.integration.bootstrap import BootstrapError, check_tag_types
 from bpsn.integration.engine.tags import TagMapping, closed_list_mappings
