@@ -35,7 +35,7 @@ def _port(help_text: str) -> Any:
 
 def _listen(host: str, port: int, port_flag: str = "--port") -> socket.socket:
     """The simulator's socket, bound before anything is printed: a taken port is one line, not a traceback."""
-    from bpsn.stack import ListenError, listen
+    from bpsn.base.listening import ListenError, listen
 
     try:
         return listen(host, port)

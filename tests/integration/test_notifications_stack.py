@@ -60,6 +60,7 @@ def test_without_notifications_the_poll_is_the_wait() -> None:
     assert took > 2.0 and outcomes == []
 
 
+@pytest.mark.bench_check
 def test_the_notify_bench_measures_both_kinds_of_change() -> None:
     from bpsn.bench.notify import measure
 

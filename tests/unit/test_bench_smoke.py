@@ -16,7 +16,7 @@ from bpsn.bench.report import rows, write
 from bpsn.bench.run import run_all
 from bpsn.bench.serve import disable_rate_limits
 
-pytestmark = pytest.mark.slow(seconds=20)
+pytestmark = [pytest.mark.bench_check, pytest.mark.slow(seconds=20)]
 
 
 # The fixtures section times a pytest session in a subprocess (four in the full benchmark). Without the

@@ -318,6 +318,7 @@ def test_v1_export_polls_its_job_every_retry_interval(bench: InProcessBench, run
         bench.run(exporter.aclose())
 
 
+@pytest.mark.bench_check
 def test_the_benchmark_measures_both_modes_on_the_same_data() -> None:
     from bpsn.bench import cmdb
     from bpsn.bench.common import Sizes

@@ -429,6 +429,7 @@ def test_the_cli_saves_lists_tests_dry_runs_and_deletes(systems: Any, tmp_path: 
 
 
 # --- the benchmark (no timing assertions: figures go to the report) ------------------------------------
+@pytest.mark.bench_check
 def test_the_benchmark_runs_real_rules_on_real_shares_and_reports_a_row() -> None:
     from bpsn.bench import rules as bench_rules
     from bpsn.bench.common import Sizes
