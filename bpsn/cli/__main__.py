@@ -1,5 +1,20 @@
-"""`python -m bpsn.cli`, as the `bpsn` command."""
+"""The `bpsn` command (console script) and `python -m bpsn.cli`."""
 
-from .main import app
+from __future__ import annotations
 
-app()
+import sys
+
+
+def main() -> None:
+    # A bpsn process never runs under trio, yet httpcore imports trio at start-up whenever it is
+    # installed (bpsn[test] brings it with selenium): 0.17 s of CPU on every `bpsn` start. None in
+    # sys.modules makes that import fail at once, as if trio were absent. Only processes started as
+    # the command do this: importing bpsn.cli (typer's CliRunner, a user's tests) leaves trio alone.
+    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+    from bpsn.cli.main import app
+
+    app()
+
+
+if __name__ == "__main__":
+    main()
