@@ -38,7 +38,10 @@ def test_a_line_per_ticket_retry_fault_and_429_and_never_a_secret(tmp_path: Path
         answers = [up.send_alert(f"web-burst-{i}").status_code for i in range(3)]
         assert 429 in answers, answers
     created = logged(up, "bpsn.integration", r"ticket created: incident=\S+ ticket=\S+ sys_id=\S+")
-    assert len(created) == 1 and f"ticket={ticket['number']} sys_id={ticket['sys_id']}" in created[0], created
+    # the burst's alert that got in opens an incident of its own: its ticket may be created before the stop
+    mine = [line for line in created if f" ticket={ticket['number']} " in line]
+    assert len(mine) == 1 and f"sys_id={ticket['sys_id']}" in mine[0], created
+    assert len(created) == len({re.search(r" ticket=(\S+) ", line).group(1) for line in created}), created  # type: ignore[union-attr]
     assert len(logged(up, "bpsn.integration", f"ticket updated: incident=\\S+ ticket={ticket['number']} ")) >= 1
     assert logged(up, "bpsn.simulator.faults",
                   r"fault fired: rule=1 method=POST path=/api/now\S* status=503 fired=1/1$"), up.text()
