@@ -11,6 +11,9 @@ type, a dependency override is set, telemetry is on) it is handed, untouched and
 dependency has run, to FastAPI's own handler: every error body and its order (repeated parameter,
 then authentication, then all validation errors together) stays FastAPI's by construction.
 
+The same answer is the route's `fast_answer`, for fast_lane.FastLane, which hands a route's
+requests to it before the router and FastAPI's wrappers are reached.
+
 A route qualifies when its dependencies take nothing but the `Request` and are plain coroutines,
 its parameters are scalar path and query parameters without validation aliases plus at most one
 body, and its endpoint is a coroutine that returns a `Response`. Any other route built with this
@@ -153,6 +156,12 @@ def _may_nest_over(raw: bytes) -> bool:
 class FastPathRoute(APIRoute):
     """An APIRoute answering plain requests without FastAPI's dependency solver (module doc)."""
 
+    # answer(request, body): the response to a plain request, or None when FastAPI's handler must
+    # answer (nothing has run then but the body read); None when the route does not qualify. `body`:
+    # the request's body when the caller has read it already, else None (read from the request)
+    fast_answer: Callable[[Request, bytes | None], Awaitable[Response | None]] | None = None
+    fast_reads_body = False  # whether a plain request's answer reads its body
+
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
         # Included in an app, FastAPI builds the handler of its view of the route (the app's and the
@@ -165,7 +174,7 @@ class FastPathRoute(APIRoute):
             return standard
         provider = route.dependency_overrides_provider
 
-        async def solve(request: Request) -> dict[str, Any] | None:
+        async def solve(request: Request, body: bytes | None) -> dict[str, Any] | None:
             """The endpoint's arguments, or None to leave the request to FastAPI. Runs nothing
             with side effects: FastAPI may still answer from the start."""
             if getattr(provider, "dependency_overrides", None) or get_telemetry_data() is not None:
@@ -180,15 +189,16 @@ class FastPathRoute(APIRoute):
                     for p in plan.query:
                         values[p.name] = p.value(query.get(p.alias), "query")
                 if plan.body is not None:
-                    values[plan.body.name] = await self._body(request, plan.body)
+                    values[plan.body.name] = await self._body(request, plan.body, body)
             except _Unsolved:
                 return None
             return values
 
-        async def handler(request: Request) -> Response:
-            values = await solve(request)
+        async def answer(request: Request, body: bytes | None = None) -> Response | None:
+            """The endpoint's response, or None (nothing run) when FastAPI's handler must answer."""
+            values = await solve(request, body)
             if values is None:
-                return await standard(request)
+                return None
             for name, call in plan.dependencies:
                 solved = await call(request)
                 if name is not None:
@@ -200,14 +210,21 @@ class FastPathRoute(APIRoute):
                 raise TypeError(f"{route.path}: a FastPathRoute endpoint returns a Response, not {type(response)}")
             return response
 
+        async def handler(request: Request) -> Response:
+            response = await answer(request)
+            return await standard(request) if response is None else response
+
+        if route is self:  # not FastAPI's view of the route included in another router (see FastLane)
+            self.fast_answer, self.fast_reads_body = answer, plan.body is not None
         return handler
 
     @staticmethod
-    async def _body(request: Request, param: _Param) -> Any:
+    async def _body(request: Request, param: _Param, raw: bytes | None) -> Any:
         if not _json_content(request):
             raise _Unsolved
         try:
-            raw = await request.body()
+            if raw is None:
+                raw = await request.body()
         except Exception as exc:  # a body over the limit, a client gone: FastAPI says what it says
             raise _Unsolved from exc
         # A deep body goes to FastAPI whole: how deep json.loads can go depends on the stack it runs

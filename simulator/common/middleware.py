@@ -341,5 +341,8 @@ def _without_body(send: Send) -> Send:
 
 
 def journal_info(request: Any) -> dict[str, Any]:
-    """The journal annotations of this request (a throwaway dict for unjournaled paths)."""
-    return getattr(request.state, "journal", None) or {"user": "", "table": "", "notes": []}
+    """The journal annotations of this request (a throwaway dict for unjournaled paths): read
+    from the scope's state, the very dict request.state stands for, without making a State
+    whose attribute lookup fails first (a tenth of a Table API request's own route time)."""
+    state = request.scope.get("state")
+    return (state.get("journal") if state else None) or {"user": "", "table": "", "notes": []}

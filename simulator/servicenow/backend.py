@@ -309,7 +309,7 @@ class ServiceNowBackend:
         values, journals = self._writable(table, body, inserting=True, display=display)
         values, journals = (self.acls.writable(table, v, actor.roles, creating=True) for v in (values, journals))
         now = glide_stamp(self.clock.now())
-        record = dict.fromkeys(self.dictionary.fields(table), "")
+        record = self.dictionary.blank_record(table)
         record.update(values)
         record["sys_id"] = values.get("sys_id") or self.rng.hex32()
         if table == dictionary_entries.TABLE:  # a new column, as on an instance

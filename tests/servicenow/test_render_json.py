@@ -17,7 +17,7 @@ from bpsn.simulator.servicenow.records.render import TO_JSON
 FIELD_CHOICES: list[tuple[str, ...]] = [
     (), ("number", "number", "caller_id", "no_such_field", "sys_id"), ("caller_id.name", "number"),
     ("user_password", "sys_id", "user_name"), ("bearer_token", "api_key", "name"),
-    ("work_notes", "comments", "opened_by"),
+    ("work_notes", "comments", "opened_by"), ("no_such_field",),
 ]
 
 
@@ -71,6 +71,23 @@ def test_values_that_are_not_text_take_the_general_path(backend: ServiceNowBacke
     for exclude in (False, True):
         opts: dict[str, Any] = {"exclude_reference_link": exclude, "display_value": "false", "fields": ()}
         assert backend.render_json("incident", row, **opts) == TO_JSON(backend.render("incident", row, **opts))
+
+
+def test_values_not_text_in_fields_shown_as_empty_take_the_general_path(backend: ServiceNowBackend) -> None:
+    """A journal or an empty reference shows as "" whatever it holds: the general path says so too."""
+    row = dict(backend.store.select("incident", limit=1)[0])
+    for odd in ({"work_notes": None}, {"caller_id": 0}, {"parent": b"x"}, {"sys_id": None}):
+        changed = {**row, **odd}
+        for caller in (SYSTEM, backend.identities.actor_for(backend.settings.analyst_user)):
+            assert caller is not None
+            opts: dict[str, Any] = {"display_value": "false", "exclude_reference_link": False, "fields": ()}
+            try:
+                general = TO_JSON(backend.render("incident", changed, caller, **opts))
+            except TypeError:
+                with pytest.raises(TypeError):
+                    backend.render_json("incident", changed, caller, **opts)
+                continue
+            assert backend.render_json("incident", changed, caller, **opts) == general, odd
 
 
 def test_a_caller_who_may_not_read_the_record_gets_an_empty_object(backend: ServiceNowBackend) -> None:

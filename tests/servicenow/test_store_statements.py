@@ -11,7 +11,7 @@ import pytest
 
 from bpsn.base.clock import SimClock
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
-from bpsn.simulator.servicenow.records.store import Store
+from bpsn.simulator.servicenow.records.store import Store, Where
 
 
 @pytest.fixture
@@ -26,8 +26,11 @@ def _insert(store: Store, n: int, **extra: Any) -> dict[str, Any]:
 
 
 def _as_read(store: Store, row: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The row as get() reads it, which must be what a SELECT * names from the cursor gives."""
     read = store.get("incident", row["sys_id"])
     assert read is not None
+    [selected] = store.select("incident", Where("sys_id = ?", [row["sys_id"]]))
+    assert list(read.items()) == list(selected.items())
     return list(read.items())
 
 
@@ -71,3 +74,16 @@ def test_reads_by_sys_id_follow_the_classes(store: Store) -> None:
     assert store.get("task", row["sys_id"]) == store.get("incident", row["sys_id"])
     assert not store.exists("change_request", row["sys_id"]) and store.get("change_request", row["sys_id"]) is None
     assert not store.exists("incident", "f" * 32) and store.get("incident", "f" * 32) is None
+
+
+def test_empty_values_are_left_to_the_column_default_and_no_other(store: Store) -> None:
+    """An INSERT names the non-empty values only (records/statements.py non_empty); a value that is false
+    but not "" (0, False) is still written, as before."""
+    from bpsn.simulator.servicenow.records.statements import non_empty
+
+    values = {"a": "", "b": "x", "c": 0, "d": None, "e": False, "f": "y", "g": 0.0}
+    assert non_empty(values) == ("b", "c", "d", "e", "f", "g")
+    assert non_empty({"a": "", "b": "x"}) == ("b",) and non_empty({}) == ()
+    row = _insert(store, 10, impact=0, urgency=False, description="")
+    assert list(row.items()) == _as_read(store, row)
+    assert (row["impact"], row["urgency"], row["description"]) == ("0", "0", "")

@@ -49,7 +49,7 @@ def load_fixtures(backend: ServiceNowBackend, data: dict[str, Any]) -> int:
             store.conn.execute("ROLLBACK TO bpsn_fixtures")
             store.conn.execute("RELEASE bpsn_fixtures")
             for root, name in dictionary.remove_runtime_fields(keep=fields_before):
-                store.columns(root).discard(name)  # their ALTER TABLE was rolled back too
+                store.forget_columns(root, [name])  # their ALTER TABLE was rolled back too
             backend.numbers.next.clear()
             backend.numbers.next.update(numbers)
             backend.rng.setstate(rng)

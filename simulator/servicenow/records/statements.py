@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import ne
 
 MAX_INSERTS = 256  # distinct field lists kept; a store rarely sees more than a few per table
 
@@ -21,9 +23,19 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def non_empty(values: dict[str, object]) -> tuple[str, ...]:
+    """The names whose value is not "", in order: the fields an INSERT names (the others are left
+    to the column default ''). Selected by truth in C; when the values that are false are not all
+    "" (a 0, a None), by comparison instead."""
+    true = tuple(compress(values, values.values()))
+    if len(values) - len(true) == list(values.values()).count(""):
+        return true
+    return tuple(compress(values, map(ne, values.values(), repeat(""))))
+
+
 @dataclass(frozen=True)
 class Insert:
-    columns: frozenset[str]  # the root's columns it was built for
+    columns: frozenset[str]  # the root's columns it was built for (the store's very object)
     inserted: tuple[str, ...]  # the given fields that are columns, in the order given
     sql: str  # without RETURNING
 
@@ -41,13 +53,15 @@ class Statements:
         self.conn = conn
         self._inserts: dict[tuple[str, tuple[str, ...]], Insert] = {}
         self._by_sys_id: dict[str, BySysId] = {}
-        self._layouts: dict[str, tuple[frozenset[str], tuple[str, ...] | None]] = {}
+        self._layouts: dict[str, tuple[frozenset[str], tuple[str, ...] | None]] = {}  # by the columns object
+        self._blank_rows: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
 
-    def insert(self, root: str, fields: tuple[str, ...], columns: set[str]) -> Insert:
+    def insert(self, root: str, fields: tuple[str, ...], columns: frozenset[str]) -> Insert:
+        """`columns`: the store's columns of `root`, an object replaced whenever they change (Store)."""
         known = self._inserts.get((root, fields))
-        if known is None or known.columns != columns:
+        if known is None or known.columns is not columns:
             inserted = tuple(c for c in fields if c in columns)
-            known = Insert(frozenset(columns), inserted,
+            known = Insert(columns, inserted,
                            f"INSERT INTO {quote(root)} ({', '.join(quote(c) for c in inserted)}) "
                            f"VALUES ({', '.join('?' * len(inserted))})")
             if len(self._inserts) >= MAX_INSERTS:
@@ -67,17 +81,25 @@ class Statements:
                 f"SELECT 1 FROM {quote(root)} WHERE {where} LIMIT 1", tuple(params))
         return known
 
-    def text_columns(self, root: str, columns: set[str]) -> tuple[str, ...] | None:
+    def text_columns(self, root: str, columns: frozenset[str]) -> tuple[str, ...] | None:
         """The root table's columns in SQLite's order when each is TEXT NOT NULL DEFAULT '' (so a str
         is stored as it is and a column left out reads ""), else None."""
         known = self._layouts.get(root)
-        if known is None or known[0] != columns:
+        if known is None or known[0] is not columns:
             info = list(self.conn.execute(f"PRAGMA table_info({quote(root)})"))
             order = tuple(str(r[1]) for r in info)  # (cid, name, type, notnull, dflt_value, pk)
             plain = all(str(r[2]).upper() == "TEXT" and r[3] and r[4] == "''" for r in info)
-            known = (frozenset(order), order if plain and set(order) == columns else None)
+            known = (columns, order if plain and set(order) == columns else None)
             self._layouts[root] = known
         return known[1]
+
+    def blank_row(self, root: str, order: tuple[str, ...]) -> dict[str, str]:
+        """dict.fromkeys(order, ""), a new dict: a copy of one kept per root while its column order
+        (text_columns) is the same object."""
+        known = self._blank_rows.get(root)
+        if known is None or known[0] is not order:
+            known = self._blank_rows[root] = (order, dict.fromkeys(order, ""))
+        return known[1].copy()
 
     def forget_layout(self) -> None:
         self._layouts.clear()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from .dictionary import Dictionary, FieldDef
 from .result_cache import ResultCache
-from .statements import BySysId, Statements, quote
+from .statements import BySysId, Statements, non_empty, quote
 
 # From this offset on, a page is a slice of the query's cached row order (see result_cache)
 # instead of an OFFSET walk: building that order visits every match once, which a shallow page
@@ -54,7 +54,9 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self._columns: dict[str, set[str]] = {}
+        # root -> its columns. Replaced, never changed in place: Statements knows a layout by the
+        # object it was built for (an identity check, where comparing 68 names cost 5 % of an insert)
+        self._columns: dict[str, frozenset[str]] = {}
         self._indexes: set[tuple[str, tuple[str, ...]]] = set()
         self.results = ResultCache(self.conn)
         self._limit_cache: dict[str, tuple[dict[str, FieldDef], dict[str, int]]] = {}
@@ -88,7 +90,7 @@ class Store:
                                   f"ON {quote(root)} ({quote(c)})")
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(f'ix_{root}_class')} "
                           f"ON {quote(root)} (sys_class_name)")
-        self._columns[root] = existing
+        self._columns[root] = frozenset(existing)
         self.results.invalidate()  # a column added: SELECT * rows change shape
 
     def _on_field_added(self, table: str, fdef: FieldDef) -> None:
@@ -97,14 +99,19 @@ class Store:
 
     def drop_column(self, root: str, column: str) -> None:
         with self.lock:
-            if column in self._columns.get(root, set()):
+            if column in self._columns.get(root, frozenset()):
                 for key in [k for k in self._indexes if k[0] == root and column in k[1]]:
                     self.conn.execute(f"DROP INDEX IF EXISTS {quote(self._index_name(*key))}")
                     self._indexes.discard(key)
                 self.conn.execute(f"DROP INDEX IF EXISTS {quote(f'ix_{root}_{column}')}")  # SQLite keeps it else
                 self.conn.execute(f"ALTER TABLE {quote(root)} DROP COLUMN {quote(column)}")
-                self._columns[root].discard(column)
+                self._columns[root] = self._columns[root] - {column}
                 self.results.invalidate()
+
+    def forget_columns(self, root: str, columns: Iterable[str]) -> None:
+        """Columns whose ALTER TABLE was rolled back (a savepoint's): no longer the root's."""
+        with self.lock:
+            self._columns[root] = self._columns[root].difference(columns)
 
     def ensure_index(self, table: str, columns: Sequence[str]) -> None:
         """A composite index for a lookup the single-column indexes serve badly: with one index per
@@ -124,7 +131,7 @@ class Store:
     def _index_name(root: str, columns: tuple[str, ...]) -> str:
         return "ixc_" + root + "_" + "_".join(columns)
 
-    def columns(self, table: str) -> set[str]:
+    def columns(self, table: str) -> frozenset[str]:
         return self._columns[self.dictionary.root(table)]
 
     # --- class restriction ----------------------------------------------------------------------
@@ -142,9 +149,9 @@ class Store:
     def _fit(self, table: str, values: dict[str, str]) -> dict[str, str]:
         """The values, each cut to what its column holds (see the module docstring)."""
         limits = self._limits(values.get("sys_class_name") or table)
-        # an empty value (most of a new record) fits any column: tested first, it costs no lookup
-        long = {name: size for name, value in values.items()
-                if value and isinstance(value, str) and (size := limits.get(name)) and len(value) > size}
+        # walks the few limited fields (3 of an incident's 60), not every value of the record
+        long = {name: size for name, size in limits.items()
+                if (value := values.get(name)) and isinstance(value, str) and len(value) > size}
         return {**values, **{name: values[name][:size] for name, size in long.items()}} if long else values
 
     def _limits(self, table: str) -> dict[str, int]:
@@ -163,18 +170,21 @@ class Store:
         root = self.dictionary.root(table)
         values = self._fit(table, values)
         columns = self._columns[root]
-        insert = self.statements.insert(root, tuple(values), columns)
-        params = list(map(values.__getitem__, insert.inserted))
         order = self.statements.text_columns(root, columns)
+        # Every column TEXT NOT NULL DEFAULT '': an empty value is what SQLite stores for a column
+        # left out, and most of a new record is empty (binding it was a fifth of the INSERT)
+        given = non_empty(values) if order is not None else tuple(values)
+        insert = self.statements.insert(root, given, columns)
+        params = list(map(values.__getitem__, insert.inserted))
         if order is None or not set(map(type, params)) <= {str}:  # str itself: SQLite returns a plain str
             return self._returned(table, insert.sql + " RETURNING *", params) or {}
-        # Every column is TEXT NOT NULL DEFAULT '' and every value a str: the row SQLite stores is
-        # known without reading it back (RETURNING * cost as much as the INSERT itself).
+        # Every value a str: the row SQLite stores is known without reading it back (RETURNING *
+        # cost as much as the INSERT itself).
         with self.lock:
             self.conn.execute(insert.sql, params)
-        row = dict.fromkeys(order, "")  # in the table's column order, as RETURNING * gives it
+        row = self.statements.blank_row(root, order)  # in the table's column order, as RETURNING * gives it
         row.update(zip(insert.inserted, params))
-        classes = self.class_filter(table).params
+        classes = self._by_sys_id(table).params  # the class filter's, built once per table
         return row if not classes or row["sys_class_name"] in classes else {}
 
     def _returned(self, table: str, sql: str, params: list[object]) -> dict[str, str] | None:
@@ -189,7 +199,7 @@ class Store:
         if not rows:
             return None
         row = dict(zip(names, rows[0], strict=True))
-        classes = self.class_filter(table).params
+        classes = self._by_sys_id(table).params  # the class filter's, built once per table
         return row if not classes or row.get("sys_class_name") in classes else None
 
     def get(self, table: str, sys_id: str) -> dict[str, str] | None:
@@ -199,7 +209,17 @@ class Store:
             cursor = self.conn.cursor()
             cursor.row_factory = None  # zip over plain tuples: far cheaper than dict(sqlite3.Row)
             rows = cursor.execute(by_id.select, (*by_id.params, sys_id)).fetchall()  # to the end: the read completes
-            return dict(zip([d[0] for d in cursor.description], rows[0], strict=True)) if rows else None
+            if not rows:
+                return None
+            root = self.dictionary.root(table)
+            order = self.statements.text_columns(root, self._columns[root])
+            if order is None:
+                return dict(zip([d[0] for d in cursor.description], rows[0], strict=True))
+            # SELECT *'s columns are the table's, in its order: fill a copy of the blank row, which
+            # has every key already (no resizing, no names read from the cursor)
+            row = self.statements.blank_row(root, order)
+            row.update(zip(order, rows[0], strict=True))
+            return row
 
     def _by_sys_id(self, table: str) -> BySysId:
         def class_filter() -> tuple[str, list[object]]:

@@ -108,6 +108,7 @@ class Acls:
         self._cache: dict[tuple[str, str, str | None], list[AclRule] | None] = {}
         # read_access is asked for every field of every record rendered: answered once per role set
         self._read: dict[tuple[str, str, frozenset[str]], ReadAccess] = {}
+        self._full_options: dict[tuple[Any, ...], RenderOptions] = {}  # an admin's, by base URL and options
 
     @classmethod
     def from_yaml_text(cls, dictionary: Dictionary, *texts: str) -> Acls:
@@ -193,6 +194,8 @@ class Acls:
                  creating: bool) -> dict[str, str]:
         """The values whose fields these roles may write; the others are dropped, not written,
         as GlideRecordSecure ignores a field its caller may not write."""
+        if "admin" in roles:  # field_allowed says yes to every field
+            return dict(values)
         operation: Operation = "create" if creating else "write"
         return {name: value for name, value in values.items()
                 if name == "sys_id" or self.field_allowed(table, name, operation, roles)}
@@ -201,8 +204,17 @@ class Acls:
                        **opts: Any) -> RenderOptions | None:
         """How a record shows to these roles (records.render), or None when they may not read it
         at all (a record written by a caller who may not read it: x_bip_panda.admin alone)."""
-        if "admin" in roles:
-            return RenderOptions(base_url=base_url, **opts)
+        if "admin" in roles:  # the same immutable options for every record: made once
+            try:
+                key = (base_url, *opts.items())
+                known = self._full_options.get(key)
+            except TypeError:  # an option that is not hashable
+                return RenderOptions(base_url=base_url, **opts)
+            if known is None:
+                if len(self._full_options) >= 1024:  # sysparm_fields lists are the caller's
+                    self._full_options.clear()
+                known = self._full_options[key] = RenderOptions(base_url=base_url, **opts)
+            return known
         if not self.allowed(row.get("sys_class_name") or table, "read", roles):
             return None
         return RenderOptions(base_url=base_url, can_read=lambda other: self.allowed(other, "read", roles),
