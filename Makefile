@@ -57,8 +57,9 @@ test-main: $(STAMP)
 		-m 'not bench_check' --ignore=tests/contract --ignore-glob='features/*' --junitxml=results/junit.xml
 
 test-features: $(STAMP)
-	$(BIN)/python -m pytest -q features --junitxml=results/junit-features.xml --cucumberjson=results/cucumber.json
-	$(BIN)/python -m pytest -q tests/contract --junitxml=results/junit-contract.xml
+	$(BIN)/python -m pytest -q -p no:faker -p no:schemathesis features --junitxml=results/junit-features.xml \
+		--cucumberjson=results/cucumber.json
+	$(BIN)/python -m pytest -q -p no:faker tests/contract --junitxml=results/junit-contract.xml
 
 # First the benchmark's own quick checks (tests marked bench_check: each runs a benchmark in its quick
 # mode end to end; they left `make test` for time, issue #19), then the benchmarks themselves.
