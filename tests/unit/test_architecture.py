@@ -7,6 +7,7 @@ Every import counts, wherever it stands: at module level, inside a function, or 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import pkgutil
 import sysconfig
@@ -75,6 +76,7 @@ def imported(module: str, path: Path, known: set[str]) -> Iterator[tuple[str, in
                 yield name, node.lineno
 
 
+@functools.cache  # parsed once for the three tests that read it (read only)
 def import_graph() -> tuple[dict[str, set[str]], dict[tuple[str, str], int]]:
     mods = modules()
     graph: dict[str, set[str]] = defaultdict(set)
