@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from bpsn.base.clock import SimClock
 from bpsn.base.rng import SeededRandom
-from bpsn.simulator.bigpanda.alerts.normalize import normalize, split_batch
+from bpsn.simulator.bigpanda.alerts.normalize import normalize_all, split_batch
 from bpsn.simulator.bigpanda.incidents.render import incident_share
 from bpsn.simulator.bigpanda.sharing.pusher import Pusher
 from bpsn.simulator.bigpanda.sharing.queue import Share
@@ -159,10 +159,9 @@ class BigPandaBackend:
                 raise bad_request(f"app_key {app_key!r} is not an integration of this organization")
             source = "api.unknown"
         now = self.clock.now()
-        events = [normalize(raw, now=now, source_system=source, where=f"alerts[{i}]" if len(raws) > 1 else "alert")
-                  for i, raw in enumerate(raws)]
+        events = normalize_all(raws, now, source)
         events.sort(key=attrgetter("timestamp"))  # out-of-order batches: oldest first
-        results = [org.ingest(e, now) for e in events]
+        results = org.ingest_all(events, now)
         self.notifier.notify()
         return results
 

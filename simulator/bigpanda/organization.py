@@ -21,7 +21,7 @@ from bpsn.simulator.bigpanda.sharing.push import PushStore
 from bpsn.simulator.bigpanda.sharing.queue import ShareQueue
 
 from .bpql import evaluate, parse
-from .models import STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment, Incident, worst
+from .models import STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment, Incident, Snooze, worst
 from .permissions import AccessControl
 from .rate_limit import RateLimitSettings
 from .settings import BigPandaSettings
@@ -68,6 +68,12 @@ class Organization:
         self.shares = ShareQueue(self.settings.share_lease_seconds, self.settings.share_max_deliveries)
 
     # --- ingest ------------------------------------------------------------------------------
+    def ingest_all(self, events: list[AlertEvent], now: float) -> list[IngestResult]:
+        """ingest() of each event in turn; an alert never seen before goes straight to _new_alert."""
+        known = self.alerts_by_key
+        new_alert, ingest = self._new_alert, self.ingest
+        return [new_alert(e, now) if e.incident_key not in known else ingest(e, now) for e in events]
+
     def ingest(self, event: AlertEvent, now: float) -> IngestResult:
         alert_id = self.alerts_by_key.get(event.incident_key)
         if alert_id is None:
@@ -84,29 +90,51 @@ class Organization:
         return self._update_alert(alert, event, now, reopen=False)
 
     def _new_alert(self, event: AlertEvent, now: float) -> IngestResult:
+        tags, status, timestamp = event.tags, event.status, event.timestamp
+        # maintenance is matched at alert events only, not re-evaluated as plans start or end
+        plans = self.maintenance.matching_plans(tags, now) if self.maintenance.plans else []
         # positional, in Alert's field order: a dataclass call by keyword costs three times as much
         alert = Alert(
-            self.rng.object_id(), event.incident_key, "", event.status, event.primary_property,
-            event.secondary_property, event.source_system, event.description, dict(event.tags),
-            event.timestamp, now, now, event.timestamp,  # start, changed_at, updated_at, last_event_at
-            event.timestamp if event.status == "ok" else None, event.acknowledged)  # end, acknowledged
-        alert.fingerprint = self._fingerprint(event)
-        # maintenance is matched at alert events only, not re-evaluated as plans start or end
-        alert.maintenance_plans = self.maintenance.matching_plans(alert.tags, now)
+            self.rng.object_id(), event.incident_key, "", status, event.primary_property,
+            event.secondary_property, event.source_system, event.description, dict(tags),
+            timestamp, now, now, timestamp,  # start, changed_at, updated_at, last_event_at
+            timestamp if status == "ok" else None, event.acknowledged, plans,  # end, acknowledged, plans
+            (status, event.acknowledged, event.description, tags))  # the fingerprint: _fingerprint(event)
         incident, keys = self._correlate(alert, now)
         self.alerts[alert.id] = alert
         self.alerts_by_key[alert.incident_key] = alert.id
-        created = incident is None
+        index = self.correlation_index
         if incident is None:
-            incident = self.new_incident([alert], now, start=event.timestamp, keys=keys)
+            incident = self._open_incident(alert, now, keys)
+            incident_id = incident.id
+            for key in keys:
+                index[key] = incident_id
+            if self.settings.flapping_threshold > 0:
+                # what recompute(incident, now, "incident#new") does to an incident made just now
+                # from this one alert: its status, severity and activity are already right
+                incident.version += 1
+                self.share(incident, "incident#new", now)
+                self.on_change()
+            else:
+                self.recompute(incident, now, "incident#new")
         else:
-            alert.incident_id = incident.id
+            incident_id = alert.incident_id = incident.id
             incident.alert_ids.append(alert.id)
-        for key in keys:
-            self.correlation_index[key] = incident.id
-        self.recompute(incident, now, "incident#new" if created else "incident#alert-added",
-                       new_alert=not created)
-        return IngestResult(alert.id, incident.id, True, True)  # created, changed (positional: see _new_alert)
+            for key in keys:
+                index[key] = incident_id
+            self.recompute(incident, now, "incident#alert-added", True)  # new_alert
+        return IngestResult(alert.id, incident_id, True, True)  # created, changed (positional: see above)
+
+    def _open_incident(self, alert: Alert, now: float, keys: list[tuple[str, ...]]) -> Incident:
+        """new_incident([alert], now, start=alert.start, keys=keys) for a new alert, without its
+        loops over one alert; positional up to correlation_keys (see _new_alert)."""
+        status = alert.status
+        incident = Incident(self.rng.object_id(), self.name, [alert.id], status, status, status != "ok",
+                            alert.start, now, now, None, False, [], Snooze(), [], {}, keys)
+        alert.incident_id = incident.id
+        self.incidents[incident.id] = incident
+        self._activity(incident, "incident_created", now)
+        return incident
 
     def new_incident(self, alerts: list[Alert], now: float, *, start: float | None = None,
                      keys: list[tuple[str, ...]] | None = None) -> Incident:
@@ -130,9 +158,15 @@ class Organization:
         found: Incident | None = None
         tags = alert.tags
         for pattern in self.patterns:
-            if pattern.active and not pattern.filter and len(pattern.tags) == 1:  # CorrelationPattern.key, inlined
-                value = tags.get(pattern.tags[0])
-                key = (pattern.id, str(value)) if value else None
+            names = pattern.tags
+            if names:
+                value = tags.get(names[0])
+                if not value:  # the usual miss (an alert carries one of host, service, ...): no key under
+                    continue   # any kind of pattern without a value for its first tag (CorrelationPattern.key)
+                if len(names) == 1 and pattern.active and not pattern.filter:  # CorrelationPattern.key, inlined
+                    key: tuple[str, ...] | None = (pattern.id, value if type(value) is str else str(value))
+                else:
+                    key = pattern.key(tags)
             else:
                 key = pattern.key(tags)
             if key is None:
@@ -177,19 +211,27 @@ class Organization:
     def _fingerprint(event: AlertEvent) -> tuple[object, ...]:
         """What makes an event a change. The tags as a dict (compared by content, in any order) and
         not sorted pairs: one object instead of a tuple per tag, for every alert (snapshot files
-        with pairs are read back as dicts: admin/snapshot_doc.py)."""
-        return (event.status, event.acknowledged, event.description, dict(event.tags))
+        with pairs are read back as dicts: admin/snapshot_doc.py). The event's own dict, not a
+        copy: nothing changes an event's tags once normalize made them (the alert gets a copy)."""
+        return (event.status, event.acknowledged, event.description, event.tags)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def recompute(self, incident: Incident, now: float, trigger: str, new_alert: bool = False,
                   alert_shown_change: bool = False) -> None:
         """`alert_shown_change`: an alert changed what the v3 app shows on the ticket (its status,
         tags or description): shared as an update even when the incident's own state did not change."""
-        alerts = self.alerts
-        active = [status for a in incident.alert_ids if (status := alerts[a].status) != "ok"]  # Alert.active
-        before = (incident.status, incident.severity, incident.active, incident.flapping)
-        incident.status = worst(active) if active else "ok"
-        if STATUS_RANK[incident.status] > STATUS_RANK[incident.severity]:
+        alerts, rank = self.alerts, STATUS_RANK
+        worst_status, worst_rank = "ok", -1  # worst() of the active alerts' statuses, in the same loop
+        for alert_id in incident.alert_ids:
+            if (status := alerts[alert_id].status) != "ok" and (r := rank.get(status, 0)) > worst_rank:  # Alert.active
+                worst_status, worst_rank = status, r
+        active = worst_rank >= 0
+        # any trigger but a plain update is shared whatever changed: then the state before is not needed
+        shared_anyway = trigger != "incident#alerts-updated" or alert_shown_change
+        before = None if shared_anyway else (incident.status, incident.severity, incident.active, incident.flapping)
+        was_flapping = incident.flapping
+        incident.status = worst_status
+        if rank[worst_status] > rank[incident.severity]:
             incident.severity = incident.status
             self._cancel_snooze(incident, now, "severity increase")
         if new_alert and incident.snooze.snoozed:
@@ -201,11 +243,10 @@ class Organization:
         if incident.flips or incident.flapping or self.settings.flapping_threshold <= 0:
             self._update_flapping(incident, now)  # (it changes nothing for the others)
         incident.updated_at = now
-        after = (incident.status, incident.severity, incident.active, incident.flapping)
-        if after != before or trigger != "incident#alerts-updated" or alert_shown_change:
+        if shared_anyway or (incident.status, incident.severity, incident.active, incident.flapping) != before:
             incident.changed_at = now
             incident.version += 1
-            if incident.flapping and not before[3]:
+            if incident.flapping and not was_flapping:
                 trigger = "incident#become-flapping"
             self.share(incident, trigger, now)
         self.on_change()
@@ -265,13 +306,9 @@ class Organization:
                     self.on_push()
                 else:
                     self.shares.enqueue(self.rng.object_id(), incident.id, env.id, target, trigger, now)
-                if not self._shared_before(incident, target):
+                for activity in incident.activities:  # shared to this target before? (runs per share)
+                    if activity.type == "incident_shared" and activity.params.get("share_target") == target:
+                        break
+                else:
                     self._activity(incident, "incident_shared", now, share_target=target, share_auto=True,
                                    firstTime=True)
-
-    @staticmethod
-    def _shared_before(incident: Incident, target: str) -> bool:
-        for activity in incident.activities:  # a loop, not any() over a generator: runs per share
-            if activity.type == "incident_shared" and activity.params.get("share_target") == target:
-                return True
-        return False

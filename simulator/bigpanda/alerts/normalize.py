@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bpsn.simulator.bigpanda.errors import bad_request
+from bpsn.simulator.bigpanda.errors import BpError, bad_request
 from bpsn.simulator.bigpanda.models import ALERT_STATUSES, AlertEvent
 
 PRIMARY_DEFAULTS = ("host", "service", "application", "device")
@@ -22,6 +22,7 @@ MAX_DESCRIPTION = 2048
 MAX_ARRAY_ITEMS = 30
 MAX_VALUE_CHARS = 512
 MAX_BATCH = 1000
+_STATUS_AS_SENT = {status: status for status in ALERT_STATUSES}
 
 
 def _any_case(word: str) -> str:
@@ -83,20 +84,45 @@ def _tag_value(name: str, value: Any, where: str) -> str:
     raise bad_request(f"{where}: tag '{name}' is an object; nested objects are not supported")
 
 
+def normalize_all(raws: list[Any], now: float, source_system: str) -> list[AlertEvent]:
+    """Every alert of a batch, or the 400 of the first bad one. Messages name an alert by its
+    position; that text is made only when an alert is refused (normalising is pure, so the
+    refused alert is normalised again with its position), not for each alert (issue #19)."""
+    events: list[AlertEvent] = []
+    append = events.append
+    try:
+        for raw in raws:
+            append(_normalize(raw, now, source_system, "alert"))
+    except BpError:
+        where = f"alerts[{len(events)}]" if len(raws) > 1 else "alert"
+        _normalize(raws[len(events)], now, source_system, where)
+        raise
+    return events
+
+
 def normalize(raw: Any, *, now: float, source_system: str, where: str = "alert") -> AlertEvent:
+    return _normalize(raw, now, source_system, where)
+
+
+def _normalize(raw: Any, now: float, source_system: str, where: str) -> AlertEvent:
     if not isinstance(raw, dict):
         raise bad_request(f"{where}: an alert must be a JSON object")
     sent = raw.get("status")
-    status = sent.lower() if isinstance(sent, str) and sent.isascii() else None
-    if status not in ALERT_STATUSES:
-        raise bad_request(f"{where}: status must be one of {', '.join(ALERT_STATUSES)} (got {sent!r})")
+    status = _STATUS_AS_SENT.get(sent) if type(sent) is str else None  # the usual spelling: no lower()
+    if status is None:
+        status = sent.lower() if isinstance(sent, str) and sent.isascii() else None
+        if status not in ALERT_STATUSES:
+            raise bad_request(f"{where}: status must be one of {', '.join(ALERT_STATUSES)} (got {sent!r})")
     timestamp = raw.get("timestamp", now)
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or timestamp < 0:
+    if type(timestamp) is not float and type(timestamp) is not int:  # the two JSON gives, checked first
+        if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+            raise bad_request(f"{where}: timestamp must be epoch seconds")
+    if timestamp < 0:
         raise bad_request(f"{where}: timestamp must be epoch seconds")
     if timestamp > 1e11:
         raise bad_request(f"{where}: timestamp {timestamp} looks like milliseconds; send epoch seconds")
     description = raw.get("description", "")
-    if not isinstance(description, str):
+    if type(description) is not str and not isinstance(description, str):
         raise bad_request(f"{where}: description must be a string")
     if len(description) > MAX_DESCRIPTION:
         raise bad_request(f"{where}: description is {len(description)} characters; at most {MAX_DESCRIPTION} are allowed")
@@ -104,12 +130,15 @@ def normalize(raw: Any, *, now: float, source_system: str, where: str = "alert")
     for name, value in raw.items():  # a loop, not a call per tag: most values are already strings
         if value is not None and name not in RESERVED:
             tags[name] = value if type(value) is str else _tag_value(name, value, where)
-    primary = _property(raw, tags, "primary_property", PRIMARY_DEFAULTS, where)
-    if primary is None:
-        raise bad_request(
-            f"{where}: no primary property: send one of {', '.join(PRIMARY_DEFAULTS)}, "
-            "or name a tag that is present in primary_property")
-    secondary = _property(raw, tags, "secondary_property", SECONDARY_DEFAULTS, where)
+    if "primary_property" not in raw and "secondary_property" not in raw and tags.get("host") and tags.get("check"):
+        primary, secondary = "host", "check"  # the usual alert: _property's answers, without its calls
+    else:
+        primary = _property(raw, tags, "primary_property", PRIMARY_DEFAULTS, where)
+        if primary is None:
+            raise bad_request(
+                f"{where}: no primary property: send one of {', '.join(PRIMARY_DEFAULTS)}, "
+                "or name a tag that is present in primary_property")
+        secondary = _property(raw, tags, "secondary_property", SECONDARY_DEFAULTS, where)
     identifier = raw.get("incident_identifier")
     if identifier is not None and not isinstance(identifier, str):
         raise bad_request(f"{where}: incident_identifier must be a string")

@@ -51,7 +51,7 @@ class ShareQueue:
         pending_id = self._pending_by_incident.get(incident_id)
         if pending_id is not None:
             share = self._pending[pending_id]
-            if share.trigger != trigger:
+            if share.triggers[-1] != trigger:  # Share.trigger, without a property call: runs per alert
                 share.triggers.append(trigger)
             return share
         share = Share(share_id, next(self._seq), incident_id, environment_id, target, [trigger], now)
