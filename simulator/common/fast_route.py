@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - a FastAPI without telemetry: it is nev
         return None
 
 from .bodies import json_nesting_over
+from .scope_headers import request_header
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 MAX_DEPTH = 64  # JSON nesting the fast path parses itself; records are flat
@@ -143,7 +144,7 @@ def plan_for(route: Any) -> _Plan | None:
 
 
 def _json_content(request: Request) -> bool:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    media_type = (request_header(request, "content-type") or "").partition(";")[0].strip().lower()
     return media_type == "application/json"
 
 

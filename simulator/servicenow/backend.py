@@ -285,7 +285,8 @@ class ServiceNowBackend:
             fdef = fields.get(name)
             if fdef is None or (fdef.read_only and not (inserting and name in WRITABLE_SYS_FIELDS)):
                 continue
-            text = self.input_value(fdef, raw, display=display)
+            # a str written as stored is its own text (input_value's answer, without two calls)
+            text = raw if type(raw) is str and not display else self.input_value(fdef, raw, display=display)
             if fdef.type == "journal":
                 if text:
                     journals[name] = text
@@ -307,7 +308,8 @@ class ServiceNowBackend:
         self.check_table(table)
         self.require(table, "create", actor)
         values, journals = self._writable(table, body, inserting=True, display=display)
-        values, journals = (self.acls.writable(table, v, actor.roles, creating=True) for v in (values, journals))
+        values = self.acls.writable(table, values, actor.roles, creating=True)
+        journals = self.acls.writable(table, journals, actor.roles, creating=True)
         now = glide_stamp(self.clock.now())
         record = self.dictionary.blank_record(table)
         record.update(values)
@@ -322,7 +324,8 @@ class ServiceNowBackend:
         record.update(sys_class_name=table, sys_created_on=now, sys_created_by=actor.user_name,
                       sys_updated_on=now, sys_updated_by=actor.user_name, sys_mod_count="0")
         row = self.store.insert(table, record)
-        self.history.add_journals(table, row["sys_id"], journals, actor.user_name, now)
+        if journals:  # most inserts have none
+            self.history.add_journals(table, row["sys_id"], journals, actor.user_name, now)
         self._changed(table)
         self.outbound.after_write(table, row, "insert", (k for k, v in row.items() if v), actor.user_name)
         return row

@@ -87,7 +87,7 @@ class Renderer:
     def record_json(self, table: str, row: dict[str, str], opts: RenderOptions) -> str:
         """TO_JSON(self.record(table, row, opts)), the same text. Raw values (the common case) are
         written straight from the row: building the dict and encoding it cost three times as much."""
-        if opts.display_value != "false" or any("." in name for name in opts.fields):
+        if opts.display_value != "false" or (opts.fields and any("." in name for name in opts.fields)):
             return TO_JSON(self.record(table, row, opts))
         cls = row.get("sys_class_name") or table
         field_access, base = opts.field_access, opts.base_url

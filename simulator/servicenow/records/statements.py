@@ -69,12 +69,13 @@ class Statements:
             self._inserts[(root, fields)] = known
         return known
 
-    def by_sys_id(self, table: str, root: str, classes: list[str],
-                  class_filter: Callable[[], tuple[str, list[object]]]) -> BySysId:
-        """`class_filter()`: the store's condition on the class column for `table` ('' for none)."""
+    def by_sys_id(self, table: str, classes: list[str],
+                  class_filter: Callable[[str], tuple[str, str, list[object]]]) -> BySysId:
+        """`class_filter(table)`: (the root table, the store's condition on the class column for
+        `table` ('' for none), its parameters); called only when the statements are (re)built."""
         known = self._by_sys_id.get(table)
         if known is None or known.classes is not classes:
-            sql, params = class_filter()
+            root, sql, params = class_filter(table)
             where = f"({sql}) AND (sys_id = ?)" if sql else "(sys_id = ?)"
             known = self._by_sys_id[table] = BySysId(
                 classes, f"SELECT * FROM {quote(root)} WHERE {where} LIMIT 1",

@@ -54,6 +54,10 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        # one cursor for the statements of every request (insert, get, exists), each read to its end
+        # under the lock: making and dropping a cursor per statement cost as much as a short read
+        self._cursor = self.conn.cursor()
+        self._cursor.row_factory = None  # zip over plain tuples: far cheaper than dict(sqlite3.Row)
         # root -> its columns. Replaced, never changed in place: Statements knows a layout by the
         # object it was built for (an identity check, where comparing 68 names cost 5 % of an insert)
         self._columns: dict[str, frozenset[str]] = {}
@@ -181,7 +185,7 @@ class Store:
         # Every value a str: the row SQLite stores is known without reading it back (RETURNING *
         # cost as much as the INSERT itself).
         with self.lock:
-            self.conn.execute(insert.sql, params)
+            self._cursor.execute(insert.sql, params)
         row = self.statements.blank_row(root, order)  # in the table's column order, as RETURNING * gives it
         row.update(zip(insert.inserted, params))
         classes = self._by_sys_id(table).params  # the class filter's, built once per table
@@ -206,8 +210,7 @@ class Store:
         """select(table, sys_id = ?, limit=1)'s row, by a statement built once per table."""
         by_id = self._by_sys_id(table)
         with self.lock:
-            cursor = self.conn.cursor()
-            cursor.row_factory = None  # zip over plain tuples: far cheaper than dict(sqlite3.Row)
+            cursor = self._cursor
             rows = cursor.execute(by_id.select, (*by_id.params, sys_id)).fetchall()  # to the end: the read completes
             if not rows:
                 return None
@@ -222,18 +225,19 @@ class Store:
             return row
 
     def _by_sys_id(self, table: str) -> BySysId:
-        def class_filter() -> tuple[str, list[object]]:
-            w = self.class_filter(table)
-            return w.sql, w.params
-        return self.statements.by_sys_id(table, self.dictionary.root(table), self.dictionary.descendants(table),
-                                         class_filter)
+        return self.statements.by_sys_id(table, self.dictionary.descendants(table), self._class_filter_sql)
+
+    def _class_filter_sql(self, table: str) -> tuple[str, str, list[object]]:
+        """(root, the class filter's SQL, its parameters) of `table`, for Statements.by_sys_id."""
+        w = self.class_filter(table)
+        return self.dictionary.root(table), w.sql, w.params
 
     def exists(self, table: str, sys_id: str) -> bool:
         """Whether get(table, sys_id) would find a row; on a hierarchy's root table it reads the
         primary key index only, no row."""
         by_id = self._by_sys_id(table)
         with self.lock:
-            return self.conn.execute(by_id.exists, (*by_id.params, sys_id)).fetchone() is not None
+            return bool(self._cursor.execute(by_id.exists, (*by_id.params, sys_id)).fetchall())  # to the end
 
     def update(self, table: str, sys_id: str, values: dict[str, str]) -> dict[str, str] | None:
         root = self.dictionary.root(table)

@@ -13,6 +13,7 @@ import binascii
 from fastapi import Request
 
 from bpsn.simulator.common.middleware import journal_info
+from bpsn.simulator.common.scope_headers import request_header
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.errors import SnError, not_authenticated
 from bpsn.simulator.servicenow.records.business_rules import Actor
@@ -69,7 +70,7 @@ def _resource(path: str) -> tuple[str, str]:
 async def admin_caller(request: Request) -> Actor:  # async: no threadpool hop per request
     """The simulator's own /_sim routes: any user with the admin role (no rate-limit rules)."""
     backend: ServiceNowBackend = request.app.state.backend
-    actor, refused = await _identify(backend, request.headers.get("authorization", ""))
+    actor, refused = await _identify(backend, request_header(request, "authorization") or "")
     if actor is None:
         raise _unauthenticated(request, refused)
     if not actor.has_role("admin"):
@@ -79,7 +80,7 @@ async def admin_caller(request: Request) -> Actor:  # async: no threadpool hop p
 
 async def caller(request: Request) -> Actor:  # async: no threadpool hop per request
     backend: ServiceNowBackend = request.app.state.backend
-    actor, refused = await _identify(backend, request.headers.get("authorization", ""))
+    actor, refused = await _identify(backend, request_header(request, "authorization") or "")
     if actor is None:
         raise _unauthenticated(request, refused)
     info = journal_info(request)

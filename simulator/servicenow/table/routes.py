@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bpsn.simulator.common.fast_route import FastPathRoute
 from bpsn.simulator.common.middleware import journal_info
+from bpsn.simulator.common.scope_headers import request_header
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.errors import ERROR_RESPONSES, ErrorEnvelope, no_records_v1
 from bpsn.simulator.servicenow.import_sets.routes import RATE_LIMITED
@@ -195,7 +196,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
         journal_info(request)["table"] = table
         row = b.insert(table, body.model_dump(exclude_unset=True), who, display=_flag(sysparm_input_display_value))
         location = f"{b.settings.instance_url}/api/now/table/{table}/{row['sys_id']}"
-        if _flag(request.headers.get("x-no-response-body")):
+        if _flag(request_header(request, "x-no-response-body")):
             return Response(status_code=201, headers={"Location": location})
         opts = _render_opts(sysparm_display_value, sysparm_exclude_reference_link, sysparm_fields)
         return _result(b.render_json(table, row, who, **opts), 201, {"Location": location})
@@ -215,7 +216,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
             b = _backend(request)
             journal_info(request)["table"] = table
             row = b.update(table, sys_id, body, who, display=_flag(sysparm_input_display_value))
-            if _flag(request.headers.get("x-no-response-body")):
+            if _flag(request_header(request, "x-no-response-body")):
                 return Response(status_code=200)
             opts = _render_opts(sysparm_display_value, sysparm_exclude_reference_link, sysparm_fields)
             return _result(b.render_json(table, row, who, **opts))
