@@ -21,7 +21,20 @@ from bpsn.simulator.bigpanda.sharing.push import PushStore
 from bpsn.simulator.bigpanda.sharing.queue import ShareQueue
 
 from .bpql import evaluate, parse
-from .models import STATUS_RANK, Activity, Alert, AlertEvent, CorrelationPattern, Environment, Incident, Snooze, worst
+from .models import (
+    STATUS_RANK,
+    Alert,
+    AlertEvent,
+    CorrelationPattern,
+    Environment,
+    Incident,
+    Snooze,
+    make_activity,
+    make_alert,
+    make_incident,
+    positional_constructor,
+    worst,
+)
 from .permissions import AccessControl
 from .rate_limit import RateLimitSettings
 from .settings import BigPandaSettings
@@ -35,6 +48,9 @@ class IngestResult:
     incident_id: str
     created: bool
     changed: bool
+
+
+_make_result = positional_constructor(IngestResult)  # IngestResult(...) in the ingest path, positional
 
 
 @dataclass
@@ -93,8 +109,8 @@ class Organization:
         tags, status, timestamp = event.tags, event.status, event.timestamp
         # maintenance is matched at alert events only, not re-evaluated as plans start or end
         plans = self.maintenance.matching_plans(tags, now) if self.maintenance.plans else []
-        # positional, in Alert's field order: a dataclass call by keyword costs three times as much
-        alert = Alert(
+        # every field positional, in Alert's field order (make_alert: see models.positional_constructor)
+        alert = make_alert(
             self.rng.object_id(), event.incident_key, "", status, event.primary_property,
             event.secondary_property, event.source_system, event.description, dict(tags),
             timestamp, now, now, timestamp,  # start, changed_at, updated_at, last_event_at
@@ -123,17 +139,20 @@ class Organization:
             for key in keys:
                 index[key] = incident_id
             self.recompute(incident, now, "incident#alert-added", True)  # new_alert
-        return IngestResult(alert.id, incident_id, True, True)  # created, changed (positional: see above)
+        return _make_result(alert.id, incident_id, True, True)  # created, changed
 
     def _open_incident(self, alert: Alert, now: float, keys: list[tuple[str, ...]]) -> Incident:
         """new_incident([alert], now, start=alert.start, keys=keys) for a new alert, without its
-        loops over one alert; positional up to correlation_keys (see _new_alert)."""
-        status = alert.status
-        incident = Incident(self.rng.object_id(), self.name, [alert.id], status, status, status != "ok",
-                            alert.start, now, now, None, False, [], Snooze(), [], {}, keys)
-        alert.incident_id = incident.id
-        self.incidents[incident.id] = incident
-        self._activity(incident, "incident_created", now)
+        loops over one alert."""
+        status, object_id = alert.status, self.rng.object_id
+        incident_id = object_id()
+        # every field positional, no default factory run; the incident's first activity made in
+        # place: what _activity(incident, "incident_created", now) appends (ids drawn in that order)
+        incident = make_incident(incident_id, self.name, [alert.id], status, status, status != "ok",
+                                 alert.start, now, now, None, False, [], Snooze(), [], {}, keys, [],
+                                 [make_activity(object_id(), "incident_created", now, SYSTEM, {})], 1, None, {}, None)
+        alert.incident_id = incident_id
+        self.incidents[incident_id] = incident
         return incident
 
     def new_incident(self, alerts: list[Alert], now: float, *, start: float | None = None,
@@ -285,7 +304,8 @@ class Organization:
                     self.share(incident, "incident#stopped-flapping", now)
 
     def _activity(self, incident: Incident, kind: str, now: float, **params: object) -> None:
-        incident.activities.append(Activity(self.rng.object_id(), kind, now, SYSTEM, params))  # **params: a new dict
+        # **params: a new dict per call
+        incident.activities.append(make_activity(self.rng.object_id(), kind, now, SYSTEM, params))
 
     def in_environment(self, env: Environment, incident: Incident) -> bool:
         if not env.filter:
@@ -309,6 +329,6 @@ class Organization:
                 for activity in incident.activities:  # shared to this target before? (runs per share)
                     if activity.type == "incident_shared" and activity.params.get("share_target") == target:
                         break
-                else:
-                    self._activity(incident, "incident_shared", now, share_target=target, share_auto=True,
-                                   firstTime=True)
+                else:  # what _activity(incident, "incident_shared", now, share_target=target, ...) appends
+                    incident.activities.append(make_activity(self.rng.object_id(), "incident_shared", now, SYSTEM, {
+                        "share_target": target, "share_auto": True, "firstTime": True}))

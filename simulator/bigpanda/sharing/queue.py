@@ -12,6 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import count
 
+from bpsn.simulator.bigpanda.models import positional_constructor
+
 
 @dataclass
 class Share:
@@ -29,6 +31,9 @@ class Share:
     @property
     def trigger(self) -> str:
         return self.triggers[-1]
+
+
+_make_share = positional_constructor(Share)
 
 
 class ShareQueue:
@@ -54,7 +59,8 @@ class ShareQueue:
             if share.triggers[-1] != trigger:  # Share.trigger, without a property call: runs per alert
                 share.triggers.append(trigger)
             return share
-        share = Share(share_id, next(self._seq), incident_id, environment_id, target, [trigger], now)
+        # Share(...) with every field, positional: no default factory run (models.positional_constructor)
+        share = _make_share(share_id, next(self._seq), incident_id, environment_id, target, [trigger], now, 0, None, [])
         self._pending[share.id] = share
         self._pending_by_incident[incident_id] = share.id
         return share
