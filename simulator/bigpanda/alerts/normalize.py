@@ -122,7 +122,7 @@ def _normalize(raw: Any, now: float, source_system: str, where: str) -> AlertEve
     if timestamp > 1e11:
         raise bad_request(f"{where}: timestamp {timestamp} looks like milliseconds; send epoch seconds")
     description = raw.get("description", "")
-    if type(description) is not str and not isinstance(description, str):
+    if not isinstance(description, str):
         raise bad_request(f"{where}: description must be a string")
     if len(description) > MAX_DESCRIPTION:
         raise bad_request(f"{where}: description is {len(description)} characters; at most {MAX_DESCRIPTION} are allowed")

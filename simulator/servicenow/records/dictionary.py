@@ -15,6 +15,8 @@ from typing import Any
 
 from bpsn.simulator.common.yaml_text import load_yaml
 
+from .blank import BlankDicts
+
 FIELD_TYPES = {"string", "integer", "boolean", "reference", "glide_date_time", "journal",
                "password", "password2", "guid", "email", "url"}
 # Secrets: `password` is one-way (hashed, as sys_user.user_password is on an instance) and
@@ -112,7 +114,7 @@ class Dictionary:
         self._fields_cache: dict[str, dict[str, FieldDef]] = {}
         self._ancestry_cache: dict[str, list[str]] = {}
         self._descendants_cache: dict[str, list[str]] = {}
-        self._blank_records: dict[str, tuple[dict[str, FieldDef], dict[str, str]]] = {}
+        self._blank_records = BlankDicts()
         self._listeners: list[Any] = []
         self.runtime_fields: list[tuple[str, str]] = []  # (table, field) added after start
 
@@ -230,13 +232,8 @@ class Dictionary:
         return cols
 
     def blank_record(self, name: str) -> dict[str, str]:
-        """A new dict of the table's fields, each "": a copy of one kept while the table's field map
-        is the same object (copying costs a tenth of building it)."""
-        fields = self.fields(name)
-        known = self._blank_records.get(name)
-        if known is None or known[0] is not fields:
-            known = self._blank_records[name] = (fields, dict.fromkeys(fields, ""))
-        return known[1].copy()
+        """A new dict of the table's fields, each "" (kept while its field map is the same object)."""
+        return self._blank_records.of(name, self.fields(name))
 
     def fields(self, name: str) -> dict[str, FieldDef]:
         cached = self._fields_cache.get(name)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import ne
 
+from .blank import BlankDicts
+
 MAX_INSERTS = 256  # distinct field lists kept; a store rarely sees more than a few per table
 
 
@@ -54,7 +56,7 @@ class Statements:
         self._inserts: dict[tuple[str, tuple[str, ...]], Insert] = {}
         self._by_sys_id: dict[str, BySysId] = {}
         self._layouts: dict[str, tuple[frozenset[str], tuple[str, ...] | None]] = {}  # by the columns object
-        self._blank_rows: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
+        self._blank_rows = BlankDicts()
 
     def insert(self, root: str, fields: tuple[str, ...], columns: frozenset[str]) -> Insert:
         """`columns`: the store's columns of `root`, an object replaced whenever they change (Store)."""
@@ -95,12 +97,8 @@ class Statements:
         return known[1]
 
     def blank_row(self, root: str, order: tuple[str, ...]) -> dict[str, str]:
-        """dict.fromkeys(order, ""), a new dict: a copy of one kept per root while its column order
-        (text_columns) is the same object."""
-        known = self._blank_rows.get(root)
-        if known is None or known[0] is not order:
-            known = self._blank_rows[root] = (order, dict.fromkeys(order, ""))
-        return known[1].copy()
+        """dict.fromkeys(order, ""), a new dict (kept while the column order, text_columns, is the same object)."""
+        return self._blank_rows.of(root, order)
 
     def forget_layout(self) -> None:
         self._layouts.clear()
