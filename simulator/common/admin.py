@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from .bodies import AdminBody
 from .faults import FaultInjector
 from .journal import Journal
 from .openapi import route_query
+from .route_group import RouteGroup
 
 
 class SimBackend(Protocol):
@@ -158,11 +159,11 @@ class FaultOut(FaultSpec):
     fired: int
 
 
-def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -> APIRouter:
+def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -> RouteGroup:
     """Health answers anyone; with a `guard` dependency, every other admin route needs it."""
     strict = Depends(known_query_only)  # after the guard: a caller without credentials learns nothing
-    public = APIRouter(prefix="/_sim", tags=["simulator admin"], dependencies=[strict])
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"],
+    public = RouteGroup(prefix="/_sim", tags=["simulator admin"], dependencies=[strict])
+    r = RouteGroup(prefix="/_sim", tags=["simulator admin"],
                   dependencies=[Depends(guard), strict] if guard else [strict])
 
     def clock_state() -> ClockState:
@@ -259,7 +260,7 @@ def admin_router(backend: SimBackend, guard: Callable[..., Any] | None = None) -
         backend.journal.clear()
         return Done()
 
-    combined = APIRouter()
-    combined.include_router(public)
-    combined.include_router(r)
+    combined = RouteGroup()
+    combined.include(public)
+    combined.include(r)
     return combined

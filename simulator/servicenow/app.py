@@ -91,14 +91,14 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
 
     add_table_routes(app.router)  # not included: see add_table_routes
     add_fast_lane(app.router, "/api/now/")  # the Table API's requests skip the router's walk
-    app.include_router(build_import_router())
-    app.include_router(build_stats_router())
-    app.include_router(build_batch_router())
-    app.include_router(build_oauth_router())
-    app.include_router(admin_router(backend, guard=admin_caller),
-                       responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
-    app.include_router(build_admin_router())
-    app.include_router(build_record_pages_router())
+    build_import_router().add_to(app.router)
+    build_stats_router().add_to(app.router)
+    build_batch_router().add_to(app.router)
+    build_oauth_router().add_to(app.router)
+    admin_router(backend, guard=admin_caller).add_to(
+        app.router, responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
+    build_admin_router().add_to(app.router)
+    build_record_pages_router().add_to(app.router)
     mount_dashboard(app, Side("servicenow", backend, servicenow_panel(backend)), guard=admin_caller, auth="basic")
     app.add_middleware(SimulatorMiddleware, journal=backend.journal, clock=backend.clock, faults=backend.faults,
                        error_body=lambda status, message: SnError(status, message, "Injected by a fault rule").body())

@@ -16,8 +16,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .backend import ServiceNowBackend
 from .dashboard_panel import ticket_path
@@ -36,8 +37,8 @@ STYLE = ("body{font:14px/1.4 system-ui,sans-serif;margin:1em 2em}table{border-co
          "th,td{border:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top}th{background:#f3f3f3}")
 
 
-def build_record_pages_router() -> APIRouter:
-    r = APIRouter()
+def build_record_pages_router() -> RouteGroup:
+    r = RouteGroup()
 
     # A page for people, not an API: out of the OpenAPI document, as /docs and the dashboard are.
     @r.get("/nav_to.do", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from pydantic import BaseModel, Field
 
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
@@ -13,6 +13,7 @@ from bpsn.simulator.bigpanda.errors import doc
 from bpsn.simulator.bigpanda.oim.store import DOCUMENTED_WAIT_SECONDS
 from bpsn.simulator.bigpanda.permissions import DEFAULT_ROLE, MAX_ROLES, PERMISSIONS
 from bpsn.simulator.common.bodies import AdminBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 
 class AccessIn(AdminBody):
@@ -65,8 +66,8 @@ class OimWaitOut(BaseModel):
     seconds: float | None
 
 
-def build_access_router() -> APIRouter:
-    r = APIRouter(tags=["simulator admin"])
+def build_access_router() -> RouteGroup:
+    r = RouteGroup(tags=["simulator admin"])
     org_path = "/organizations/{name}"
     name_param = Path(min_length=1, max_length=100)
     no_org = {404: doc(404, "No such organization")}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bpsn.simulator.bigpanda.alerts.normalize import normalize
@@ -29,6 +29,7 @@ from bpsn.simulator.bigpanda.permissions import DEFAULT_ROLE, MAX_ROLES, AccessC
 from bpsn.simulator.bigpanda.rate_limit import RateLimitSettings
 from bpsn.simulator.bigpanda.sharing.push import PushTarget
 from bpsn.simulator.common.bodies import AdminBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 URL = r"^https?://[!-~]+$"  # ASCII, no spaces: every regex dialect reads it the same
 
@@ -331,8 +332,8 @@ def load_fixtures(backend: BigPandaBackend, data: dict[str, Any] | FixturesIn) -
     return loaded.model_dump()
 
 
-def build_fixtures_router() -> APIRouter:
-    r = APIRouter(tags=["simulator admin"])
+def build_fixtures_router() -> RouteGroup:
+    r = RouteGroup(tags=["simulator admin"])
     patterns_path = "/organizations/{name}/correlation-patterns"
     name_param = Path(min_length=1, max_length=100)
 

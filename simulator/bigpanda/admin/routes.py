@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from bpsn.simulator.bigpanda.auth import admin_caller
@@ -16,6 +16,7 @@ from bpsn.simulator.bigpanda.rate_limit import RateLimitSettings
 from bpsn.simulator.bigpanda.sharing.routes_push import build_push_router
 from bpsn.simulator.common.admin import Done, known_query_only
 from bpsn.simulator.common.bodies import AdminBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .access import build_access_router
 from .fixtures import build_fixtures_router
@@ -60,9 +61,9 @@ class QueueView(BaseModel):
     acknowledged: int
 
 
-def build_admin_router() -> APIRouter:
+def build_admin_router() -> RouteGroup:
     # known_query_only also covers the routers included below (push, snapshots, fixtures)
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"],
+    r = RouteGroup(prefix="/_sim", tags=["simulator admin"],
                   dependencies=[Depends(admin_caller), Depends(known_query_only)])
 
     @r.get("/wait", response_model=WaitResult, responses={404: doc(404, "No such organization")},
@@ -153,6 +154,6 @@ def build_admin_router() -> APIRouter:
         return Done()
 
     for extra in (build_push_router(), build_snapshot_router(), build_fixtures_router(), build_access_router()):
-        r.include_router(extra)  # push mode and dead letters, snapshots, fixtures and correlation patterns,
+        r.include(extra)  # push mode and dead letters, snapshots, fixtures and correlation patterns,
         # roles and the OIM set-up
     return r

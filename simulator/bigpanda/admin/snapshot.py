@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import ValidationError
 
 from bpsn.base.rng import SeededRandom
@@ -33,6 +33,7 @@ from bpsn.simulator.bigpanda.oim.config import OimConfig, compile_config
 from bpsn.simulator.bigpanda.oim.store import StoredConfig
 from bpsn.simulator.bigpanda.organization import Organization
 from bpsn.simulator.common.admin import Done, SnapshotFileError, SnapshotRequest, snapshot_dir_ready, snapshot_file
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .snapshot_doc import (
     FORMAT,
@@ -197,8 +198,8 @@ def _confined(request: Request, name: str) -> Path:
         raise SnapshotError(str(exc)) from None
 
 
-def build_snapshot_router() -> APIRouter:
-    r = APIRouter(tags=["simulator admin"])
+def build_snapshot_router() -> RouteGroup:
+    r = RouteGroup(tags=["simulator admin"])
 
     @r.post("/snapshot/save", response_model=Done,
             responses={400: doc(400, "A name outside the snapshot directory, or the file cannot be written")},

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import Body, Depends, Request, Response
 from pydantic import BaseModel
 
 from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
 from bpsn.simulator.bigpanda.organization import IngestResult
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .normalize import BODY_SCHEMA
 
@@ -53,8 +54,8 @@ EXAMPLE = {"app_key": "demo-alerts-app-key", "status": "critical", "host": "web-
            "check": "CPU load", "description": "CPU above 95% for 5 minutes", "cluster": "web"}
 
 
-def build_alerts_router() -> APIRouter:
-    r = APIRouter(tags=["Alerts API"])
+def build_alerts_router() -> RouteGroup:
+    r = RouteGroup(tags=["Alerts API"])
 
     @r.post("/data/v2/alerts", status_code=201, response_model=AlertsAccepted,
             responses={204: {"description": "Exact duplicate: nothing changed"},

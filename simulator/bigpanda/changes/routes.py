@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from bpsn.simulator.bigpanda import permissions as perm
@@ -17,6 +17,7 @@ from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .relations import relate, update_relation
 
@@ -119,8 +120,8 @@ def _backend(request: Request) -> BigPandaBackend:
     return request.app.state.backend
 
 
-def build_changes_router() -> APIRouter:
-    r = APIRouter(tags=["Changes API"])
+def build_changes_router() -> RouteGroup:
+    r = RouteGroup(tags=["Changes API"])
 
     @r.post("/data/changes", status_code=204, response_class=Response, responses=USER_ONLY,
             summary="Create or update a change (user API key + x-bp-app-key)",

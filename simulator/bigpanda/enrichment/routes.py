@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -16,6 +16,7 @@ from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import bad_request, doc
 from bpsn.simulator.bigpanda.oim.bodies import read_limited
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .store import EnrichmentStore
 
@@ -123,8 +124,8 @@ def _job_id() -> Any:
     return Path(min_length=1, max_length=300)
 
 
-def build_enrichment_router() -> APIRouter:
-    r = APIRouter(tags=["Mapping enrichment"])
+def build_enrichment_router() -> RouteGroup:
+    r = RouteGroup(tags=["Mapping enrichment"])
     forbidden = doc(403, "Wrong kind of token")
     no_map = doc(404, "No such mapping")
     no_job = doc(404, "No such job")

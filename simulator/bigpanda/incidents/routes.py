@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from bpsn.simulator.bigpanda.auth import principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .render import incident_v1, incident_v2
 
@@ -17,8 +18,8 @@ def _id() -> Any:
     return Path(min_length=1, max_length=100)
 
 
-def build_incidents_router() -> APIRouter:
-    r = APIRouter(tags=["Incidents API"])
+def build_incidents_router() -> RouteGroup:
+    r = RouteGroup(tags=["Incidents API"])
     not_found = {404: doc(404, "No such environment or incident"), 403: doc(403, "Wrong kind of token")}
 
     @r.get("/resources/v2.0/environments/{environment_id}/incidents/{incident_id}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,7 @@ from bpsn.simulator.bigpanda.bpql import BpqlError, parse
 from bpsn.simulator.bigpanda.errors import bad_request, doc, not_found
 from bpsn.simulator.bigpanda.incidents import actions as act
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .render import incident_v1, incident_v2
 from .search import search
@@ -94,8 +95,8 @@ def _tag(org: Any, incident: Any, tag_id: str) -> dict[str, Any]:
             "name": definition.name if definition else tag_id, "email": by, "timestamp": int(when)}
 
 
-def build_incident_actions_router() -> APIRouter:
-    r = APIRouter(tags=["Incidents API"])
+def build_incident_actions_router() -> RouteGroup:
+    r = RouteGroup(tags=["Incidents API"])
     std = {403: doc(403, "Wrong kind of token"), 404: doc(404, "No such environment or incident")}
 
     def ctx(request: Request, who: Principal, environment_id: str, incident_id: str | None = None,

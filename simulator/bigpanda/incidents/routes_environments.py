@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from pydantic import Field
 
 from bpsn.simulator.bigpanda import permissions as perm
@@ -15,6 +15,7 @@ from bpsn.simulator.bigpanda.errors import BpError, bad_request, doc, not_found
 from bpsn.simulator.bigpanda.incidents import actions as act
 from bpsn.simulator.bigpanda.models import Environment
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 
 def _id() -> Any:
@@ -56,8 +57,8 @@ def _check_filter(text: str) -> None:
         raise bad_request(f"filter: {exc}") from None
 
 
-def build_environments_router() -> APIRouter:
-    r = APIRouter(tags=["Environments and tag definitions"])
+def build_environments_router() -> RouteGroup:
+    r = RouteGroup(tags=["Environments and tag definitions"])
     std = {403: doc(403, "Wrong kind of token"), 404: doc(404, "No such environment")}
 
     def org_of(request: Request, who: Principal, permission: str | None = None) -> tuple[BigPandaBackend, Any]:

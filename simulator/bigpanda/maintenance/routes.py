@@ -6,13 +6,14 @@ import zoneinfo
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
 from bpsn.simulator.bigpanda.auth import principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .plans import MAX_CONDITION_CHARS, MAX_PLANS
 
@@ -117,8 +118,8 @@ def _plan_id() -> Any:
     return Path(min_length=1, max_length=100)
 
 
-def build_maintenance_router() -> APIRouter:
-    r = APIRouter(prefix="/resources/v2.0/maintenance-plans", tags=["Maintenance plans v2"])
+def build_maintenance_router() -> RouteGroup:
+    r = RouteGroup(prefix="/resources/v2.0/maintenance-plans", tags=["Maintenance plans v2"])
 
     def authorized(request: Request, who: Principal) -> BigPandaBackend:
         backend = _backend(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,7 @@ from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import bad_request, doc
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 from .bodies import check_content_length, inline_schema, json_body, read_json, validate
 from .config import OimConfigBody, OimConfigOut
@@ -94,8 +95,8 @@ def _app_key() -> Any:
     return Path(min_length=1, max_length=200, description="The OIM integration's app key")
 
 
-def build_oim_router() -> APIRouter:
-    r = APIRouter(tags=["Open Integration Manager"])
+def build_oim_router() -> RouteGroup:
+    r = RouteGroup(tags=["Open Integration Manager"])
 
     def oim_integration(request: Request, who: Principal, app_key: str) -> BigPandaBackend:
         backend: BigPandaBackend = request.app.state.backend

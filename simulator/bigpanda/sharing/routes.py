@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from bpsn.simulator.bigpanda import permissions as perm
@@ -16,6 +16,7 @@ from bpsn.simulator.bigpanda.auth import app_key_of, principal
 from bpsn.simulator.bigpanda.backend import BigPandaBackend, Principal
 from bpsn.simulator.bigpanda.errors import doc
 from bpsn.simulator.common.bodies import StrictBody
+from bpsn.simulator.common.route_group import RouteGroup
 
 CHOICE = ("Our design: BigPanda publishes no contract for this endpoint. Authenticate with the "
           "user API key (or the org token) as a Bearer token and send the incidents app key in "
@@ -65,8 +66,8 @@ class CallbackOutcomeOut(BaseModel):
     unknown: list[str] = Field(description="Share ids not in flight (already acknowledged or never sent)")
 
 
-def build_sharing_router() -> APIRouter:
-    r = APIRouter(prefix="/integrations/v3/servicenow", tags=["ServiceNow sharing (our design)"])
+def build_sharing_router() -> RouteGroup:
+    r = RouteGroup(prefix="/integrations/v3/servicenow", tags=["ServiceNow sharing (our design)"])
     errors = {403: doc(403, "Wrong incidents app key")}
 
     @r.get("/shares", response_model=ShareBatch, responses=errors, summary="Retrieve pending shares",

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from ..admin import ClockState, known_query_only
 from .summary import DashboardScope, Side, summarise
+from ..route_group import RouteGroup
 
 AuthKind = Literal["basic", "bearer"]  # ServiceNow: an admin user's basic auth; BigPanda: the admin token
 ASSETS_PATH = "/_sim/dashboard/assets"  # under /_sim: kept out of the request journal
@@ -60,11 +61,11 @@ def mount_dashboard(app: FastAPI, side: Side, guard: Callable[..., Any], auth: A
     """`/` and `/_sim/dashboard` on `app`, showing `side` alone until share_scope replaces
     `app.state.dashboard` with a scope of several simulators (`bpsn up`)."""
     app.state.dashboard = DashboardScope(sides=[side])
-    app.include_router(_router(side.name, guard, auth))
+    _router(side.name, guard, auth).add_to(app.router)
 
 
-def _router(name: str, guard: Callable[..., Any], auth: AuthKind) -> APIRouter:
-    r = APIRouter()
+def _router(name: str, guard: Callable[..., Any], auth: AuthKind) -> RouteGroup:
+    r = RouteGroup()
     page = _static("index.html").replace("{{simulator}}", html.escape(name, quote=True)) \
                                 .replace("{{auth}}", html.escape(auth, quote=True)) \
                                 .replace("{{assets}}", ASSETS_PATH)

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from bpsn.simulator.common.admin import Done, SnapshotFileError, SnapshotRequest, known_query_only, snapshot_file
 from bpsn.simulator.common.bodies import AdminBody
+from bpsn.simulator.common.route_group import RouteGroup
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.errors import ErrorEnvelope, bad_request
 from bpsn.simulator.servicenow.security.auth import admin_caller
@@ -50,8 +51,8 @@ def _confined(backend: ServiceNowBackend, name: str) -> Path:
         raise bad_request("Invalid snapshot name", str(exc)) from None
 
 
-def build_admin_router() -> APIRouter:
-    r = APIRouter(prefix="/_sim", tags=["simulator admin"],
+def build_admin_router() -> RouteGroup:
+    r = RouteGroup(prefix="/_sim", tags=["simulator admin"],
                   dependencies=[Depends(admin_caller), Depends(known_query_only)],
                   responses={403: {"model": ErrorEnvelope, "description": "Not an admin"}})
 

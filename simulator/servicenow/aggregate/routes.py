@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bpsn.simulator.common.middleware import journal_info
+from bpsn.simulator.common.route_group import RouteGroup
 from bpsn.simulator.servicenow.errors import ERROR_RESPONSES, ErrorEnvelope
 from bpsn.simulator.servicenow.import_sets.routes import JSON_TYPE, RATE_LIMITED
 from bpsn.simulator.servicenow.records.business_rules import Actor
@@ -70,8 +71,8 @@ Needs read access to the table: otherwise 403, as a Table API query.
 """
 
 
-def build_stats_router() -> APIRouter:
-    r = APIRouter(prefix="/api/now/stats", tags=["Aggregate API"], responses=ERROR_RESPONSES)
+def build_stats_router() -> RouteGroup:
+    r = RouteGroup(prefix="/api/now/stats", tags=["Aggregate API"], responses=ERROR_RESPONSES)
 
     @r.get("/{table}", response_model=StatsOne | StatsGrouped, name="stats_aggregate",
            responses={403: {"model": ErrorEnvelope, "description": "Insufficient rights to query records"},

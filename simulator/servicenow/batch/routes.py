@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from bpsn.simulator.common.route_group import RouteGroup
 from bpsn.simulator.servicenow.errors import ERROR_RESPONSES, SnError
 from bpsn.simulator.servicenow.import_sets.routes import JSON_TYPE, RATE_LIMITED
 from bpsn.simulator.servicenow.records.business_rules import Actor
@@ -77,8 +78,8 @@ replaced by the batch caller's; `Accept` and `Content-Type` default to applicati
 """
 
 
-def build_batch_router() -> APIRouter:
-    r = APIRouter(tags=["Batch API"], responses=ERROR_RESPONSES)
+def build_batch_router() -> RouteGroup:
+    r = RouteGroup(tags=["Batch API"], responses=ERROR_RESPONSES)
 
     @r.post("/api/now/v1/batch", response_model=BatchResponse, name="batch", responses=RATE_LIMITED,
             summary="Several REST calls in one request", description=DESCRIPTION)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bpsn.simulator.common.middleware import journal_info
+from bpsn.simulator.common.route_group import RouteGroup
 from bpsn.simulator.servicenow.errors import ERROR_RESPONSES, ErrorEnvelope
 from bpsn.simulator.servicenow.records.business_rules import Actor
 from bpsn.simulator.servicenow.security.auth import caller
@@ -104,8 +105,8 @@ any is written.
 """
 
 
-def build_import_router() -> APIRouter:
-    r = APIRouter(prefix="/api/now/import", tags=["Import Set API"], responses=ERROR_RESPONSES)
+def build_import_router() -> RouteGroup:
+    r = RouteGroup(prefix="/api/now/import", tags=["Import Set API"], responses=ERROR_RESPONSES)
 
     @r.post("/{staging_table}", response_model=ImportResponse, status_code=201, name="import_insert",
             responses={**FORBIDDEN, **RATE_LIMITED}, summary="Insert one staging row and transform it",

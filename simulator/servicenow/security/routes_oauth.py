@@ -13,10 +13,11 @@ import binascii
 import hmac
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from bpsn.simulator.common.route_group import RouteGroup
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 from .oauth import OAuthError
@@ -78,8 +79,8 @@ class OAuthFailure(BaseModel):
     error: str
 
 
-def build_oauth_router() -> APIRouter:
-    r = APIRouter(tags=["OAuth"])
+def build_oauth_router() -> RouteGroup:
+    r = RouteGroup(tags=["OAuth"])
 
     @r.post("/oauth_token.do", response_model=TokenOut, openapi_extra=FORM,
             responses={401: {"model": OAuthFailure, "description": "access_denied"}},
