@@ -10,7 +10,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -20,10 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bpsn.base.clock import SimClock
 from bpsn.base.listening import ListenError, bound_port, listen  # re-exported: bpsn.stack is where they were
-from bpsn.integration.config.settings import ConnectionSettings
-from bpsn.integration.factory import build_runner, close_runner
-from bpsn.integration.notifications import NOTIFICATION_PATH, ChangeFollower, NotificationApp, notification_token
-from bpsn.integration.runner import IntegrationRunner
 from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
@@ -35,6 +31,12 @@ from bpsn.simulator.servicenow.records.outbound import SEEDED_SYS_ID as OUTBOUND
 from bpsn.simulator.servicenow.records.outbound import TABLE as OUTBOUND_TABLE
 from bpsn.simulator.servicenow.records.outbound import seed_outbound_message
 from bpsn.simulator.servicenow.settings import ServiceNowSettings
+
+if TYPE_CHECKING:
+    from bpsn.integration.config.settings import ConnectionSettings
+    from bpsn.integration.notifications import ChangeFollower
+    from bpsn.integration.runner import IntegrationRunner
+# The core's modules are imported where a core is built: `bpsn up --no-core` never needs them.
 
 
 class QuietServer(uvicorn.Server):
@@ -101,6 +103,8 @@ class Stack:
         """A new core (no memory but what the two systems hold), polling on its own until stopped."""
         if self.core is None:
             return
+        from bpsn.integration.factory import build_runner
+
         if self._tls is None:  # one TLS context for every core: each client's own costs ~60 ms of certificates
             self._tls = ssl.create_default_context()
         self.runner = build_runner(self.core.settings, clock=self.clock, seed=self.core.seed,
@@ -125,6 +129,7 @@ class Stack:
     async def stop_core(self) -> None:
         await self.pause_core()
         if self.runner is not None:
+            from bpsn.integration.factory import close_runner
             await close_runner(self.runner)
 
     def _clock_reading(self) -> tuple[bool, float]:
@@ -160,6 +165,7 @@ class Stack:
                 yield accept
             finally:
                 if accepted and self.runner is not None:
+                    from bpsn.integration.factory import close_runner
                     await close_runner(self.runner)
                     self.start_core()
                 else:
@@ -229,7 +235,14 @@ async def run_stack(*, host: str = "127.0.0.1", bigpanda_port: int = 0, servicen
                 await stack.stop_core()
 
 
-CORE_NOTIFY_URL = "http://core.inprocess" + NOTIFICATION_PATH  # reached in-process: no port
+CORE_NOTIFY_HOST = "http://core.inprocess"  # the core's notification app, reached in-process: no port
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CORE_NOTIFY_URL":  # kept importable; its path lives with the core (imported on use)
+        from bpsn.integration.notifications import NOTIFICATION_PATH
+        return CORE_NOTIFY_HOST + NOTIFICATION_PATH
+    raise AttributeError(f"module 'bpsn.stack' has no attribute {name!r}")
 
 
 def wire_notifications(stack: Stack) -> None:
@@ -238,6 +251,7 @@ def wire_notifications(stack: Stack) -> None:
     if stack.runner is None:
         return
     if stack._follower is None:
+        from bpsn.integration.notifications import ChangeFollower
         stack._follower = ChangeFollower(lambda: stack.runner)  # type: ignore[arg-type,return-value]
     connect_notifications(stack.servicenow, stack._follower, stack.runner)
 
@@ -246,6 +260,8 @@ def connect_notifications(servicenow: ServiceNowBackend, follower: ChangeFollowe
     """Activate ServiceNow's outbound change notification and point it at `runner` in-process (an
     ASGI transport to a notification app with a fresh shared token): the core then waits between
     polls with `follower`, so a notice wakes its watch at once."""
+    from bpsn.integration.notifications import NOTIFICATION_PATH, NotificationApp, notification_token
+
     follower.forget()
     token = notification_token()
     old = servicenow.outbound.client
@@ -255,7 +271,7 @@ def connect_notifications(servicenow: ServiceNowBackend, follower: ChangeFollowe
     if servicenow.lookup(OUTBOUND_TABLE, OUTBOUND_SYS_ID) is None:  # a state file saved before the table existed
         seed_outbound_message(servicenow.insert_system)
     servicenow.update(OUTBOUND_TABLE, OUTBOUND_SYS_ID, {
-        "active": "true", "endpoint": CORE_NOTIFY_URL, "auth_header": f"Bearer {token}",
+        "active": "true", "endpoint": CORE_NOTIFY_HOST + NOTIFICATION_PATH, "auth_header": f"Bearer {token}",
         "exclude_users": runner.watch.user_name}, SYSTEM)  # the core's own writes: nothing to hear
     runner.between_cycles = follower.between_cycles
 
@@ -265,6 +281,8 @@ def core_settings(bp: BigPandaSettings, sn: ServiceNowSettings, poll_interval: f
     """The core wired to these two simulators, with their credentials: the BigPanda user API key and
     org token, the incidents app key, and ServiceNow's integration user (the core's own BPSN_*
     connection variables are for `bpsn core`, which reaches systems it did not start)."""
+    from bpsn.integration.config.settings import ConnectionSettings
+
     return ConnectionSettings(
         bigpanda_url=bp.base_url, servicenow_url=sn.instance_url, poll_interval=poll_interval,
         retrieval_count=retrieval_count, bigpanda_bearer_token=SecretStr(bp.user_api_key),

@@ -30,6 +30,10 @@ KEY_ENV = "BPSN_CONFIG_KEY"
 DEMO_PASSPHRASE = "bpsn-demo-config-passphrase (public, demo only)"
 KDF_SALT = b"bpsn-config-v1"
 KDF_ITERATIONS = 600_000
+# The demo passphrase is public, so the key it stretches to is public too: kept here, a process
+# without BPSN_CONFIG_KEY skips 600,000 rounds (0.1 s of CPU). tests/integration/test_demo_config_key.py
+# checks it is what PBKDF2 makes of DEMO_PASSPHRASE.
+DEMO_KEY = b"GgjgBUdvLfz0786pyTHcpYJ0hDCfrUo2GkY3Z1b7huE="
 
 
 # What the instance shows a user whose ACLs mask a credential (x_bip_panda_user without the
@@ -51,6 +55,8 @@ def _as_fernet_key(value: str) -> bytes | None:
 
 @functools.lru_cache(maxsize=8)
 def derive_key(passphrase: str) -> bytes:
+    if passphrase == DEMO_PASSPHRASE:
+        return DEMO_KEY
     kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=KDF_SALT, iterations=KDF_ITERATIONS)
     return base64.urlsafe_b64encode(kdf.derive(passphrase.encode()))
 

@@ -102,6 +102,7 @@ class ServiceNowBackend:
         self.rules = BusinessRules(self.dictionary, self.numbers)
         self.outbound = ChangeNotifications(self)  # the change notifications' business rule (records/outbound.py)
         self._template: SeededTemplate | None = None
+        self._seeding = False  # the ACLs are read once after seeding, not after each of its ACL records
         if self.store.count("sys_user") == 0:
             self.reset()
         else:  # a state file from an earlier run
@@ -141,9 +142,13 @@ class ServiceNowBackend:
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         if template is None or template.at != self.clock.now() or self.store.path != ":memory:":
             self._seed_dictionary()
-            seed_demo_instance(self._seed_insert, self.settings)
-            self.transform_maps.seed()
-            seed_outbound_message(self.insert_system)
+            self._seeding = True  # every seed write is the system's (admin): no ACL decides it
+            try:
+                seed_demo_instance(self._seed_insert, self.settings)
+                self.transform_maps.seed()
+                seed_outbound_message(self.insert_system)
+            finally:
+                self._seeding = False
             self._template = SeededTemplate(self.clock.now(), self.store.template(), self.rng.getstate(),
                                             dict(self.numbers.next))
         self._load_acls()
@@ -370,7 +375,7 @@ class ServiceNowBackend:
             self.identities.forget()
         if table == "sys_rate_limit_rules":
             self.rate_limits.load(self.store.select("sys_rate_limit_rules"))
-        if table == ACL_TABLE:
+        if table == ACL_TABLE and not self._seeding:  # reset reads them once, after seeding
             self._load_acls()
         if table == OUTBOUND_TABLE:
             self.outbound.reload()

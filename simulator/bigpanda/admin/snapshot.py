@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
 from fastapi import Request
@@ -35,21 +36,10 @@ from bpsn.simulator.bigpanda.organization import Organization
 from bpsn.simulator.common.admin import Done, SnapshotFileError, SnapshotRequest, snapshot_dir_ready, snapshot_file
 from bpsn.simulator.common.route_group import RouteGroup
 
-from .snapshot_doc import (
-    FORMAT,
-    FORMAT_VERSION,
-    OrgDoc,
-    SnapshotDataError,
-    SnapshotDoc,
-    check_references,
-    fingerprint,
-    org_document,
-    push_from,
-    queue_from,
-    sealer,
-    stores_from,
-    unseal,
-)
+if TYPE_CHECKING:
+    from .snapshot_doc import OrgDoc, SnapshotDoc
+# snapshot_doc (the document's pydantic models) is imported where a snapshot is read or written:
+# building its models is a tenth of the simulator's own import time, and most runs never snapshot.
 
 PICKLE_MAGIC = b"BPSN-BIGPANDA-SNAPSHOT\n"  # version 1's header line
 MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
@@ -61,6 +51,8 @@ class SnapshotError(BpError):
 
 
 def dumps(backend: BigPandaBackend) -> bytes:
+    from .snapshot_doc import FORMAT, FORMAT_VERSION, SnapshotDataError, org_document, sealer
+
     version, internal, gauss = backend.rng.getstate()
     try:
         seal = sealer(backend.settings)
@@ -74,6 +66,8 @@ def dumps(backend: BigPandaBackend) -> bytes:
 
 
 def _validated(data: bytes, source: str) -> SnapshotDoc:
+    from .snapshot_doc import FORMAT, FORMAT_VERSION, SnapshotDoc
+
     if data.startswith(PICKLE_MAGIC):
         raise SnapshotError(f"{source} is in snapshot format version 1 (a pickle), which this simulator no "
                             f"longer reads: pickles can run code. It reads only version {FORMAT_VERSION}")
@@ -94,6 +88,16 @@ def _validated(data: bytes, source: str) -> SnapshotDoc:
 
 
 def _organization(backend: BigPandaBackend, doc: OrgDoc, rng: SeededRandom, seal: Fernet) -> Organization:
+    from .snapshot_doc import (
+        SnapshotDataError,
+        check_references,
+        fingerprint,
+        push_from,
+        queue_from,
+        stores_from,
+        unseal,
+    )
+
     creds = unseal(doc, seal)
     check_references(doc)
     org = Organization(name=doc.name, org_token=creds.org_token, user_api_keys=creds.user_api_keys,
@@ -134,6 +138,8 @@ def _organization(backend: BigPandaBackend, doc: OrgDoc, rng: SeededRandom, seal
 
 
 def loads(backend: BigPandaBackend, data: bytes, source: str = "the snapshot") -> None:
+    from .snapshot_doc import SnapshotDataError, sealer
+
     document = _validated(data, source)
     rng = SeededRandom()
     try:

@@ -26,6 +26,7 @@ empty) instead of the field being left out: the seed's "credentials masked" for 
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -97,8 +98,15 @@ def rules_from_yaml_text(*texts: str) -> list[AclRule]:
 
 
 def shipped_rules() -> list[AclRule]:
-    """The rules the package ships (ACL_FILES), in file order."""
-    return rules_from_yaml_text(*(resources.files(__package__).joinpath(name).read_text() for name in ACL_FILES))
+    """The rules the package ships (ACL_FILES), in file order: a new list each call (Acls.add
+    appends to its own), of rules read once per process (frozen; a backend asks twice per start)."""
+    return list(_shipped_rules())
+
+
+@functools.cache
+def _shipped_rules() -> tuple[AclRule, ...]:
+    return tuple(rules_from_yaml_text(*(resources.files(__package__).joinpath(name).read_text()
+                                        for name in ACL_FILES)))
 
 
 class Acls:
