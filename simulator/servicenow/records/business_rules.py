@@ -9,6 +9,8 @@ the integration core of changes (an outbound message as data) is in records/outb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
+from operator import not_
 
 from bpsn.simulator.servicenow.errors import data_policy
 
@@ -52,26 +54,38 @@ class NumberCounters:
             self.next[prefix] = max(self.next.get(prefix, NUMBER_BASE + 1), int(digits) + 1)
 
 
+@dataclass(frozen=True)
+class _TablePlan:
+    """What the rules read of a table's field map, worked out once per map."""
+
+    fields: dict[str, FieldDef]  # the map it was built for (compared by identity)
+    default_names: tuple[str, ...]  # the fields with a default, and (name, default) of each
+    defaults: tuple[tuple[str, str], ...]
+    prioritised: bool  # impact, urgency and priority are all fields: priority follows the other two
+
+
 class BusinessRules:
     def __init__(self, dictionary: Dictionary, numbers: NumberCounters) -> None:
         self.dictionary = dictionary
         self.numbers = numbers
-        # table -> (its field map, the fields with a default): kept while the dictionary's field
-        # map of the table is the same object (it makes a new one whenever a field is added)
-        self._defaults: dict[str, tuple[dict[str, FieldDef], tuple[tuple[str, str], ...]]] = {}
+        # table -> its plan, kept while the dictionary's field map of the table is the same object
+        # (it makes a new one whenever a field is added)
+        self._plans: dict[str, _TablePlan] = {}
 
-    def _defaults_of(self, table: str, fields: dict[str, FieldDef]) -> tuple[tuple[str, str], ...]:
-        known = self._defaults.get(table)
-        if known is None or known[0] is not fields:
-            known = self._defaults[table] = (fields, tuple((n, f.default) for n, f in fields.items()
-                                                           if f.default is not None))
-        return known[1]
+    def _plan(self, table: str) -> _TablePlan:
+        fields = self.dictionary.fields(table)
+        known = self._plans.get(table)
+        if known is None or known.fields is not fields:
+            defaults = tuple((n, f.default) for n, f in fields.items() if f.default is not None)
+            known = self._plans[table] = _TablePlan(fields, tuple(n for n, _ in defaults), defaults,
+                                                    {"impact", "urgency", "priority"} <= fields.keys())
+        return known
 
     def before_insert(self, table: str, record: dict[str, str], actor: Actor, now: str) -> None:
-        fields = self.dictionary.fields(table)
-        for name, default in self._defaults_of(table, fields):
-            if not record.get(name):
-                record[name] = default
+        plan = self._plan(table)
+        fields = plan.fields
+        # each empty field with a default takes it: found and written in C, in the defaults' order
+        record.update(compress(plan.defaults, map(not_, map(record.get, plan.default_names))))
         prefix = self.dictionary.number_prefix(table)
         if prefix and "number" in fields:
             if record.get("number"):
@@ -82,16 +96,16 @@ class BusinessRules:
             record["opened_at"] = now
         if "opened_by" in fields and not record.get("opened_by"):
             record["opened_by"] = actor.sys_id
-        self._task_rules(table, record, {}, actor, now)
+        self._task_rules(table, record, {}, actor, now, plan)
 
     def before_update(self, table: str, old: dict[str, str], record: dict[str, str],
                       actor: Actor, now: str) -> None:
-        self._task_rules(table, record, old, actor, now)
+        self._task_rules(table, record, old, actor, now, self._plan(table))
 
     def _task_rules(self, table: str, record: dict[str, str], old: dict[str, str],
-                    actor: Actor, now: str) -> None:
-        fields = self.dictionary.fields(table)
-        if {"impact", "urgency", "priority"} <= fields.keys():
+                    actor: Actor, now: str, plan: _TablePlan) -> None:
+        fields = plan.fields
+        if plan.prioritised:
             prio = PRIORITY.get((record.get("impact", ""), record.get("urgency", "")))
             if prio:
                 record["priority"] = prio

@@ -47,9 +47,35 @@ PASSWORD2_MASK = "********"  # what a set password2 value reads as
 TO_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode
 
 
-# (the class's field map it was built for, field names, their JSON keys with the "{" or "," before
-# each, (position, definition) of the fields not plain)
-ColumnsPlan = tuple[dict[str, FieldDef], tuple[str, ...], tuple[str, ...], tuple[tuple[int, FieldDef], ...]]
+# The bytes encode_basestring escapes (ensure_ascii=False: control characters, quote, backslash); in
+# UTF-8 no other character has any of them among its bytes
+ESCAPED = bytes(range(0x20)) + b'"\\'
+
+
+@dataclass(frozen=True)
+class ColumnsPlan:
+    """How _every_field_json writes a class's fields: their names, the JSON key of each with the
+    "{" or "," before it (`openers`, for values encoded with their quotes), and the same keys with
+    the quotes around the plain values folded in (`quoted_openers` and `quoted_tail`, for values
+    that need no escape, written as they are); (position, definition) of the fields that are not
+    plain, whose values are written whole."""
+
+    fields: dict[str, FieldDef]  # the class's field map it was built for (compared by identity)
+    names: tuple[str, ...]
+    openers: tuple[str, ...]
+    quoted_openers: tuple[str, ...]
+    quoted_tail: str
+    special: tuple[tuple[int, FieldDef], ...]
+
+    @classmethod
+    def of(cls, fields: dict[str, FieldDef], plan: list[tuple[str, str, FieldDef]]) -> ColumnsPlan:
+        plain = [f.plain for _, _, f in plan]
+        openers = tuple(("," if i else "{") + key for i, (_, key, _) in enumerate(plan))
+        # before field i: the quote closing field i - 1 when it is plain, and the one opening field i
+        quoted = tuple(("" if i == 0 or not plain[i - 1] else '"') + opener + ('"' if plain[i] else "")
+                       for i, opener in enumerate(openers))
+        special = tuple((i, f) for i, (_, _, f) in enumerate(plan) if not f.plain)
+        return cls(fields, tuple(n for n, _, _ in plan), openers, quoted, '"}' if plan and plain[-1] else "}", special)
 
 
 def secret_shown(fdef: FieldDef, stored: str) -> str:
@@ -123,39 +149,48 @@ class Renderer:
         return "{" + ",".join(parts) + "}"
 
     def _every_field_json(self, cls: str, row: dict[str, str], opts: RenderOptions) -> str:
-        """record_json's text for a caller who may read every field: each value encoded in one
-        pass over the row (C calls only), then the few fields not shown as stored written over."""
-        names, openers, special = self._columns_plan(cls, opts.fields)
+        """record_json's text for a caller who may read every field: every value written as stored
+        (encoded only when one needs it, see ColumnsPlan), then the few fields not shown as stored
+        written over."""
+        plan = self._columns_plan(cls, opts.fields)
+        names, special = plan.names, plan.special
         if not names:
             return "{}"
-        shown = list(map(encode_basestring, map(row.get, names, repeat(""))))  # TypeError: not text
-        for i, fdef in special:
-            value = row.get(names[i], "")
+        values = list(map(row.get, names, repeat("")))
+        # Most records need no escape at all: then each value is its own JSON text between quotes
+        # (folded into the keys). Checked over all the values at once, in C: the values joined,
+        # as UTF-8 (a lone surrogate is written as it is, as encode_basestring writes it), lose
+        # no byte to ESCAPED. Else each value is encoded, as before.
+        raw = "".join(values).encode("utf-8", "surrogatepass")  # TypeError: not text
+        if len(raw.translate(None, ESCAPED)) == len(raw):
+            shown, openers, tail, quote = values, plan.quoted_openers, plan.quoted_tail, '"'
+        else:
+            shown, openers, tail, quote = list(map(encode_basestring, values)), plan.openers, "}", ""
+        for i, fdef in special:  # each written whole, quotes and all
+            value = values[i]
             if fdef.secret:
                 shown[i] = encode_basestring(secret_shown(fdef, value))
             elif fdef.type == "journal" or not value:  # no journal text without display values
                 shown[i] = '""'
-            elif not opts.exclude_reference_link:
+            elif opts.exclude_reference_link:
+                shown[i] = quote + shown[i] + quote
+            else:
                 link = encode_basestring(f"{opts.base_url}/api/now/table/{fdef.reference}/{value}")
-                shown[i] = f'{{"link":{link},"value":{shown[i]}}}'
-        text = [""] * (2 * len(names))  # '{"key":' value ',"key":' value ... : one join, no pair built
+                shown[i] = f'{{"link":{link},"value":{quote}{shown[i]}{quote}}}'
+        text = [""] * (2 * len(names))  # opener value opener value ...: one join, no pair built
         text[::2], text[1::2] = openers, shown
-        return "".join(text) + "}"
+        return "".join(text) + tail
 
-    def _columns_plan(self, cls: str, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...],
-                                                                       tuple[tuple[int, FieldDef], ...]]:
-        """_plan as columns: the field names, their JSON keys each after the "{" or "," that opens
-        it, and (position, definition) of the fields that are not plain."""
+    def _columns_plan(self, cls: str, names: tuple[str, ...]) -> ColumnsPlan:
+        """_plan as columns (ColumnsPlan), kept while the dictionary's field map of the class is
+        the same object."""
         fields = self.dictionary.fields(cls)
         known = self._columns_plans.get((cls, names))
-        if known is None or known[0] is not fields:
-            plan = self._plan(cls, names)
+        if known is None or known.fields is not fields:
             if len(self._columns_plans) >= 1024:
                 self._columns_plans.clear()
-            openers = tuple(("," if i else "{") + key for i, (_, key, _) in enumerate(plan))
-            special = tuple((i, f) for i, (_, _, f) in enumerate(plan) if not f.plain)
-            known = self._columns_plans[(cls, names)] = (fields, tuple(n for n, _, _ in plan), openers, special)
-        return known[1], known[2], known[3]
+            known = self._columns_plans[(cls, names)] = ColumnsPlan.of(fields, self._plan(cls, names))
+        return known
 
     def _plan(self, cls: str, names: tuple[str, ...]) -> list[tuple[str, str, FieldDef]]:
         """The fields record() shows, in its order, with their JSON keys; kept while the

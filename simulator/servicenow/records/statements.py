@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import ne
+from operator import countOf, ne
 
 from .blank import BlankDicts
 
@@ -30,7 +30,7 @@ def non_empty(values: dict[str, object]) -> tuple[str, ...]:
     to the column default ''). Selected by truth in C; when the values that are false are not all
     "" (a 0, a None), by comparison instead."""
     true = tuple(compress(values, values.values()))
-    if len(values) - len(true) == list(values.values()).count(""):
+    if len(values) - len(true) == countOf(values.values(), ""):
         return true
     return tuple(compress(values, map(ne, values.values(), repeat(""))))
 

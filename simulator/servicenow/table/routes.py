@@ -126,6 +126,13 @@ def _backend(request: Request) -> ServiceNowBackend:
     return request.app.state.backend
 
 
+def _given(body: RecordIn) -> dict[str, Any]:
+    """body.model_dump(exclude_unset=True), for a backend that only reads it: the sys_id when one was
+    sent, then the other fields as sent (pydantic's dump copies every value on the way)."""
+    extra = body.__pydantic_extra__ or {}
+    return {"sys_id": body.sys_id, **extra} if "sys_id" in body.model_fields_set else extra
+
+
 def _render_opts(display_value: str, exclude_reference_link: str | None, fields: str | None) -> dict[str, Any]:
     return {"display_value": display_value, "exclude_reference_link": _flag(exclude_reference_link),
             "fields": _fields(fields)}
@@ -194,7 +201,7 @@ def _register(r: APIRouter, prefix: str, version: str) -> None:
                             sysparm_view: str | None = None) -> Response:
         b = _backend(request)
         journal_info(request)["table"] = table
-        row = b.insert(table, body.model_dump(exclude_unset=True), who, display=_flag(sysparm_input_display_value))
+        row = b.insert(table, _given(body), who, display=_flag(sysparm_input_display_value))
         location = f"{b.settings.instance_url}/api/now/table/{table}/{row['sys_id']}"
         if _flag(request_header(request, "x-no-response-body")):
             return Response(status_code=201, headers={"Location": location})
