@@ -141,7 +141,8 @@ class ServiceNowBackend:
         self.oauth = OAuthServer()
         self.oauth.register(OAuthClient(self.settings.oauth_client_id, self.settings.oauth_client_secret))
         if template is None or template.at != self.clock.now() or self.store.path != ":memory:":
-            self._seed_dictionary()
+            for row in dictionary_entries.seed_rows(self.dictionary, self.rng.hex32, glide_stamp(self.clock.now())):
+                self.store.insert(dictionary_entries.TABLE, row)
             self._seeding = True  # every seed write is the system's (admin): no ACL decides it
             try:
                 seed_demo_instance(self._seed_insert, self.settings)
@@ -161,14 +162,6 @@ class ServiceNowBackend:
             body = {**body, "user_password": demo_hash(str(body.get("user_name", "")), str(body["user_password"]),
                                                        self.settings.password_hash_iterations)}
         return self.insert_system(table, body)
-
-    def _seed_dictionary(self) -> None:
-        now = glide_stamp(self.clock.now())
-        for row in dictionary_entries.all_entries(self.dictionary):
-            self.store.insert(dictionary_entries.TABLE, {
-                **row, "sys_id": self.rng.hex32(), "sys_class_name": dictionary_entries.TABLE,
-                "sys_created_on": now, "sys_created_by": "system", "sys_updated_on": now,
-                "sys_updated_by": "system", "sys_mod_count": "0"})
 
     def _load_acls(self) -> None:
         """The ACLs are the sys_security_acl records (security/acl_records.py); a store without

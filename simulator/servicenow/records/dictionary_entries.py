@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bpsn.simulator.servicenow.errors import SnError, bad_request
@@ -20,6 +21,13 @@ def entry(table: str, f: FieldDef) -> dict[str, str]:
 def all_entries(dictionary: Dictionary) -> list[dict[str, str]]:
     """One row per field each table defines itself (inherited fields live on the parent)."""
     return [entry(name, f) for name, t in dictionary.tables.items() for f in t.own_fields.values()]
+
+
+def seed_rows(dictionary: Dictionary, new_sys_id: Callable[[], str], now: str) -> Iterator[dict[str, str]]:
+    """all_entries as the system's records, stamped `now`: each row's sys_id drawn as it is made."""
+    for row in all_entries(dictionary):
+        yield {**row, "sys_id": new_sys_id(), "sys_class_name": TABLE, "sys_created_on": now,
+               "sys_created_by": "system", "sys_updated_on": now, "sys_updated_by": "system", "sys_mod_count": "0"}
 
 
 def add_column(dictionary: Dictionary, record: dict[str, Any]) -> None:
