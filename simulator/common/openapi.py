@@ -5,7 +5,7 @@ authenticate), and requests held to it (a single-valued query parameter sent twi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
@@ -65,15 +65,21 @@ def allow_all(request: Request, exc: StarletteHTTPException) -> dict[str, str] |
 
 
 def honest_openapi(app: FastAPI, security_schemes: dict[str, dict[str, Any]], public: str = r"(?!)",
-                   finish: Callable[[dict[str, Any]], None] | None = None) -> None:
+                   finish: Callable[[dict[str, Any]], None] | None = None,
+                   depends_on: Callable[[], Hashable] | None = None) -> None:
     """Validation errors answer 400 with the API's own error body, never FastAPI's 422, so the
     document must not promise a 422; and it says how to authenticate, except on the paths that
     `public` (a regex) matches: those take no credentials and say so with `security: []`.
-    `finish` completes the document with what only the simulator knows (its tables, its links)."""
+    `finish` completes the document with what only the simulator knows (its tables, its links);
+    `depends_on` gives what that depends on, and the document is built again when it changes."""
     build = app.openapi
+    built_for: list[Hashable] = [None]
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        state = depends_on() if depends_on is not None else None
+        if app.openapi_schema is None or state != built_for[0]:
+            app.openapi_schema = None  # FastAPI's own build returns its cached document otherwise
+            built_for[0] = state
             document = build()
             for path, item in document.get("paths", {}).items():
                 for operation in item.values():

@@ -70,7 +70,8 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
                                        "oauthBearer": {"type": "http", "scheme": "bearer",
                                                        "description": "A token from POST /oauth_token.do"}},
                    public=r"^/(_sim/health|oauth_token\.do)$",  # a token request carries no token
-                   finish=lambda document: complete(document, backend.dictionary))
+                   finish=lambda document: complete(document, backend.dictionary),
+                   depends_on=lambda: tuple(backend.dictionary.tables))
 
     @app.exception_handler(SnError)
     async def sn_error(request: Request, exc: SnError) -> JSONResponse:

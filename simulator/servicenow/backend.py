@@ -120,6 +120,7 @@ class ServiceNowBackend:
         self.ready = False
         for root, column in self.dictionary.remove_runtime_fields():
             self.store.drop_column(root, column)
+        self.dictionary.remove_runtime_tables()
         template = self._template
         if template is not None and template.at == self.clock.now() and self.store.path == ":memory:":
             self.store.restore(template.store)

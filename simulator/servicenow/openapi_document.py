@@ -3,8 +3,10 @@ a create to the record it made.
 
 A table name outside the dictionary is answered 400 `Invalid table <name>`, as on an instance;
 listing the tables (an `enum` on every table parameter) makes the document say so, so a client
-or a fuzzer reads from the document which names are valid. The dictionary's tables are fixed
-when the instance starts (only columns are added at run time), so the list cannot go stale.
+or a fuzzer reads from the document which names are valid. A table added at run time
+(`Dictionary.add_table`, a staging table for instance) is listed from the next request for the
+document, and one a reset took away is no longer: the app builds the document again whenever the
+instance's tables differ from those it was built for.
 """
 
 from __future__ import annotations

@@ -117,6 +117,7 @@ class Dictionary:
         self._blank_records = BlankDicts()
         self._listeners: list[Any] = []
         self.runtime_fields: list[tuple[str, str]] = []  # (table, field) added after start
+        self._started: dict[str, TableDef] = {}  # the tables as the instance started with them
 
     @classmethod
     def from_yaml_text(cls, text: str) -> Dictionary:
@@ -125,6 +126,7 @@ class Dictionary:
         for name, spec in (data.get("tables") or {}).items():
             d.add_table(name, spec or {}, validate=False)
         d.validate()
+        d._started = dict(d.tables)
         return d
 
     @classmethod
@@ -177,6 +179,20 @@ class Dictionary:
         del self.runtime_fields[keep:]
         self._fields_cache.clear()
         return removed
+
+    def remove_runtime_tables(self) -> list[str]:
+        """Forget the tables added (or replaced) at run time through `add_table`, as a reset does;
+        returns their names. Call after `remove_runtime_fields`."""
+        if not self._started:
+            return []
+        changed = [n for n, t in self.tables.items() if self._started.get(n) is not t]
+        if changed or len(self.tables) != len(self._started):
+            self.tables.clear()
+            self.tables.update(self._started)
+            self._fields_cache.clear()
+            self._ancestry_cache.clear()
+            self._descendants_cache.clear()
+        return changed
 
     def validate(self) -> None:
         for t in self.tables.values():
