@@ -9,8 +9,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.models import CorrelationPattern
 from bpsn.testing import call_asgi
@@ -42,15 +40,9 @@ class Api:
         return str(r.json()["alerts"][0]["incident_id"])
 
 
-@pytest.fixture(scope="module")
-def shared() -> tuple[BigPandaBackend, FastAPI]:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
 @pytest.fixture
-def api(shared: tuple[BigPandaBackend, FastAPI]) -> Api:
-    return Api(*shared)
+def api(shared_bigpanda: tuple[BigPandaBackend, FastAPI]) -> Api:
+    return Api(*shared_bigpanda)  # the worker's simulator, as a new one for this module (conftest.py)
 
 
 def test_the_built_in_patterns_are_listed(api: Api) -> None:

@@ -9,8 +9,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.enrichment.store import row_hash
 from bpsn.testing import call_asgi
@@ -26,7 +24,7 @@ TABLE = b"host,owner,tier\nweb-01,sre,1\nweb-02,sre,2\ndb-01,dba,1\n"
 class Api:
     def __init__(self, backend: BigPandaBackend, app: FastAPI) -> None:
         self.backend, self.app = backend, app
-        backend.reset()  # one app per module (building it takes a second), fresh state per test
+        backend.reset()  # one app per worker (building it takes a second), fresh state per test
         self.org = backend.orgs["demo"]
         self.org.rate_limits.enabled = False  # these tests send bursts on a frozen clock
 
@@ -67,15 +65,9 @@ class Api:
                             json={"upserts": upserts or [], "deletes": deletes or []})
 
 
-@pytest.fixture(scope="module")
-def shared() -> tuple[BigPandaBackend, FastAPI]:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
 @pytest.fixture
-def api(shared: tuple[BigPandaBackend, FastAPI]) -> Api:
-    return Api(*shared)
+def api(shared_bigpanda: tuple[BigPandaBackend, FastAPI]) -> Api:
+    return Api(*shared_bigpanda)  # the worker's simulator, as a new one for this module (conftest.py)
 
 
 def errors(r: httpx.Response, status: int = 400) -> str:

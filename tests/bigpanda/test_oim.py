@@ -17,8 +17,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.testing import call_asgi
 
@@ -33,7 +31,7 @@ START = 1_767_225_600  # 2026-01-01T00:00:00Z, the samples' startsAt
 class Api:
     def __init__(self, backend: BigPandaBackend, app: FastAPI) -> None:
         self.backend, self.app = backend, app
-        backend.reset()  # one app per module (building it takes a second), fresh state per test
+        backend.reset()  # one app per worker (building it takes a second), fresh state per test
         self.org = backend.orgs["demo"]
         self.org.rate_limits.enabled = False  # these tests send bursts on a frozen clock
 
@@ -56,15 +54,9 @@ class Api:
         return r.json()
 
 
-@pytest.fixture(scope="module")
-def shared() -> tuple[BigPandaBackend, FastAPI]:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
 @pytest.fixture
-def api(shared: tuple[BigPandaBackend, FastAPI]) -> Api:
-    return Api(*shared)
+def api(shared_bigpanda: tuple[BigPandaBackend, FastAPI]) -> Api:
+    return Api(*shared_bigpanda)  # the worker's simulator, as a new one for this module (conftest.py)
 
 
 SAMPLE = {"status": "firing", "startsAt": "2026-01-01T00:00:00Z", "endsAt": "",

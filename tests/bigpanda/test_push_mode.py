@@ -13,9 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.admin.fixtures import load_fixtures
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
 from bpsn.simulator.bigpanda.sharing.push import PushStore, PushTarget, parse_statuses
@@ -51,14 +49,26 @@ def receiver(statuses: list[int]) -> FastAPI:
     return app
 
 
+Pooled = tuple[BigPandaBackend, FastAPI]  # new_bigpanda (tests/bigpanda/conftest.py): as a new one starts
+
+
+def with_settings(backend: BigPandaBackend, **settings: Any) -> BigPandaBackend:
+    """The pooled simulator as `BigPandaBackend(BigPandaSettings(**settings))` starts: these settings
+    are read as it runs; new_bigpanda puts the defaults back after the test."""
+    if settings:
+        backend.settings = BigPandaSettings(**settings)
+        backend.reset()
+    return backend
+
+
 class Sim:
-    def __init__(self, transport: httpx.AsyncBaseTransport, **settings: Any) -> None:
-        self.clock = SimClock.virtual()
-        self.backend = BigPandaBackend(BigPandaSettings(**settings), clock=self.clock)
+    def __init__(self, pooled: Pooled, transport: httpx.AsyncBaseTransport, **settings: Any) -> None:
+        self.backend, app = with_settings(pooled[0], **settings), pooled[1]
+        self.clock = self.backend.clock
         for org in self.backend.orgs.values():
             org.rate_limits.enabled = False
         self.backend.pusher.client = httpx.AsyncClient(transport=transport)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(self.backend)),
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                       base_url="http://bigpanda",
                                       headers={"X-Bpsn-Admin-Token": "bpsn-admin-token"})  # for /_sim
         self.org = self.backend.orgs["demo"]
@@ -95,10 +105,10 @@ class Sim:
         await self.backend.pusher.client.aclose()  # type: ignore[union-attr]
 
 
-def scenario(transport: httpx.AsyncBaseTransport, **settings: Any) -> Callable[..., Any]:
+def scenario(pooled: Pooled, transport: httpx.AsyncBaseTransport, **settings: Any) -> Callable[..., Any]:
     def wrap(body: Callable[[Sim], Coroutine[Any, Any, None]]) -> None:
         async def go() -> None:
-            sim = Sim(transport, **settings)
+            sim = Sim(pooled, transport, **settings)
             try:
                 await body(sim)
             finally:
@@ -112,10 +122,10 @@ def asgi(app: FastAPI) -> httpx.ASGITransport:
 
 
 # --- delivery -------------------------------------------------------------------------------------
-def test_a_share_is_pushed_as_the_retrieval_object_and_its_ticket_recorded() -> None:
+def test_a_share_is_pushed_as_the_retrieval_object_and_its_ticket_recorded(new_bigpanda: Pooled) -> None:
     target = receiver([201])
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         configured = await sim.push_on()
         assert configured.status_code == 200, configured.text
@@ -139,10 +149,10 @@ def test_a_share_is_pushed_as_the_retrieval_object_and_its_ticket_recorded() -> 
         assert pulled.json()["shares"] == []  # a pushed target is not also pulled
 
 
-def test_an_enqueued_push_goes_out_without_a_tick() -> None:
+def test_an_enqueued_push_goes_out_without_a_tick(new_bigpanda: Pooled) -> None:
     target = receiver([200])
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         await sim.alert()
@@ -153,10 +163,10 @@ def test_an_enqueued_push_goes_out_without_a_tick() -> None:
         assert len(target.state.got) == 1 and sim.org.push.delivered == 1
 
 
-def test_503_is_retried_15_virtual_minutes_later() -> None:
+def test_503_is_retried_15_virtual_minutes_later(new_bigpanda: Pooled) -> None:
     target = receiver([503, 200])
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         await sim.alert()
@@ -171,7 +181,7 @@ def test_503_is_retried_15_virtual_minutes_later() -> None:
         assert await sim.queue() == {"pending": [], "delivered": 1, "dead_letters": 0}
 
 
-def test_connection_errors_six_times_go_to_the_dead_letters() -> None:
+def test_connection_errors_six_times_go_to_the_dead_letters(new_bigpanda: Pooled) -> None:
     errors = itertools.cycle([httpx.ConnectError("[Errno 111] Connection refused"),
                               httpx.ReadError("[Errno 104] Connection reset by peer"),
                               httpx.WriteError("[Errno 32] Broken pipe"),
@@ -182,7 +192,7 @@ def test_connection_errors_six_times_go_to_the_dead_letters() -> None:
         tries.append(1)
         raise next(errors)
 
-    @scenario(httpx.MockTransport(refuse))
+    @scenario(new_bigpanda, httpx.MockTransport(refuse))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         alert = await sim.alert()
@@ -204,10 +214,10 @@ def test_connection_errors_six_times_go_to_the_dead_letters() -> None:
 
 
 @pytest.mark.parametrize("status", [400, 404, 500])
-def test_a_status_that_retrying_cannot_help_is_dead_at_once(status: int) -> None:
+def test_a_status_that_retrying_cannot_help_is_dead_at_once(status: int, new_bigpanda: Pooled) -> None:
     target = receiver([status])
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         await sim.alert()
@@ -218,11 +228,11 @@ def test_a_status_that_retrying_cannot_help_is_dead_at_once(status: int) -> None
         assert len(target.state.got) == 1
 
 
-def test_a_dead_letter_is_redelivered_on_request() -> None:
+def test_a_dead_letter_is_redelivered_on_request(new_bigpanda: Pooled) -> None:
     statuses = [400]
     target = receiver(statuses)
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         alert = await sim.alert()
@@ -242,10 +252,10 @@ def test_a_dead_letter_is_redelivered_on_request() -> None:
         assert missing.status_code == 404 and missing.json()["status"] == 404
 
 
-def test_changes_while_a_push_waits_join_it_and_go_out_once() -> None:
+def test_changes_while_a_push_waits_join_it_and_go_out_once(new_bigpanda: Pooled) -> None:
     target = receiver([503, 200])
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         first = await sim.alert(check="cpu")
@@ -261,10 +271,10 @@ def test_changes_while_a_push_waits_join_it_and_go_out_once() -> None:
         assert share["triggers"] == ["incident#new", "incident#alert-added"]
 
 
-def test_back_to_pull_hands_waiting_pushes_to_the_pull_queue() -> None:
+def test_back_to_pull_hands_waiting_pushes_to_the_pull_queue(new_bigpanda: Pooled) -> None:
     target = receiver([503])
 
-    @scenario(asgi(target))
+    @scenario(new_bigpanda, asgi(target))
     async def _(sim: Sim) -> None:
         await sim.push_on()
         alert = await sim.alert()
@@ -281,8 +291,8 @@ def test_back_to_pull_hands_waiting_pushes_to_the_pull_queue() -> None:
         assert again.status_code == 404
 
 
-def test_push_configuration_errors() -> None:
-    @scenario(asgi(receiver([200])))
+def test_push_configuration_errors(new_bigpanda: Pooled) -> None:
+    @scenario(new_bigpanda, asgi(receiver([200])))
     async def _(sim: Sim) -> None:
         wrong_target = await sim.push_on(target="jira")
         assert wrong_target.status_code == 400 and "does not autoshare" in wrong_target.json()["errors"][0]
@@ -296,10 +306,11 @@ def test_push_configuration_errors() -> None:
         assert sim.org.push.targets == {}
 
 
-def test_tries_interval_and_retried_statuses_are_settings() -> None:
+def test_tries_interval_and_retried_statuses_are_settings(new_bigpanda: Pooled) -> None:
     target = receiver([429])
 
-    @scenario(asgi(target), push_max_attempts=2, push_retry_interval_seconds=60, push_retry_statuses="429,502-504")
+    @scenario(new_bigpanda, asgi(target), push_max_attempts=2, push_retry_interval_seconds=60,
+              push_retry_statuses="429,502-504")
     async def _(sim: Sim) -> None:
         await sim.push_on()
         await sim.alert()
@@ -309,11 +320,12 @@ def test_tries_interval_and_retried_statuses_are_settings() -> None:
         assert [a["at"] for a in dead["attempts"]] == [T0, T0 + 60] and len(target.state.got) == 2
 
 
-def test_a_running_clock_fires_retries_by_itself() -> None:
+def test_a_running_clock_fires_retries_by_itself(new_bigpanda: Pooled) -> None:
     target = receiver([503, 200])
 
     async def go() -> None:
-        backend = BigPandaBackend(BigPandaSettings(push_retry_interval_seconds=0.05), clock=SimClock())
+        backend = with_settings(new_bigpanda[0], push_retry_interval_seconds=0.05)
+        backend.clock.unfreeze()  # a running clock, as SimClock() is; new_bigpanda freezes it again after
         backend.pusher.client = httpx.AsyncClient(transport=asgi(target))
         org = backend.orgs["demo"]
         org.push.configure(next(iter(org.environments)), "servicenow", PushTarget(URL))
@@ -352,11 +364,11 @@ def test_status_specs() -> None:
     assert parse_statuses("429, 500-502") == {429, 500, 501, 502}
 
 
-def test_pushes_seeded_by_fixtures_go_out_when_the_server_starts() -> None:
+def test_pushes_seeded_by_fixtures_go_out_when_the_server_starts(new_bigpanda: Pooled) -> None:
     target = receiver([200])
 
     async def go() -> None:
-        backend = BigPandaBackend(clock=SimClock.virtual())
+        backend, app = new_bigpanda  # create_app leaves the state alone: the pooled app starts as a new one
         backend.pusher.client = httpx.AsyncClient(transport=asgi(target))
         load_fixtures(backend, {"organizations": [{
             "name": "acme", "org_token": "acme-token", "integrations": {"acme-alerts": "api.x"},
@@ -365,7 +377,6 @@ def test_pushes_seeded_by_fixtures_go_out_when_the_server_starts() -> None:
             "alerts": [{"at": -30, "status": "critical", "host": "web-1"}]}]})
         org = backend.orgs["acme"]
         assert len(org.push.queue) == 1 and not target.state.got  # no event loop ran yet
-        app = create_app(backend)
         async with app.router.lifespan_context(app):  # the server's start kicks the pusher
             for _ in range(200):
                 if org.push.delivered:

@@ -12,7 +12,6 @@ import pytest
 from bpsn.base.clock import SimClock
 from bpsn.integration.config.settings import ConnectionSettings
 from bpsn.selftest import PERMISSION_PROBES, main
-from bpsn.simulator.bigpanda.app import create_app as create_bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.permissions import PERMISSIONS
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
@@ -22,10 +21,12 @@ from bpsn.testing import BP_URL, SN_URL
 
 
 @pytest.fixture(scope="module")
-def apps() -> Iterator[tuple[BigPandaBackend, Any, Any]]:
-    bp = BigPandaBackend(BigPandaSettings(base_url=BP_URL), clock=SimClock.virtual())
+def apps(shared_bigpanda: tuple[BigPandaBackend, Any]) -> Iterator[tuple[BigPandaBackend, Any, Any]]:
+    bp, bp_app = shared_bigpanda  # the worker's simulator (conftest.py puts its settings back after the module)
+    bp.settings = BigPandaSettings(base_url=BP_URL)
+    bp.reset()
     sn = ServiceNowBackend(clock=SimClock.virtual())
-    yield bp, create_bigpanda_app(bp), create_servicenow_app(sn)
+    yield bp, bp_app, create_servicenow_app(sn)
     sn.store.close()
 
 

@@ -16,7 +16,6 @@ from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.admin import snapshot
 from bpsn.simulator.bigpanda.admin.fixtures import load_fixtures
 from bpsn.simulator.bigpanda.admin.snapshot import PICKLE_MAGIC
-from bpsn.simulator.bigpanda.app import create_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.errors import BpError
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
@@ -35,7 +34,7 @@ EXAMPLE = example_fixtures("bigpanda")
 class Api:
     def __init__(self, backend: BigPandaBackend, app: FastAPI) -> None:
         self.backend, self.app = backend, app
-        backend.reset()  # one app per module (building it takes a second), fresh state per test
+        backend.reset()  # one app per worker (building it takes a second), fresh state per test
         self.quiet()
 
     def quiet(self) -> None:
@@ -58,16 +57,11 @@ class Api:
         return self.ok("POST", "/data/v2/alerts", headers, json=body)["alerts"][0]
 
 
-@pytest.fixture(scope="module")
-def shared() -> tuple[BigPandaBackend, FastAPI]:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
 @pytest.fixture
-def api(shared: tuple[BigPandaBackend, FastAPI], tmp_path: Path) -> Api:
-    shared[0].settings.snapshot_dir = tmp_path  # the snapshot routes read and write only in here
-    return Api(*shared)
+def api(shared_bigpanda: tuple[BigPandaBackend, FastAPI], tmp_path: Path) -> Api:
+    # the worker's simulator, as a new one for this module (conftest.py puts its settings back after)
+    shared_bigpanda[0].settings.snapshot_dir = tmp_path  # the snapshot routes read and write only in here
+    return Api(*shared_bigpanda)
 
 
 # --- snapshots --------------------------------------------------------------------------------------
@@ -174,6 +168,7 @@ def test_an_unknown_format_version_is_refused(api: Api, tmp_path: Path) -> None:
 def test_a_snapshot_saved_under_another_key_is_refused(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "s"
     snapshot.save(api.backend, str(path))
+    # instances of their own (backends only, no app): the test is of simulators started under other keys
     other = BigPandaBackend(BigPandaSettings(admin_token="another-admin-token"), clock=SimClock.virtual())
     with pytest.raises(BpError) as caught:
         snapshot.load(other, str(path))

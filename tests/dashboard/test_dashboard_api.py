@@ -4,9 +4,11 @@ summary (admin credential, strict query, its shape), and the whole stack under `
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from bpsn.base.clock import iso
@@ -19,10 +21,40 @@ from bpsn.stack import run_stack
 SHAPE = {"own", "stack", "clock", "simulators", "pairs", "has_incidents", "has_tickets", "queue", "core"}
 
 
-def _bigpanda() -> tuple[TestClient, BigPandaBackend, dict[str, str]]:
+BigPanda = tuple[TestClient, BigPandaBackend, dict[str, str]]  # a client, the simulator, the admin's header
+ServiceNow = tuple[ServiceNowBackend, Any]  # the instance and its app
+
+
+# One simulator and app of each for the module (a new app costs ~0.3 s CPU), put back as a new one
+# starts before each test: the clock where it began (running), then reset (data, journal, faults).
+@pytest.fixture(scope="module")
+def bigpanda_pool() -> tuple[BigPandaBackend, Any]:
     backend = BigPandaBackend()
-    return (TestClient(bigpanda_app(backend)), backend,
+    return backend, bigpanda_app(backend)
+
+
+@pytest.fixture(scope="module")
+def servicenow_pool() -> Iterator[ServiceNow]:
+    backend = ServiceNowBackend()
+    yield backend, servicenow_app(backend)
+    backend.store.close()
+
+
+@pytest.fixture
+def bigpanda(bigpanda_pool: tuple[BigPandaBackend, Any]) -> BigPanda:
+    backend, app = bigpanda_pool
+    backend.clock.restart()  # a test freezes it
+    backend.reset()
+    return (TestClient(app), backend,  # a new client: no cookie of the last test
             {"Authorization": f"Bearer {backend.settings.admin_token.get_secret_value()}"})
+
+
+@pytest.fixture
+def servicenow(servicenow_pool: ServiceNow) -> ServiceNow:
+    backend, _ = servicenow_pool
+    backend.clock.restart()
+    backend.reset()
+    return servicenow_pool
 
 
 def _alert(client: TestClient, backend: BigPandaBackend, **alert: Any) -> str:
@@ -33,8 +65,8 @@ def _alert(client: TestClient, backend: BigPandaBackend, **alert: Any) -> str:
     return str(r.json()["alerts"][0]["incident_id"])
 
 
-def test_the_page_and_its_assets_are_open_and_hold_no_secret() -> None:
-    client, backend, _ = _bigpanda()
+def test_the_page_and_its_assets_are_open_and_hold_no_secret(bigpanda: BigPanda, servicenow: ServiceNow) -> None:
+    client, backend, _ = bigpanda
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -45,20 +77,21 @@ def test_the_page_and_its_assets_are_open_and_hold_no_secret() -> None:
     assert "/_sim/dashboard" in script.text and "sessionStorage" in script.text
     assert client.get("/_sim/dashboard/assets/dashboard.css").status_code == 200
     assert client.get("/_sim/dashboard/assets/other.js").status_code == 404
-    sn = TestClient(servicenow_app())
+    sn = TestClient(servicenow[1])
     assert 'data-auth="basic"' in sn.get("/").text  # `/` answered 400 before the dashboard
 
 
-def test_the_summary_needs_the_admin_credential_and_a_known_query() -> None:
-    client, backend, admin = _bigpanda()
+def test_the_summary_needs_the_admin_credential_and_a_known_query(bigpanda: BigPanda,
+                                                                  servicenow: ServiceNow) -> None:
+    client, backend, admin = bigpanda
     missing = client.get("/_sim/dashboard")
     assert missing.status_code == 401 and "admin token" in missing.json()["errors"][0]
     org = client.get("/_sim/dashboard", headers={"Authorization": f"Bearer {backend.settings.org_token}"})
     assert org.status_code == 401  # an org token is not the admin token
     unknown = client.get("/_sim/dashboard?limit=5", headers=admin)
     assert unknown.status_code == 400 and "limit" in str(unknown.json())
-    sn_backend = ServiceNowBackend()
-    sn = TestClient(servicenow_app(sn_backend))
+    sn_backend, sn_app = servicenow
+    sn = TestClient(sn_app)
     assert sn.get("/_sim/dashboard").status_code == 401
     user = sn_backend.settings
     not_admin = sn.get("/_sim/dashboard", auth=(user.integration_user, user.integration_password))
@@ -66,8 +99,8 @@ def test_the_summary_needs_the_admin_credential_and_a_known_query() -> None:
     assert sn.get("/_sim/dashboard", auth=("admin", user.admin_password)).status_code == 200
 
 
-def test_the_bigpanda_summary_shows_incidents_their_shares_requests_faults_and_rate() -> None:
-    client, backend, admin = _bigpanda()
+def test_the_bigpanda_summary_shows_incidents_their_shares_requests_faults_and_rate(bigpanda: BigPanda) -> None:
+    client, backend, admin = bigpanda
     incident_id = _alert(client, backend, description="disk full")
     client.post("/_sim/faults", headers=admin, json={"path": "/data/v2/alerts", "status": 503, "times": 1})
     client.post("/_sim/clock/freeze", headers=admin)
@@ -88,9 +121,9 @@ def test_the_bigpanda_summary_shows_incidents_their_shares_requests_faults_and_r
     assert summary["core"] is None and summary["has_tickets"] is False
 
 
-def test_the_servicenow_summary_shows_tickets_with_state_labels_and_links() -> None:
-    backend = ServiceNowBackend()
-    client = TestClient(servicenow_app(backend))
+def test_the_servicenow_summary_shows_tickets_with_state_labels_and_links(servicenow: ServiceNow) -> None:
+    backend, app = servicenow
+    client = TestClient(app)
     admin = ("admin", backend.settings.admin_password)
     made = client.post("/api/now/table/incident", auth=admin, json={"short_description": "db slow",
                                                                      "correlation_id": "abc123"}).json()["result"]
@@ -105,6 +138,7 @@ def test_the_servicenow_summary_shows_tickets_with_state_labels_and_links() -> N
 
 
 def test_under_bpsn_up_either_dashboard_shows_the_whole_stack() -> None:
+    # simulators of its own: the test is of `bpsn up`'s stack (servers and core), started here
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
         async with run_stack(poll_interval=3600) as stack:  # the core's first poll is at start: nothing to share
             bp, sn = stack.bigpanda.settings, stack.servicenow.settings

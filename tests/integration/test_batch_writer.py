@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import pytest
 
 from bpsn.integration.clients.batch import BatchWriter
 from bpsn.integration.clients.http import ApiClient
@@ -12,10 +15,27 @@ from bpsn.integration.clients.servicenow import ServiceNowClient
 from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
+Pooled = tuple[ServiceNowBackend, Any]  # the instance and its app
 
-def test_writes_go_in_chunks_each_with_its_own_outcome() -> None:
+
+@pytest.fixture(scope="module")
+def pooled_instance() -> Iterator[Pooled]:
+    """One instance and app for the module (a new one costs ~0.3 s CPU), put back before each test."""
     backend = ServiceNowBackend()
-    app = create_app(backend)
+    yield backend, create_app(backend)
+    backend.store.close()
+
+
+@pytest.fixture
+def instance(pooled_instance: Pooled) -> Pooled:
+    backend, _ = pooled_instance
+    backend.clock.restart()  # as a new instance starts: its clock, then its seeded records (as /_sim/reset)
+    backend.reset()
+    return pooled_instance
+
+
+def test_writes_go_in_chunks_each_with_its_own_outcome(instance: Pooled) -> None:
+    _, app = instance
 
     async def scenario() -> None:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn.test",
@@ -34,15 +54,11 @@ def test_writes_go_in_chunks_each_with_its_own_outcome() -> None:
         assert update.ok and update.result["short_description"] == "changed"
         await http.aclose()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        backend.store.close()
+    asyncio.run(scenario())
 
 
-def test_batch_items_are_journaled_as_such_so_requests_can_be_counted() -> None:
-    backend = ServiceNowBackend()
-    app = create_app(backend)
+def test_batch_items_are_journaled_as_such_so_requests_can_be_counted(instance: Pooled) -> None:
+    backend, app = instance
 
     async def scenario() -> None:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn.test",
@@ -53,11 +69,8 @@ def test_batch_items_are_journaled_as_such_so_requests_can_be_counted() -> None:
         await writer.send()
         await http.aclose()
 
-    try:
-        asyncio.run(scenario())
-        entries = backend.journal.find()
-        network = [e for e in entries if "batch-item" not in e.notes]
-        assert [e.path for e in network] == ["/api/now/v1/batch"]
-        assert len(entries) == 4
-    finally:
-        backend.store.close()
+    asyncio.run(scenario())
+    entries = backend.journal.find()
+    network = [e for e in entries if "batch-item" not in e.notes]
+    assert [e.path for e in network] == ["/api/now/v1/batch"]
+    assert len(entries) == 4

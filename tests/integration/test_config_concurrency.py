@@ -10,13 +10,11 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from bpsn.base.clock import SimClock
 from bpsn.integration.clients.http import ApiClient, RetryPolicy
 from bpsn.integration.clients.servicenow import ServiceNowClient
 from bpsn.integration.config.crypto import ConfigCipher
 from bpsn.integration.config.models import IntegrationConfig
 from bpsn.integration.config.versioned import TABLE, ConfigStore, NoChange, version_sys_id
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
@@ -46,21 +44,6 @@ class Recording(httpx.AsyncBaseTransport):
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def pooled_servicenow() -> tuple[ServiceNowBackend, Any]:
-    backend = ServiceNowBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
-@pytest.fixture
-def backend(pooled_servicenow: tuple[ServiceNowBackend, Any]) -> ServiceNowBackend:
-    """The module's instance as a new one starts: its clock back at the start, then reset."""
-    backend, _ = pooled_servicenow
-    backend.clock.restart()
-    backend.reset()
-    return backend
 
 
 @pytest.fixture

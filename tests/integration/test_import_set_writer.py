@@ -4,9 +4,11 @@ of them in one insertMultiple, each ticket learned from its row, refusals kept p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
+import pytest
 
 from bpsn.integration.clients.batch import BatchError, BatchWrite, BatchWriter
 from bpsn.integration.clients.http import ApiClient
@@ -19,24 +21,42 @@ CORE = ("bigpanda.integration", "bigpanda")
 FIELDS = ["sys_id", "number", "state", "correlation_id", "short_description"]
 
 
-def run(scenario: Callable[[ImportSetWriter, ServiceNowBackend], Awaitable[None]]) -> ServiceNowBackend:
+Simulator = tuple[ServiceNowBackend, Any]  # the backend and its app
+
+
+@pytest.fixture(scope="module")
+def instance() -> Iterator[Simulator]:
+    """One simulator and its app for the file (an app costs ~0.2 s CPU); `simulator` resets it."""
     backend = ServiceNowBackend()
+    yield backend, create_app(backend)
+    backend.store.close()
+
+
+@pytest.fixture
+def simulator(instance: Simulator) -> Simulator:
+    """The file's simulator in the state a new one has (its clock runs: reset seeds it anew;
+    reset also clears the fault rules a test adds)."""
+    backend, _ = instance
+    backend.clock.restart()
+    backend.reset()
+    return instance
+
+
+def run(simulator: Simulator,
+        scenario: Callable[[ImportSetWriter, ServiceNowBackend], Awaitable[None]]) -> ServiceNowBackend:
+    backend, app = simulator
 
     async def main() -> None:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(backend)),
-                                 base_url="http://sn.test", auth=CORE)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn.test", auth=CORE)
         client = ServiceNowClient(ApiClient(http))
         await scenario(ImportSetWriter(client, BatchWriter(client), lambda: FIELDS), backend)
         await http.aclose()
 
-    try:
-        asyncio.run(main())
-    finally:
-        backend.store.close()
+    asyncio.run(main())
     return backend
 
 
-def test_one_insert_multiple_and_one_read_for_many_tickets() -> None:
+def test_one_insert_multiple_and_one_read_for_many_tickets(simulator: Simulator) -> None:
     async def scenario(writer: ImportSetWriter, backend: ServiceNowBackend) -> None:
         creates = [writer.add("POST", "incident", {"short_description": f"disk {i}", "correlation_id": f"bp-{i}",
                                                    "impact": "2", "urgency": "2"}, sys_id=f"{i:032x}")
@@ -57,10 +77,10 @@ def test_one_insert_multiple_and_one_read_for_many_tickets() -> None:
         assert update.status == 200 and update.result and update.result["short_description"] == "disk 1 again"
         assert same.ok and same.result and same.result["number"] == creates[1].result["number"]  # ignored: as wanted
 
-    run(scenario)
+    run(simulator, scenario)
 
 
-def test_a_refused_row_is_that_writes_error_and_a_retried_create_finds_its_ticket() -> None:
+def test_a_refused_row_is_that_writes_error_and_a_retried_create_finds_its_ticket(simulator: Simulator) -> None:
     async def scenario(writer: ImportSetWriter, backend: ServiceNowBackend) -> None:
         first = writer.add("POST", "incident", {"short_description": "a", "correlation_id": "bp-a"}, sys_id="a" * 32)
         await writer.send()
@@ -73,10 +93,10 @@ def test_a_refused_row_is_that_writes_error_and_a_retried_create_finds_its_ticke
         rows = backend.store.select("incident")
         assert sum(1 for r in rows if r["correlation_id"] == "bp-a") == 1
 
-    run(scenario)
+    run(simulator, scenario)
 
 
-def test_writes_the_staging_table_cannot_carry_go_through_the_batch_api() -> None:
+def test_writes_the_staging_table_cannot_carry_go_through_the_batch_api(simulator: Simulator) -> None:
     async def scenario(writer: ImportSetWriter, backend: ServiceNowBackend) -> None:
         custom = writer.add("POST", "incident", {"short_description": "c", "u_not_a_column": "x"}, sys_id="c" * 32)
         staged = writer.add("POST", "incident", {"short_description": "s"}, sys_id="d" * 32)
@@ -87,10 +107,10 @@ def test_writes_the_staging_table_cannot_carry_go_through_the_batch_api() -> Non
         paths = {e.path for e in backend.journal.find(since_id=sn0) if "batch-item" not in e.notes}
         assert "/api/now/v1/batch" in paths and "/api/now/import/x_bip_panda_shareincident/insertMultiple" in paths
 
-    run(scenario)
+    run(simulator, scenario)
 
 
-def test_an_admin_changed_coalesce_is_followed_and_the_written_ticket_read() -> None:
+def test_an_admin_changed_coalesce_is_followed_and_the_written_ticket_read(simulator: Simulator) -> None:
     async def scenario(writer: ImportSetWriter, backend: ServiceNowBackend) -> None:
         writer.add("POST", "incident", {"short_description": "x", "correlation_id": "bp-x"}, sys_id="e" * 32)
         await writer.send()
@@ -106,7 +126,7 @@ def test_an_admin_changed_coalesce_is_followed_and_the_written_ticket_read() -> 
         assert moved.ok and moved.result and moved.result["sys_id"] == "e" * 32
         assert moved.result["short_description"] == "y"
 
-    run(scenario)
+    run(simulator, scenario)
 
 
 def test_rows_are_pure_data() -> None:
@@ -117,7 +137,8 @@ def test_rows_are_pure_data() -> None:
     assert not carries(BatchWrite("DELETE", "incident", "1" * 32))
 
 
-def test_a_refused_import_leaves_no_batch_write_behind_and_a_refused_batch_spares_the_staged_rows() -> None:
+def test_a_refused_import_leaves_no_batch_write_behind_and_a_refused_batch_spares_the_staged_rows(
+        simulator: Simulator) -> None:
     async def scenario(writer: ImportSetWriter, backend: ServiceNowBackend) -> None:
         backend.faults.add(method="POST", path="/api/now/import/x_bip_panda_shareincident/insertMultiple",
                            status=400, times=1)
@@ -137,4 +158,4 @@ def test_a_refused_import_leaves_no_batch_write_behind_and_a_refused_batch_spare
         assert staged.ok and staged.result and staged.result["sys_id"] == "1" * 32
         assert batched.status == 400 and not batched.ok and "refused the batch" in batched.error
 
-    run(scenario)
+    run(simulator, scenario)

@@ -10,13 +10,11 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from bpsn.base.clock import SimClock
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.servicenow import ServiceNowClient, ServiceNowError
 from bpsn.integration.config.crypto import ConfigCipher, ConfigKeyError
 from bpsn.integration.config.models import CREDENTIAL_FIELDS, IntegrationConfig, Secret
 from bpsn.integration.config.versioned import TABLE, ConfigStore, NoChange, VersionNotFound
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
@@ -32,21 +30,6 @@ KEY = Fernet.generate_key().decode()
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def pooled_servicenow() -> tuple[ServiceNowBackend, Any]:
-    backend = ServiceNowBackend(clock=SimClock.virtual())
-    return backend, create_app(backend)
-
-
-@pytest.fixture
-def backend(pooled_servicenow: tuple[ServiceNowBackend, Any]) -> ServiceNowBackend:
-    """The module's instance as a new one starts: its clock back at the start, then reset."""
-    backend, _ = pooled_servicenow
-    backend.clock.restart()
-    backend.reset()
-    return backend
 
 
 @pytest.fixture
@@ -133,9 +116,10 @@ async def test_organisations_are_isolated(connect) -> None:
         await store.history("demo^ORorganization=acme")
 
 
-async def test_the_instance_holds_only_fernet_tokens_and_the_analyst_sees_them_masked(connect, backend) -> None:
+async def test_the_instance_holds_only_fernet_tokens_and_the_analyst_sees_them_masked(connect, backend,
+                                                                                      pooled_servicenow) -> None:
     await connect(ADMIN).save("demo", first_config())
-    app = create_app(backend)
+    _, app = pooled_servicenow  # the module's app for `backend`: a second app for it would answer the same
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sn", auth=ANALYST) as sn:
         r = await sn.get(f"/api/now/table/{TABLE}", params={"sysparm_query": "organization=demo"})
         assert r.status_code == 200

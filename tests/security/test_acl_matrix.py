@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import servicenow_pool
 
 from bpsn.base.clock import SimClock
 from bpsn.simulator.servicenow.admin.state import load_snapshot, save_snapshot
@@ -122,10 +123,24 @@ def _new_record(app: Any, table: str, tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def world() -> tuple[Any, dict[frozenset[str], tuple[str, str]]]:
+    # an instance of its own: its users and records stay for the file; the pool's resets would drop them
     backend = ServiceNowBackend(clock=SimClock.virtual())
     app = create_app(backend)
     users = {roles: (ADMIN if roles == {"admin"} else _make_user(app, roles)) for roles in MATRIX.columns}
     return app, users
+
+
+@pytest.fixture
+def backend() -> ServiceNowBackend:
+    """The process's pooled ServiceNow simulator (pooled_simulators.py) as a new one is; for the
+    tests that need one as new. `world` stays apart: its users and records
+    are kept across the file's tests."""
+    return servicenow_pool().as_new()
+
+
+@pytest.fixture
+def app(backend: ServiceNowBackend) -> Any:
+    return servicenow_pool().app
 
 
 @pytest.fixture(params=range(len(MATRIX.columns)), ids=COLUMN_IDS)
@@ -286,8 +301,7 @@ def _acl(app: Any, name: str, operation: str, roles: str) -> None:
               json={"name": name, "operation": operation, "u_roles": roles}), 201)
 
 
-def test_a_field_acl_added_as_a_record_holds_at_once_in_transforms_and_display_values() -> None:
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_a_field_acl_added_as_a_record_holds_at_once_in_transforms_and_display_values(app: Any) -> None:
     service = ("bigpanda.integration", "bigpanda")
     _acl(app, "x_bip_panda_incident_metadata.u_aia_summary", "create", "x_bip_panda.admin")
     _acl(app, "incident.number", "read", "itil_admin")
@@ -323,8 +337,7 @@ def test_a_field_acl_added_as_a_record_holds_at_once_in_transforms_and_display_v
     (("bigpanda.integration", "bigpanda"), "organizationSTARTSWITHac", True),
     (("bigpanda.admin", "bigpanda-admin"), "version>1", True),
 ])
-def test_query_acls_on_the_configuration(who: tuple[str, str], query: str, allowed: bool) -> None:
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_query_acls_on_the_configuration(app: Any, who: tuple[str, str], query: str, allowed: bool) -> None:
     _new_record(app, "x_bip_panda_config", "acme")
     r = _call(app, "GET", "/api/now/table/x_bip_panda_config", who, params={"sysparm_query": query})
     if allowed:
@@ -333,8 +346,7 @@ def test_query_acls_on_the_configuration(who: tuple[str, str], query: str, allow
         assert r.status_code == 403 and r.json()["error"]["message"] == QUERY_DENIED
 
 
-def test_query_range_on_the_share_payload_is_refused_to_a_bigpanda_user_only() -> None:
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_query_range_on_the_share_payload_is_refused_to_a_bigpanda_user_only(app: Any) -> None:
     query = {"sysparm_query": "u_bp_incident_jsonLIKEsecret-host"}
     assert _call(app, "GET", "/api/now/table/x_bip_panda_shareincident", ("noc.analyst", "analyst"),
                  params=query).status_code == 403
@@ -346,8 +358,7 @@ def test_query_range_on_the_share_payload_is_refused_to_a_bigpanda_user_only() -
 
 # --- the ACLs as data ----------------------------------------------------------------------------------
 
-def test_the_apps_41_acls_are_records_only_admin_reads() -> None:
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_the_apps_41_acls_are_records_only_admin_reads(app: Any) -> None:
     rows = _ok(_call(app, "GET", "/api/now/table/sys_security_acl", ADMIN,
                      params={"sysparm_query": "sys_scope=x_bip_panda", "sysparm_limit": "1000"}))["result"]
     assert len(rows) == 41
@@ -358,8 +369,7 @@ def test_the_apps_41_acls_are_records_only_admin_reads() -> None:
         assert _call(app, "GET", "/api/now/table/sys_security_acl", who).status_code == 403
 
 
-def test_deactivating_an_acl_record_takes_effect_at_once() -> None:
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_deactivating_an_acl_record_takes_effect_at_once(app: Any) -> None:
     analyst = ("noc.analyst", "analyst")
     assert _call(app, "GET", "/api/now/table/x_bip_panda_correlation", analyst).status_code == 200
     [acl] = _ok(_call(app, "GET", "/api/now/table/sys_security_acl", ADMIN, params={
@@ -374,9 +384,8 @@ def test_deactivating_an_acl_record_takes_effect_at_once() -> None:
 
 
 
-def test_an_acl_change_travels_in_a_snapshot_and_a_reset_brings_back_the_shipped_acls(tmp_path: Path) -> None:
-    backend = ServiceNowBackend(clock=SimClock.virtual())
-    app = create_app(backend)
+def test_an_acl_change_travels_in_a_snapshot_and_a_reset_brings_back_the_shipped_acls(
+        backend: ServiceNowBackend, app: Any, tmp_path: Path) -> None:
     analyst = ("noc.analyst", "analyst")
     _acl(app, "x_bip_panda_external_ticket", "read", "itil_admin")  # one more rule: any one passing is enough
     [shipped] = _ok(_call(app, "GET", "/api/now/table/sys_security_acl", ADMIN, params={
@@ -398,8 +407,8 @@ def test_an_acl_change_travels_in_a_snapshot_and_a_reset_brings_back_the_shipped
     ({"name": "incident.no_such_field", "operation": "read"}, "incident has no field 'no_such_field'"),
     ({"name": "incident", "operation": "query_range"}, "a query_range ACL names a field"),
 ])
-def test_an_acl_record_that_cannot_apply_is_refused_and_nothing_changes(body: dict[str, str], detail: str) -> None:
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_an_acl_record_that_cannot_apply_is_refused_and_nothing_changes(app: Any, body: dict[str, str],
+                                                                        detail: str) -> None:
     before = _ok(_call(app, "GET", "/api/now/stats/sys_security_acl", ADMIN, params={"sysparm_count": "true"}))
     r = _call(app, "POST", "/api/now/table/sys_security_acl", ADMIN, json=body)
     assert r.status_code == 400 and r.json()["error"]["message"] == "Invalid ACL" and detail in r.json()["error"]["detail"]

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import servicenow_pool
 
 from bpsn.base.clock import SimClock
 from bpsn.simulator.servicenow.app import create_app
@@ -59,8 +60,21 @@ def _seed(app: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def world() -> tuple[Any, dict[str, str]]:
+    # an instance of its own: seeded once for the file; the pool's resets would drop its records
     app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
     return app, _seed(app)
+
+
+@pytest.fixture
+def backend() -> ServiceNowBackend:
+    """The process's pooled ServiceNow simulator (pooled_simulators.py) as a new one is; for the
+    tests that need one as new. `world` stays apart, seeded once for the file."""
+    return servicenow_pool().as_new()
+
+
+@pytest.fixture
+def app(backend: ServiceNowBackend) -> Any:
+    return servicenow_pool().app
 
 
 @pytest.fixture(params=list(USERS), ids=USER_IDS)
@@ -251,10 +265,9 @@ def test_batch_items(world: tuple[Any, dict[str, str]], user: tuple[str, str]) -
 
 # --- the record a write answers with -------------------------------------------------------------------
 
-def test_a_write_answers_without_the_unreadable_walk() -> None:
+def test_a_write_answers_without_the_unreadable_walk(app: Any) -> None:
     """bigpanda.admin may create and update metadata but not read incident: the record it gets
     back leaves the walk out, on insert and on update alike."""
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
     ids = _seed(app)
     params = {"sysparm_fields": "u_bp_incident_id,u_incident.short_description"}
     created = _call(app, "POST", META, BP_ADMIN, params=params,
@@ -279,8 +292,8 @@ def test_a_write_answers_without_the_unreadable_walk() -> None:
     "ORDERBYDESCu_previous_incident.short_description",
     "u_bp_incident_id=x^NQu_incident.active=true",
 ])
-def test_compile_refuses_a_walk_through_an_unreadable_table(query: str) -> None:
-    dictionary = ServiceNowBackend(clock=SimClock.virtual()).dictionary
+def test_compile_refuses_a_walk_through_an_unreadable_table(backend: ServiceNowBackend, query: str) -> None:
+    dictionary = backend.dictionary
     table = "x_bip_panda_incident_metadata"
     with pytest.raises(TableNotReadable):
         compile_text(query, table, dictionary, QueryContext(now=0, can_read=lambda t: t != "incident"))
@@ -288,8 +301,8 @@ def test_compile_refuses_a_walk_through_an_unreadable_table(query: str) -> None:
     compile_text(query, table, dictionary, QueryContext(now=0))  # not asked: compiles, as before
 
 
-def test_an_unknown_hop_is_still_ignored_before_any_acl_question() -> None:
-    dictionary = ServiceNowBackend(clock=SimClock.virtual()).dictionary
+def test_an_unknown_hop_is_still_ignored_before_any_acl_question(backend: ServiceNowBackend) -> None:
+    dictionary = backend.dictionary
     asked: list[str] = []
     ctx = QueryContext(now=0, can_read=lambda t: asked.append(t) or False)
     where, order = compile_text("u_nosuch.numberSTARTSWITHx^ORDERBYu_nosuch.number", "x_bip_panda_incident_metadata",

@@ -15,12 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pooled_simulators import bigpanda_pool, servicenow_pool
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app as create_bigpanda
-from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
-from bpsn.simulator.servicenow.app import create_app as create_servicenow
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
 
@@ -42,14 +39,21 @@ REFUSED = ("Unauthorized: the simulator admin API needs the admin token "
 PATH_VALUES = {"name": "demo", "environment": "production", "rule_id": "1"}
 
 
-@pytest.fixture(scope="module")
+# The process's pooled simulators (pooled_simulators.py), as new ones start; BigPanda's with this
+# file's settings (read as it runs), on a copy: the pool puts its own back.
+@pytest.fixture
 def bigpanda() -> FastAPI:
-    return create_bigpanda(BigPandaBackend(BP_SETTINGS, clock=SimClock.virtual()))
+    pool = bigpanda_pool()
+    pool.as_new().settings = BP_SETTINGS.model_copy()
+    pool.backend.reset()
+    return pool.app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def servicenow() -> FastAPI:
-    return create_servicenow(ServiceNowBackend(clock=SimClock.virtual()))
+    pool = servicenow_pool()
+    pool.as_new()
+    return pool.app
 
 
 def sim_operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:

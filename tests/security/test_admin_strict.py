@@ -11,13 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from pooled_simulators import bigpanda_pool, servicenow_pool
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app as create_bigpanda
-from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
-from bpsn.simulator.servicenow.app import create_app as create_servicenow
-from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
 
 BP_TOKEN = "strict-admin-token-for-tests"
@@ -30,11 +26,15 @@ UNKNOWN = "bpsn_not_a_parameter"
 PENDING_BODIES: dict[str, set[tuple[str, str]]] = {"bigpanda": set(), "servicenow": set()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def apps() -> dict[str, FastAPI]:
-    settings = BigPandaSettings(admin_token=BP_TOKEN, rate_limit_enabled=False)
-    return {"bigpanda": create_bigpanda(BigPandaBackend(settings, clock=SimClock.virtual())),
-            "servicenow": create_servicenow(ServiceNowBackend(clock=SimClock.virtual()))}
+    """The process's pooled simulators (pooled_simulators.py) as new ones start; BigPanda's with this
+    file's settings (read as it runs), on a copy of its own: the pool puts its own back."""
+    bp, sn = bigpanda_pool(), servicenow_pool()
+    bp.as_new().settings = BigPandaSettings(admin_token=BP_TOKEN, rate_limit_enabled=False)
+    bp.backend.reset()
+    sn.as_new()
+    return {"bigpanda": bp.app, "servicenow": sn.app}
 
 
 def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:

@@ -11,13 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import bigpanda_pool, servicenow_pool
 
 from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.app import create_app as bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.common.middleware import DEFAULT_MAX_BODY
-from bpsn.simulator.servicenow.app import create_app as servicenow_app
-from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
 
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
@@ -33,6 +32,21 @@ def bp_backend() -> BigPandaBackend:
     for org in backend.orgs.values():
         org.rate_limits.enabled = False
     return backend
+
+
+@pytest.fixture
+def bp() -> tuple[BigPandaBackend, Any]:
+    """The process's pooled BigPanda simulator and its app, as new, rate limits off (as bp_backend())."""
+    pool = bigpanda_pool()
+    return pool.as_new(rate_limits=False), pool.app
+
+
+@pytest.fixture
+def sn() -> Any:
+    """The process's pooled ServiceNow simulator's app, the instance as new."""
+    pool = servicenow_pool()
+    pool.as_new()
+    return pool.app
 
 
 async def raw_call(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]],
@@ -62,30 +76,29 @@ FIFTY_MB = str(50 * 1024 * 1024).encode()
 
 
 @pytest.mark.parametrize("declared", [[(b"content-length", b"1000")], [(b"transfer-encoding", b"chunked")]])
-def test_bigpanda_refuses_a_body_without_credentials_unread(declared: list[tuple[bytes, bytes]]) -> None:
-    backend = bp_backend()
-    app = bigpanda_app(backend)
+def test_bigpanda_refuses_a_body_without_credentials_unread(bp: tuple[BigPandaBackend, Any],
+                                                            declared: list[tuple[bytes, bytes]]) -> None:
+    backend, app = bp
     status, body, reads = asyncio.run(raw_call(app, "POST", "/data/v2/alerts", declared))
     assert (status, reads) == (401, 0)
     assert httpx.Response(200, content=body).json() == BP_401
     assert not backend.orgs["demo"].alerts
 
 
-def test_servicenow_refuses_a_body_without_credentials_unread() -> None:
-    app = servicenow_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_servicenow_refuses_a_body_without_credentials_unread(sn: Any) -> None:
+    app = sn
     status, body, reads = asyncio.run(raw_call(app, "POST", "/api/now/table/incident",
                                                [(b"content-length", b"1000")]))
     assert (status, reads) == (401, 0)
     assert httpx.Response(200, content=body).json() == SN_401
 
 
-def test_a_50mb_body_is_refused_on_its_content_length_unread() -> None:
-    app = bigpanda_app(bp_backend())
+def test_a_50mb_body_is_refused_on_its_content_length_unread(bp: tuple[BigPandaBackend, Any], sn: Any) -> None:
+    app = bp[1]
     for headers in ([(b"content-length", FIFTY_MB)], [(b"content-length", FIFTY_MB), (b"authorization", b"Bearer x")]):
         status, body, reads = asyncio.run(raw_call(app, "POST", "/data/v2/alerts", headers))
         assert (status, reads) == (413, 0)
         assert b"at most 10485760 bytes" in body
-    sn = servicenow_app(ServiceNowBackend(clock=SimClock.virtual()))
     status, body, reads = asyncio.run(raw_call(sn, "POST", "/api/now/table/incident",
                                                [(b"content-length", FIFTY_MB), *_basic()]))
     assert (status, reads) == (413, 0)
@@ -96,10 +109,9 @@ def _basic() -> list[tuple[bytes, bytes]]:
     return [(b"authorization", ADMIN["Authorization"].encode())]
 
 
-def test_a_streamed_body_is_cut_off_at_the_limit() -> None:
+def test_a_streamed_body_is_cut_off_at_the_limit(bp: tuple[BigPandaBackend, Any]) -> None:
     """No Content-Length: the middleware counts what arrives and stops reading past the limit."""
-    backend = bp_backend()
-    app = bigpanda_app(backend)
+    backend, app = bp
     status, body, reads = asyncio.run(raw_call(app, "POST", "/data/v2/alerts",
                                                [(b"transfer-encoding", b"chunked"), (b"authorization", b"Bearer demo-org-token")]))
     assert status == 413 and reads == DEFAULT_MAX_BODY // 65536 + 1
@@ -107,16 +119,16 @@ def test_a_streamed_body_is_cut_off_at_the_limit() -> None:
     assert not backend.orgs["demo"].alerts
 
 
-def test_the_simulators_own_routes_are_held_to_the_limit_too() -> None:
-    app = servicenow_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_the_simulators_own_routes_are_held_to_the_limit_too(sn: Any, bp: tuple[BigPandaBackend, Any]) -> None:
+    app = sn
     status, _, reads = asyncio.run(raw_call(app, "POST", "/_sim/faults", [(b"content-length", FIFTY_MB), *_basic()]))
     assert (status, reads) == (413, 0)
     status, _, reads = asyncio.run(raw_call(app, "POST", "/_sim/faults", [(b"content-length", b"10")]))
     assert (status, reads) == (401, 0)
-    bp = bigpanda_app(bp_backend())
-    status, _, reads = asyncio.run(raw_call(bp, "POST", "/_sim/reset", [(b"content-length", b"10")]))
+    bp_app = bp[1]
+    status, _, reads = asyncio.run(raw_call(bp_app, "POST", "/_sim/reset", [(b"content-length", b"10")]))
     assert (status, reads) == (401, 0)
-    r = call_asgi(bp, "POST", "/_sim/faults", json={"path": "/x", "status": 503},
+    r = call_asgi(bp_app, "POST", "/_sim/faults", json={"path": "/x", "status": 503},
                   headers={"X-Bpsn-Admin-Token": "bpsn-admin-token"})
     assert r.status_code == 201, r.text  # the admin token's own header is a credential form
 
@@ -126,14 +138,14 @@ def test_the_simulators_own_routes_are_held_to_the_limit_too() -> None:
     ("x-auth-token", {"headers": {"x-auth-token": "demo-org-token"}}),
     ("access_token", {"params": {"access_token": "demo-org-token"}}),
 ])
-def test_every_bigpanda_credential_form_still_gets_in(where: str, kwargs: dict[str, Any]) -> None:
-    app = bigpanda_app(bp_backend())
+def test_every_bigpanda_credential_form_still_gets_in(bp: tuple[BigPandaBackend, Any], where: str,
+                                                     kwargs: dict[str, Any]) -> None:
+    app = bp[1]
     r = call_asgi(app, "POST", "/data/v2/alerts", json=ALERT, **kwargs)
     assert r.status_code == 201, (where, r.text)
 
 
-def test_public_routes_take_bodies_without_credentials() -> None:
-    sn = servicenow_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_public_routes_take_bodies_without_credentials(sn: Any) -> None:
     r = call_asgi(sn, "POST", "/oauth_token.do", data={"grant_type": "password", "client_id": "bpsn-demo-client",
                                                        "client_secret": "bpsn-demo-secret", "username": "admin",
                                                        "password": "admin"})
@@ -141,8 +153,8 @@ def test_public_routes_take_bodies_without_credentials() -> None:
     assert call_asgi(sn, "GET", "/_sim/health").status_code == 200
 
 
-def test_a_request_without_a_body_is_answered_by_the_app_as_before() -> None:
-    app = bigpanda_app(bp_backend())
+def test_a_request_without_a_body_is_answered_by_the_app_as_before(bp: tuple[BigPandaBackend, Any]) -> None:
+    app = bp[1]
     assert call_asgi(app, "GET", "/no/such/route").json() == {"status": 404, "errors": ["Route /no/such/route is not found"]}
     assert call_asgi(app, "GET", "/resources/v2.0/environments").json() == BP_401
 
@@ -153,7 +165,7 @@ def test_a_request_without_a_body_is_answered_by_the_app_as_before() -> None:
 def small_limit_server(monkeypatch: pytest.MonkeyPatch,
                        serve_in_thread: Callable[[Any], str]) -> tuple[str, BigPandaBackend]:
     monkeypatch.setenv("BPSN_BP_MAX_BODY_BYTES", "65536")  # read on the first request
-    backend = bp_backend()
+    backend = bp_backend()  # its own: the settings are read when it is built, the limit on its app's first request
     return serve_in_thread(bigpanda_app(backend)), backend
 
 

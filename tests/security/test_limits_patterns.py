@@ -12,14 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import bigpanda_pool, servicenow_pool
 
 from bpsn.base.clock import SimClock
 from bpsn.base.user_regex import UserPatternError, compile_glob, compile_pattern
 from bpsn.integration.rules import RuleRefused, evaluate, parse_rule
 from bpsn.simulator.bigpanda.app import create_app as bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
-from bpsn.simulator.servicenow.app import create_app as servicenow_app
-from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
 
 CATASTROPHIC = "^/(a+)+$"  # exponential in Python's re: 1.7 s for one request before RE2
@@ -46,10 +45,13 @@ def fast(seconds: float = 0.1) -> Any:
 
 @pytest.fixture
 def bp() -> BigPandaBackend:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    for org in backend.orgs.values():
-        org.rate_limits.enabled = False
-    return backend
+    """The process's pooled BigPanda simulator as new, rate limits off; its app is `bp_app`."""
+    return bigpanda_pool().as_new(rate_limits=False)
+
+
+@pytest.fixture
+def bp_app(bp: BigPandaBackend) -> Any:
+    return bigpanda_pool().app
 
 
 # --- the shared helper ------------------------------------------------------------------------------
@@ -80,7 +82,9 @@ def test_globs_are_linear_and_literal() -> None:
 # --- fault rules ------------------------------------------------------------------------------------
 
 def test_servicenow_fault_rule_with_a_catastrophic_path_does_not_stall(tmp_path: Any) -> None:
-    app = servicenow_app(ServiceNowBackend(clock=SimClock.virtual()))
+    pool = servicenow_pool()
+    pool.as_new()
+    app = pool.app
     r = call_asgi(app, "POST", "/_sim/faults", json={"path": CATASTROPHIC, "status": 503}, headers=ADMIN)
     assert r.status_code == 201, r.text
     with fast(0.5):  # a whole request in-process, of which the match is microseconds
@@ -89,8 +93,8 @@ def test_servicenow_fault_rule_with_a_catastrophic_path_does_not_stall(tmp_path:
 
 
 @pytest.mark.parametrize("pattern", [r"^/(a)\1", "^/(?=api)", "^/("])
-def test_refused_fault_rule_is_a_400_that_names_it(bp: BigPandaBackend, pattern: str) -> None:
-    app = bigpanda_app(bp)
+def test_refused_fault_rule_is_a_400_that_names_it(bp_app: Any, pattern: str) -> None:
+    app = bp_app
     r = call_asgi(app, "POST", "/_sim/faults", json={"path": pattern, "status": 503}, headers=BP_ADMIN)
     assert r.status_code == 400, r.text
     assert r.json()["status"] == 400 and pattern in " ".join(r.json()["errors"]).replace("\\\\", "\\")
@@ -100,8 +104,12 @@ def test_refused_fault_rule_is_a_400_that_names_it(bp: BigPandaBackend, pattern:
 
 
 @pytest.fixture
-def bigpanda_server(bp: BigPandaBackend, serve_in_thread: Callable[[Any], str]) -> str:
-    return serve_in_thread(bigpanda_app(bp))
+def bigpanda_server(serve_in_thread: Callable[[Any], str]) -> str:
+    # an instance of its own: uvicorn serves it on another thread and event loop, timed against itself
+    backend = BigPandaBackend(clock=SimClock.virtual())
+    for org in backend.orgs.values():
+        org.rate_limits.enabled = False
+    return serve_in_thread(bigpanda_app(backend))
 
 
 def test_health_answers_within_100ms_while_a_catastrophic_rule_matches(bigpanda_server: str) -> None:
@@ -155,8 +163,8 @@ def _plan(app: Any, condition: Any) -> httpx.Response:
 
 @pytest.mark.parametrize("value", [{"type": "formal-regex", "value": "(a+)+$"},
                                    {"type": "regex", "value": "(a|aa)+"}, "*a" * 20 + "b"])
-def test_maintenance_patterns_match_long_tags_quickly(bp: BigPandaBackend, value: Any) -> None:
-    app = bigpanda_app(bp)
+def test_maintenance_patterns_match_long_tags_quickly(bp_app: Any, value: Any) -> None:
+    app = bp_app
     assert _plan(app, {"=": ["host", value]}).status_code == 201
     body = {"app_key": "demo-alerts-app-key", "status": "critical", "host": "a" * 3000 + "!", "check": "c"}
     with fast(0.5):
@@ -165,8 +173,8 @@ def test_maintenance_patterns_match_long_tags_quickly(bp: BigPandaBackend, value
 
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", "(?=web)web-1", "(?<=x)y"])
-def test_maintenance_pattern_needing_backtracking_is_refused(bp: BigPandaBackend, pattern: str) -> None:
-    app = bigpanda_app(bp)
+def test_maintenance_pattern_needing_backtracking_is_refused(bp: BigPandaBackend, bp_app: Any, pattern: str) -> None:
+    app = bp_app
     r = _plan(app, {"=": ["host", {"type": "formal-regex", "value": pattern}]})
     assert r.status_code == 400 and r.json()["status"] == 400
     assert "formal-regex" in r.json()["errors"][0] and pattern in r.json()["errors"][0].replace("\\\\", "\\")
@@ -201,8 +209,8 @@ def test_transform_rule_regex_needing_backtracking_is_refused(pattern: str) -> N
 DEEP = "(" * 400 + 'status = "critical"' + ")" * 400
 
 
-def test_deep_bpql_search_is_a_400(bp: BigPandaBackend) -> None:
-    app = bigpanda_app(bp)
+def test_deep_bpql_search_is_a_400(bp_app: Any) -> None:
+    app = bp_app
     for query in (DEEP, "NOT " * 300 + "status = critical"):
         r = call_asgi(app, "GET", "/resources/v2.0/environments/production/incidents", headers=USER,
                       params={"query": query})
@@ -214,8 +222,8 @@ def test_deep_bpql_search_is_a_400(bp: BigPandaBackend) -> None:
     assert r.status_code == 200, r.text
 
 
-def test_deep_environment_filter_is_a_400_and_creates_nothing(bp: BigPandaBackend) -> None:
-    app = bigpanda_app(bp)
+def test_deep_environment_filter_is_a_400_and_creates_nothing(bp: BigPandaBackend, bp_app: Any) -> None:
+    app = bp_app
     before = set(bp.orgs["demo"].environments)
     r = call_asgi(app, "POST", "/resources/v2.0/environments", headers=USER, json={"name": "deep", "filter": DEEP})
     assert r.status_code == 400 and "filter" in r.json()["errors"][0]

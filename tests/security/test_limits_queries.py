@@ -10,13 +10,10 @@ import sqlite3
 from typing import Any
 
 import pytest
+from pooled_simulators import bigpanda_pool, servicenow_pool
 
-from bpsn.base.clock import SimClock
-from bpsn.simulator.bigpanda.app import create_app as bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.common.bodies import json_nesting_over
-from bpsn.simulator.servicenow.app import create_app as servicenow_app
-from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.query.encoded_query import (
     MAX_CONDITIONS,
     MAX_DOT_WALK_HOPS,
@@ -32,9 +29,19 @@ ORG = {"Authorization": "Bearer demo-org-token"}
 WALK8 = "parent_incident." * 8
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sn() -> Any:
-    return servicenow_app(ServiceNowBackend(clock=SimClock.virtual()))
+    """The process's pooled ServiceNow simulator's app, the instance as new."""
+    pool = servicenow_pool()
+    pool.as_new()
+    return pool.app
+
+
+@pytest.fixture
+def bp() -> tuple[BigPandaBackend, Any]:
+    """The process's pooled BigPanda simulator and its app, as new, rate limits off."""
+    pool = bigpanda_pool()
+    return pool.as_new(rate_limits=False), pool.app
 
 
 def sn_error(r: Any) -> str:
@@ -102,10 +109,8 @@ def test_dot_walks_through_child_tables_still_match(sn: Any) -> None:
 
 @pytest.mark.parametrize("depth", [65, 900, 10_000])
 @pytest.mark.parametrize("url", ["/oim/api/alerts", "/configurations/alerts/oim/demo-oim-app-key"])
-def test_deep_oim_bodies_are_a_400(url: str, depth: int) -> None:
-    backend = BigPandaBackend(clock=SimClock.virtual())
-    backend.orgs["demo"].rate_limits.enabled = False
-    app = bigpanda_app(backend)
+def test_deep_oim_bodies_are_a_400(bp: tuple[BigPandaBackend, Any], url: str, depth: int) -> None:
+    backend, app = bp
     body = '{"app_key": "demo-oim-app-key", "sample_payload": ' + '{"a":' * depth + "1" + "}" * depth + "}"
     r = call_asgi(app, "POST", url, content=body.encode(), headers={**ORG, "content-type": "application/json"})
     assert r.status_code == 400, r.text

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import servicenow_pool
 
 from bpsn.base.clock import SimClock
 from bpsn.base.rng import SeededRandom
@@ -51,23 +52,23 @@ _APPS: dict[int, Any] = {}
 
 @pytest.fixture(scope="module")
 def pooled_backend() -> Iterator[ServiceNowBackend]:
-    backend = ServiceNowBackend(clock=SimClock.virtual())
-    _APPS[id(backend)] = create_app(backend)
-    yield backend
-    del _APPS[id(backend)]
+    pool = servicenow_pool()  # the process's pooled instance (pooled_simulators.py)
+    _APPS[id(pool.backend)] = pool.app
+    yield pool.backend
+    del _APPS[id(pool.backend)]
 
 
 @pytest.fixture
 def backend(pooled_backend: ServiceNowBackend) -> ServiceNowBackend:
-    """The module's instance as a new one starts (its clock at the start, then reset, as
+    """The pooled instance as a new one starts (its clock at the start, then reset, as
     `/_sim/reset` does): its instance key stays, every record, login count and token goes."""
-    pooled_backend.clock.restart()
-    pooled_backend.reset()
-    return pooled_backend
+    return servicenow_pool().as_new()
 
 
-def _client(backend: ServiceNowBackend, auth: tuple[str, str] | None = ADMIN) -> httpx.AsyncClient:
-    app = _APPS.get(id(backend))
+def _client(backend: ServiceNowBackend, auth: tuple[str, str] | None = ADMIN, app: Any = None) -> httpx.AsyncClient:
+    """A client of `backend` through `app`, else the pooled app, else a new app for it."""
+    if app is None:
+        app = _APPS.get(id(backend))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app if app is not None else create_app(backend)),
                              base_url="http://sn", auth=auth)
 
@@ -92,8 +93,8 @@ def assert_no_password_material(text: str) -> None:
 
 # --- OAuth tokens ------------------------------------------------------------------------------
 
-async def test_two_instances_with_the_same_seed_hand_out_different_tokens() -> None:
-    a, b = ServiceNowBackend(clock=SimClock.virtual()), ServiceNowBackend(clock=SimClock.virtual())
+async def test_two_instances_with_the_same_seed_hand_out_different_tokens(backend: ServiceNowBackend) -> None:
+    a, b = backend, ServiceNowBackend(clock=SimClock.virtual())  # a second instance: what this test is about
     async with _client(a, None) as ca, _client(b, None) as cb:
         ta, tb = (await password_grant(ca, *ADMIN)).json(), (await password_grant(cb, *ADMIN)).json()
     admin_a = a.store.select("sys_user")[0]["sys_id"]
@@ -298,8 +299,10 @@ async def test_unknown_names_are_counted_and_a_success_forgets_failures(backend:
 async def test_the_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BPSN_SN_LOGIN_MAX_FAILURES", "2")
     monkeypatch.setenv("BPSN_SN_LOGIN_FAILURE_WINDOW", "10")
+    # an instance of its own: the login throttle takes its limits from the settings when built
     backend = ServiceNowBackend(ServiceNowSettings(), clock=SimClock.virtual())
-    async with _client(backend, ("admin", "wrong")) as bad, _client(backend) as good:
+    app = create_app(backend)
+    async with _client(backend, ("admin", "wrong"), app) as bad, _client(backend, app=app) as good:
         for _ in range(2):
             await bad.get("/api/now/table/incident")
         assert (await good.get("/api/now/table/incident")).status_code == 401
@@ -353,7 +356,8 @@ async def test_password2_is_encrypted_under_a_random_instance_key(client: httpx.
     assert stored.startswith("enc:") and "T0p-secret-value" not in stored
     assert backend.secrets.decrypt(stored) == "T0p-secret-value"
     assert Password2(OLD_BUILT_IN_KEY).decrypt(stored) == ""  # no key ships with the package
-    assert ServiceNowBackend(clock=SimClock.virtual()).secrets.decrypt(stored) == ""  # nor repeats with the seed
+    # nor repeats with the seed: another instance (a key is drawn per start, which reset() keeps)
+    assert ServiceNowBackend(clock=SimClock.virtual()).secrets.decrypt(stored) == ""
     # the mask written back (a PUT of what was read) keeps the value; a new value replaces it
     record = (await client.get(f"/api/now/table/x_bip_panda_config/{sys_id}")).json()["result"]
     await client.put(f"/api/now/table/x_bip_panda_config/{sys_id}", json=record)
@@ -367,7 +371,8 @@ async def test_password2_is_encrypted_under_a_random_instance_key(client: httpx.
 def test_a_configured_key_decrypts_across_instances(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ServiceNowSettings().encryption_key is None
     monkeypatch.setenv("BPSN_SN_ENCRYPTION_KEY", "a-key-of-our-own")
-    first, second = (ServiceNowBackend(ServiceNowSettings(), clock=SimClock.virtual()) for _ in range(2))
+    first, second = (ServiceNowBackend(ServiceNowSettings(), clock=SimClock.virtual())  # two: what this test is about
+                     for _ in range(2))
     assert second.secrets.decrypt(first.secrets.encrypt("kept")) == "kept"
     assert "a-key-of-our-own" not in repr(ServiceNowSettings())
 

@@ -18,18 +18,16 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from pooled_simulators import bigpanda_pool, servicenow_pool
 
-from bpsn.base.clock import SimClock
 from bpsn.simulator.bigpanda.admin import fixtures as bp_fixtures
 from bpsn.simulator.bigpanda.admin import snapshot
 from bpsn.simulator.bigpanda.admin.snapshot import PICKLE_MAGIC
 from bpsn.simulator.bigpanda.admin.snapshot_doc import sealer
-from bpsn.simulator.bigpanda.app import create_app as create_bigpanda
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
 from bpsn.simulator.bigpanda.errors import BpError
 from bpsn.simulator.bigpanda.settings import BigPandaSettings
 from bpsn.simulator.common.fixtures import example_fixtures, read_fixture_file
-from bpsn.simulator.servicenow.app import create_app as create_servicenow
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
 
@@ -49,34 +47,25 @@ class Exploit:
         return os.system, (f"touch {self.marker}",)
 
 
-@pytest.fixture(scope="module")
-def shared_bigpanda() -> FastAPI:
-    settings = BigPandaSettings(rate_limit_enabled=False)
-    return create_bigpanda(BigPandaBackend(settings, clock=SimClock.virtual()))
-
-
-@pytest.fixture(scope="module")
-def shared_servicenow() -> FastAPI:
-    return create_servicenow(ServiceNowBackend(clock=SimClock.virtual()))
-
-
-def as_new(app: FastAPI, tmp_path: Path) -> FastAPI:
-    """The module's simulator as a new one starts (clock, then state), saving into this test's folder."""
-    backend = app.state.backend
-    backend.settings.snapshot_dir = tmp_path / "snapshots"
-    backend.clock.restart()
+def as_new(backend: Any, tmp_path: Path, **settings: Any) -> None:
+    """The process's pooled simulator (pooled_simulators.py) as a new one starts with these settings,
+    saving into this test's folder: on a copy of its settings, so the pool puts its own back."""
+    backend.settings = backend.settings.model_copy(update={"snapshot_dir": tmp_path / "snapshots", **settings})
     backend.reset()
-    return app
 
 
 @pytest.fixture
-def bigpanda(shared_bigpanda: FastAPI, tmp_path: Path) -> FastAPI:
-    return as_new(shared_bigpanda, tmp_path)
+def bigpanda(tmp_path: Path) -> FastAPI:
+    pool = bigpanda_pool()
+    as_new(pool.as_new(), tmp_path, rate_limit_enabled=False)  # every organisation's limits off, as before
+    return pool.app
 
 
 @pytest.fixture
-def servicenow(shared_servicenow: FastAPI, tmp_path: Path) -> FastAPI:
-    return as_new(shared_servicenow, tmp_path)
+def servicenow(tmp_path: Path) -> FastAPI:
+    pool = servicenow_pool()
+    as_new(pool.as_new(), tmp_path)
+    return pool.app
 
 
 def bp_alert(app: FastAPI, host: str) -> str:
@@ -169,6 +158,7 @@ def test_a_snapshot_file_holds_no_credential_in_clear(bigpanda: FastAPI, tmp_pat
 def test_credentials_work_after_a_load_under_the_same_settings(tmp_path: Path) -> None:
     """The CLI's --state-file path: fixture organisations keep working tokens across a restart."""
     path = tmp_path / "state.json"
+    # backends of their own (no app): the test is of new simulators, under the same settings and other ones
     first = BigPandaBackend(BigPandaSettings(admin_token="site-token"))
     bp_fixtures.load_fixtures(first, read_fixture_file(example_fixtures("bigpanda")))
     snapshot.save(first, str(path))

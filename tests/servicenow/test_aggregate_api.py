@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.base.clock import SimClock
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 pytestmark = pytest.mark.anyio
@@ -26,8 +25,9 @@ INCIDENTS = [("1", "1", "0", "Network Operations"),  # priority 1
 
 
 @pytest.fixture
-def backend() -> ServiceNowBackend:
-    b = ServiceNowBackend(clock=SimClock.virtual())
+def backend(backend: ServiceNowBackend) -> ServiceNowBackend:
+    """conftest's pooled instance, as new, with INCIDENTS added."""
+    b = backend
     groups = {row["name"]: row["sys_id"] for row in b.store.select("sys_user_group")}
     for n, (impact, urgency, count, group) in enumerate(INCIDENTS):
         b.insert_system("incident", {"short_description": f"agg {n}", "impact": impact, "urgency": urgency,

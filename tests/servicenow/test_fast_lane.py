@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,12 +34,31 @@ class FastAPIOnly(FastPathRoute):
         return APIRoute.get_route_handler(self)
 
 
-def _apps(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    fast = create_app(ServiceNowBackend(clock=SimClock.virtual()))
-    with monkeypatch.context() as m:
+@pytest.fixture(scope="module")
+def plain_instance() -> tuple[ServiceNowBackend, Any]:
+    """The instance whose Table API routes have FastAPI's own handler, built once for the file."""
+    with pytest.MonkeyPatch.context() as m:
         m.setattr(table_routes, "FastPathRoute", FastAPIOnly)
-        plain = create_app(ServiceNowBackend(clock=SimClock.virtual()))
-    return fast, plain
+        backend = ServiceNowBackend(clock=SimClock.virtual())
+        return backend, create_app(backend)
+
+
+@pytest.fixture
+def apps(backend: ServiceNowBackend, pooled_servicenow: tuple[ServiceNowBackend, Any],
+         plain_instance: tuple[ServiceNowBackend, Any]) -> Iterator[tuple[Any, Any]]:
+    """(the pooled app, the FastAPI-only app), both instances as new (conftest's `backend` fixture
+    puts the pooled one back); a test's dependency overrides are taken off both afterwards."""
+    fast = pooled_servicenow[1]
+    plain_backend, plain = plain_instance
+    outbound_client = plain_backend.outbound.client
+    plain_backend.clock.restart()
+    plain_backend.reset()
+    overrides = [(app, dict(app.dependency_overrides)) for app in (fast, plain)]
+    yield fast, plain
+    for app, kept in overrides:
+        app.dependency_overrides.clear()
+        app.dependency_overrides.update(kept)
+    plain_backend.outbound.client = outbound_client
 
 
 def _call(app: Any, method: str, path: str, chunks: list[bytes] | None = None, *, auth: str | None = ADMIN,
@@ -79,8 +99,9 @@ def _same(apps: tuple[Any, Any], *args: Any, **kwargs: Any) -> tuple[int, list[t
     return fast
 
 
-def test_the_lane_is_the_first_route_and_answers_plain_requests_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    fast, plain = _apps(monkeypatch)
+def test_the_lane_is_the_first_route_and_answers_plain_requests_itself(apps: tuple[Any, Any],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, plain = apps
     assert isinstance(fast.router.routes[0], FastLane)
     handled: list[str] = []
     real = FastPathRoute.handle
@@ -113,16 +134,14 @@ CHUNKED: list[tuple[list[bytes], str | None]] = [
 
 
 @pytest.mark.parametrize(("chunks", "content_type"), CHUNKED)
-def test_a_body_in_several_messages_is_answered_as_fastapi_does(monkeypatch: pytest.MonkeyPatch,
-                                                                chunks: list[bytes], content_type: str | None) -> None:
-    apps = _apps(monkeypatch)
+def test_a_body_in_several_messages_is_answered_as_fastapi_does(apps: tuple[Any, Any], chunks: list[bytes],
+                                                                content_type: str | None) -> None:
     for path in (TABLE, "/api/now/v2/table/incident"):
         _same(apps, "POST", path, chunks, content_type=content_type)
         _same(apps, "POST", path, chunks, content_type=content_type, query=b"sysparm_fields=number&sysparm_fields=x")
 
 
-def test_errors_raised_behind_the_lane_get_the_apps_error_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
-    apps = _apps(monkeypatch)
+def test_errors_raised_behind_the_lane_get_the_apps_error_bodies(apps: tuple[Any, Any]) -> None:
     assert _same(apps, "POST", TABLE, [b'{"short_description": "x"}'], auth=WRONG)[0] == 401
     assert _same(apps, "GET", f"{TABLE}/{'0' * 32}", auth=WRONG)[0] == 401
     assert _same(apps, "GET", f"{TABLE}/{'0' * 32}")[0] == 404
@@ -133,8 +152,8 @@ def test_errors_raised_behind_the_lane_get_the_apps_error_bodies(monkeypatch: py
     assert _same(apps, "HEAD", f"{TABLE}/{'0' * 32}")[0] == 404
 
 
-def test_the_lane_stands_aside_for_what_it_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    fast, plain = _apps(monkeypatch)
+def test_the_lane_stands_aside_for_what_it_does_not_answer(apps: tuple[Any, Any]) -> None:
+    fast, plain = apps
     lane = fast.router.routes[0]
     scope = {"type": "http", "method": "GET", "path": f"{TABLE}/{'0' * 32}", "root_path": "", "headers": []}
     assert lane.matches(scope)[0] is Match.FULL
@@ -179,7 +198,7 @@ def test_the_lane_goes_first_only_where_no_route_ahead_can_match() -> None:
         add_fast_lane(apart.router, "/api/now/")
 
 
-def test_a_client_gone_before_its_body_ends_meets_fastapis_own_handling(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_client_gone_before_its_body_ends_meets_fastapis_own_handling(apps: tuple[Any, Any]) -> None:
     def outcome(app: Any) -> tuple[str, list[dict[str, Any]]]:
         headers = [(b"authorization", ADMIN.encode()), (b"content-type", b"application/json"),
                    (b"content-length", b"100")]
@@ -201,5 +220,5 @@ def test_a_client_gone_before_its_body_ends_meets_fastapis_own_handling(monkeypa
             return type(exc).__name__, sent
         return "", sent
 
-    fast, plain = _apps(monkeypatch)
+    fast, plain = apps
     assert outcome(fast) == outcome(plain)

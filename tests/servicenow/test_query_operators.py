@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bpsn.base.clock import SimClock
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.query.encoded_query import (
     MAX_DOT_WALK_HOPS,
@@ -100,11 +99,11 @@ def test_malformed_subqueries_are_errors(text: str) -> None:
     "sys_updated_onRELATIVEGE@hour@ago@1", "opened_atDATEPARTMonday@x", "sys_created_onMORETHANx",
     "stateVALCHANGES", "caller_idDYNAMIC90d1921e5f510100a9ad2572f2b477fe",
 ])
-def test_unsupported_operators_are_flagged_and_refused(part: str) -> None:
+def test_unsupported_operators_are_flagged_and_refused(backend: ServiceNowBackend, part: str) -> None:
     q = parse(f"active=true^{part}")
     assert q.unsupported == (part,) and part in q.ignored
     with pytest.raises(EncodedQueryError, match="not supported"):
-        compile_text(f"active=true^{part}", "incident", ServiceNowBackend().dictionary, QueryContext(now=0))
+        compile_text(f"active=true^{part}", "incident", backend.dictionary, QueryContext(now=0))
 
 
 def test_joins_and_rlqueries_count_toward_the_hop_limit() -> None:
@@ -121,9 +120,10 @@ def test_joins_and_rlqueries_count_toward_the_hop_limit() -> None:
 
 # --- compiler, on the seeded instance -------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sn() -> ServiceNowBackend:
-    b = ServiceNowBackend(clock=SimClock.virtual())
+@pytest.fixture
+def sn(backend: ServiceNowBackend) -> ServiceNowBackend:
+    """conftest's pooled instance, as new, with two incidents."""
+    b = backend
     b.insert_system("incident", {"short_description": "Disk full on web01", "caller_id": ADMIN_USER})
     b.insert_system("incident", {"short_description": "Network down"})
     return b

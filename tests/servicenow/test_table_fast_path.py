@@ -34,11 +34,19 @@ class FastAPIOnly(FastPathRoute):
         return APIRoute.get_route_handler(self)
 
 
-def _app(fast: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    with monkeypatch.context() as m:
-        if not fast:
-            m.setattr(table_routes, "FastPathRoute", FastAPIOnly)
-        return create_app(ServiceNowBackend(clock=SimClock.virtual()))
+@pytest.fixture(scope="module")
+def plain_instance() -> tuple[ServiceNowBackend, Any]:
+    """The reference instance (FastAPI's own handler on the same routes), built once for the file."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(table_routes, "FastPathRoute", FastAPIOnly)
+        backend = ServiceNowBackend(clock=SimClock.virtual())
+        return backend, create_app(backend)
+
+
+@pytest.fixture
+def fast_app(backend: ServiceNowBackend, pooled_servicenow: tuple[ServiceNowBackend, Any]) -> Any:
+    """The pooled instance's app, the instance as new (conftest's `backend`)."""
+    return pooled_servicenow[1]
 
 
 def _table_route_classes(routes: list[Any]) -> set[type]:
@@ -54,11 +62,16 @@ def _table_route_classes(routes: list[Any]) -> set[type]:
 
 
 @pytest.fixture
-def apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    fast, plain = _app(True, monkeypatch), _app(False, monkeypatch)
+def apps(fast_app: Any, plain_instance: tuple[ServiceNowBackend, Any]) -> Iterator[tuple[Any, Any]]:
+    plain_backend, plain = plain_instance
+    outbound_client = plain_backend.outbound.client
+    plain_backend.clock.restart()  # as conftest's `backend` does: the same state as the pooled instance
+    plain_backend.reset()
+    fast = fast_app
     assert _table_route_classes(fast.router.routes) == {FastPathRoute}
     assert _table_route_classes(plain.router.routes) == {FastAPIOnly}
     yield fast, plain
+    plain_backend.outbound.client = outbound_client
 
 
 def _answer(app: Any, method: str, path: str, params: Any = None, headers: dict[str, str] | None = None,
@@ -199,11 +212,12 @@ def test_updates_and_deletes_answer_as_fastapi_does(apps: tuple[Any, Any]) -> No
     _same(apps, "GET", f"{TABLE}/{sys_id}")
 
 
-def test_plain_requests_skip_fastapis_solver_and_invalid_ones_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_requests_skip_fastapis_solver_and_invalid_ones_use_it(fast_app: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path is really taken (else this suite compares FastAPI with itself)."""
     import fastapi.routing
 
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+    app = fast_app
     solved: list[str] = []
     real = fastapi.routing.solve_dependencies
 
@@ -238,9 +252,10 @@ def test_plain_requests_skip_fastapis_solver_and_invalid_ones_use_it(monkeypatch
      ("query.sysparm_fields: given more than once; send it once; "
       "query.sysparm_view: given more than once; send it once")),
 ])
-def test_each_documented_parameter_is_refused_in_servicenows_error_body(params: Any, detail: str) -> None:
+def test_each_documented_parameter_is_refused_in_servicenows_error_body(fast_app: Any, params: Any,
+                                                                        detail: str) -> None:
     """The error bodies themselves, as a client sees them (not only equal between both paths)."""
-    app = create_app(ServiceNowBackend(clock=SimClock.virtual()))
+    app = fast_app
     status, body, _ = _answer(app, "GET", TABLE, params, {"Authorization": ADMIN})
     assert status == 400
     assert body == {"error": {"message": "Invalid request", "detail": detail}, "status": "failure"}

@@ -7,6 +7,7 @@ the layout they had before."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -32,12 +33,29 @@ def _included(router: APIRouter) -> None:
     router.include_router(table)
 
 
-def _apps(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    direct = app_module.create_app(ServiceNowBackend(clock=SimClock.virtual()))
-    with monkeypatch.context() as m:
+@pytest.fixture(scope="module")
+def included_instance() -> tuple[ServiceNowBackend, Any]:
+    """An instance with the layout before, built once for the file; `apps` resets it."""
+    with pytest.MonkeyPatch.context() as m:
         m.setattr(app_module, "add_table_routes", _included)
-        included = app_module.create_app(ServiceNowBackend(clock=SimClock.virtual()))
-    return direct, included
+        backend = ServiceNowBackend(clock=SimClock.virtual())
+        return backend, app_module.create_app(backend)
+
+
+@pytest.fixture
+def direct(backend: ServiceNowBackend, pooled_servicenow: tuple[ServiceNowBackend, Any]) -> Any:
+    """The pooled instance's app (the layout now), the instance as new (conftest's `backend`)."""
+    return pooled_servicenow[1]
+
+
+@pytest.fixture
+def apps(direct: Any, included_instance: tuple[ServiceNowBackend, Any]) -> Iterator[tuple[Any, Any]]:
+    included_backend, included = included_instance
+    outbound_client = included_backend.outbound.client
+    included_backend.clock.restart()  # as conftest's `backend` does: the same state as the pooled instance
+    included_backend.reset()
+    yield direct, included
+    included_backend.outbound.client = outbound_client
 
 
 def _answer(app: Any, method: str, path: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:
@@ -49,8 +67,8 @@ def _answer(app: Any, method: str, path: str, **kwargs: Any) -> tuple[int, str, 
     return response.status_code, response.text, {k: v for k, v in response.headers.items() if k in KEPT_HEADERS}
 
 
-def test_table_routes_are_the_apps_own() -> None:
-    app = app_module.create_app(ServiceNowBackend(clock=SimClock.virtual()))
+def test_table_routes_are_the_apps_own(direct: Any) -> None:
+    app = direct
     table = [r for r in app.router.routes if str(getattr(r, "path", "")).startswith("/api/now/")
              and "/table/" in str(getattr(r, "path", ""))]
     assert len(table) == 3 * 6  # three versions: list, get, create, put, patch, delete
@@ -58,8 +76,8 @@ def test_table_routes_are_the_apps_own() -> None:
     assert app.router.route_class is not FastPathRoute  # lent to add_table_routes only
 
 
-def test_the_document_is_the_included_routers(monkeypatch: pytest.MonkeyPatch) -> None:
-    direct, included = _apps(monkeypatch)
+def test_the_document_is_the_included_routers(apps: tuple[Any, Any]) -> None:
+    direct, included = apps
     assert direct.openapi() == included.openapi()
     assert list(direct.openapi()["paths"]) == list(included.openapi()["paths"])
 
@@ -88,8 +106,8 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def test_answers_are_the_included_routers(monkeypatch: pytest.MonkeyPatch) -> None:
-    direct, included = _apps(monkeypatch)
+def test_answers_are_the_included_routers(apps: tuple[Any, Any]) -> None:
+    direct, included = apps
     for method, path, kwargs in REQUESTS:
         mine, theirs = _answer(direct, method, path, **kwargs), _answer(included, method, path, **kwargs)
         assert mine == theirs, f"{method} {path}: {mine} != {theirs}"

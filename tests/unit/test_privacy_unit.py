@@ -267,10 +267,8 @@ def test_every_x_bip_panda_table_is_declared_with_columns_that_exist() -> None:
 
 # --- data subjects over the Table API ---------------------------------------------------------------
 class Instance:
-    def __init__(self) -> None:
-        self.clock = SimClock.virtual()
-        self.backend = ServiceNowBackend(clock=self.clock)
-        self.app = create_app(self.backend)
+    def __init__(self, backend: ServiceNowBackend, app: Any) -> None:
+        self.backend, self.app, self.clock = backend, app, backend.clock
 
     def client(self, user: str, password: str, transport: httpx.AsyncBaseTransport | None = None
                ) -> ServiceNowClient:
@@ -288,16 +286,26 @@ class Instance:
         return asyncio.run(get())
 
 
+@pytest.fixture(scope="module")
+def pooled_instance() -> Iterator[tuple[ServiceNowBackend, Any]]:
+    """One instance and app for the module (a new one costs ~0.3 s CPU), put back before each test."""
+    backend = ServiceNowBackend(clock=SimClock.virtual())
+    yield backend, create_app(backend)
+    backend.store.close()
+
+
 @pytest.fixture
-def instance() -> Iterator[Instance]:
-    i = Instance()
+def instance(pooled_instance: tuple[ServiceNowBackend, Any]) -> Instance:
+    backend, app = pooled_instance
+    backend.clock.restart()  # first: the instance seeds its records at the start instant (as /_sim/reset after it)
+    backend.reset()
+    i = Instance(backend, app)
     i.backend.insert_system("x_bip_panda_shareincident", {"u_bp_incident_id": "inc-1", "u_bp_sharer_email": ALICE})
     i.backend.insert_system("x_bip_panda_bp_alerts", {"u_alert_id": "a1", "u_tags": f'{{"owner": "{ALICE}"}}',
                                                       "u_description": "Disk full"})
     i.backend.insert_system("x_bip_panda_bp_alerts", {"u_alert_id": "a2", "u_tags": '{"owner": "bob.dba@example.com"}'})
     i.backend.insert_system("x_bip_panda_correlation", {"u_source": "alice.ops", "u_target": "vpn-01"})
-    yield i
-    i.backend.store.close()
+    return i
 
 
 def test_tables_come_from_the_instance_or_the_declared_list(instance: Instance) -> None:

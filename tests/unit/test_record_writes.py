@@ -4,7 +4,7 @@ nothing when unchanged, and one extra batch only when its memory is gone (a rest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -18,13 +18,31 @@ from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 Scenario = Callable[[ServiceNowClient], Awaitable[None]]
+Simulator = tuple[ServiceNowBackend, Any]  # the backend and its app
 
 
-def run_against_simulator(scenario: Scenario, *, as_admin: bool = False, sent: list[str] | None = None) -> None:
+@pytest.fixture(scope="module")
+def instance() -> Iterator[Simulator]:
+    """One simulator and its app for the file (an app costs ~0.2 s CPU); `simulator` resets it."""
+    backend = ServiceNowBackend()
+    yield backend, create_app(backend)
+    backend.store.close()
+
+
+@pytest.fixture
+def simulator(instance: Simulator) -> Simulator:
+    """The file's simulator in the state a new one has (its clock runs: reset seeds it anew)."""
+    backend, _ = instance
+    backend.clock.restart()
+    backend.reset()
+    return instance
+
+
+def run_against_simulator(simulator: Simulator, scenario: Scenario, *, as_admin: bool = False,
+                          sent: list[str] | None = None) -> None:
     """`scenario` with a client acting as the core's service account (or as admin, who may delete);
     `sent` collects each request's method and path."""
-    backend = ServiceNowBackend()
-    app = create_app(backend)
+    backend, app = simulator
     s = backend.settings
     auth = ("admin", s.admin_password) if as_admin else (s.integration_user, s.integration_password)
 
@@ -37,10 +55,7 @@ def run_against_simulator(scenario: Scenario, *, as_admin: bool = False, sent: l
                                      auth=auth, event_hooks={"request": [note]}) as http:
             await scenario(ServiceNowClient(ApiClient(http)))
 
-    try:
-        asyncio.run(go())
-    finally:
-        backend.store.close()
+    asyncio.run(go())
 
 
 def task(sys_id: str, text: str) -> PlannedRecord:
@@ -51,7 +66,7 @@ async def read(client: ServiceNowClient, sys_id: str) -> dict[str, Any] | None:
     return await client.get("incident_task", sys_id)
 
 
-def test_post_then_skip_then_patch() -> None:
+def test_post_then_skip_then_patch(simulator: Simulator) -> None:
     sys_id = record_sys_id("t", "a")
 
     async def scenario(client: ServiceNowClient) -> None:
@@ -65,10 +80,10 @@ def test_post_then_skip_then_patch() -> None:
         row = await read(client, sys_id)
         assert row is not None and (row["short_description"], row["state"]) == ("two", "1")
 
-    run_against_simulator(scenario)
+    run_against_simulator(simulator, scenario)
 
 
-def test_a_restarted_writer_patches_what_exists_in_one_more_batch_and_never_duplicates() -> None:
+def test_a_restarted_writer_patches_what_exists_in_one_more_batch_and_never_duplicates(simulator: Simulator) -> None:
     sys_id = record_sys_id("t", "b")
 
     async def scenario(client: ServiceNowClient) -> None:
@@ -79,10 +94,10 @@ def test_a_restarted_writer_patches_what_exists_in_one_more_batch_and_never_dupl
         rows = await client.query("incident_task", "sys_idIN" + ",".join([sys_id, record_sys_id("t", "c")]))
         assert sorted(r["short_description"] for r in rows) == ["after restart", "new"]
 
-    run_against_simulator(scenario)
+    run_against_simulator(simulator, scenario)
 
 
-def test_a_record_deleted_by_hand_is_created_again() -> None:
+def test_a_record_deleted_by_hand_is_created_again(simulator: Simulator) -> None:
     sys_id = record_sys_id("t", "d")
 
     async def scenario(client: ServiceNowClient) -> None:
@@ -95,10 +110,10 @@ def test_a_record_deleted_by_hand_is_created_again() -> None:
         row = await read(client, sys_id)
         assert row is not None and row["short_description"] == "two"
 
-    run_against_simulator(scenario, as_admin=True)  # the service account may not delete tasks
+    run_against_simulator(simulator, scenario, as_admin=True)  # the service account may not delete tasks
 
 
-def test_patch_only_records_are_never_created_and_failures_are_reported_not_remembered() -> None:
+def test_patch_only_records_are_never_created_and_failures_are_reported_not_remembered(simulator: Simulator) -> None:
     async def scenario(client: ServiceNowClient) -> None:
         writer = RecordWriter(client)
         missing = PlannedRecord("incident", "f" * 32, {"child_incidents": "2"}, may_create=False)
@@ -107,10 +122,10 @@ def test_patch_only_records_are_never_created_and_failures_are_reported_not_reme
         assert await client.get("incident", "f" * 32) is None
         assert (await writer.write([missing])).sent == 1  # tried again: the failure was not remembered
 
-    run_against_simulator(scenario)
+    run_against_simulator(simulator, scenario)
 
 
-def test_deletes_only_what_this_writer_wrote() -> None:
+def test_deletes_only_what_this_writer_wrote(simulator: Simulator) -> None:
     sys_id = record_sys_id("s", "a")
 
     async def scenario(client: ServiceNowClient) -> None:
@@ -123,7 +138,7 @@ def test_deletes_only_what_this_writer_wrote() -> None:
         never_written = PlannedRecord("x_bip_panda_similar_incident", record_sys_id("s", "b"), {}, delete=True)
         assert (await RecordWriter(client).write([never_written])).requests == 0
 
-    run_against_simulator(scenario)
+    run_against_simulator(simulator, scenario)
 
 
 def test_record_ids_need_their_parts() -> None:
@@ -132,7 +147,7 @@ def test_record_ids_need_their_parts() -> None:
         record_sys_id("k", "")
 
 
-def test_the_companions_of_a_poll_share_one_batch_request() -> None:
+def test_the_companions_of_a_poll_share_one_batch_request(simulator: Simulator) -> None:
     """One companion looks something up first, one writes at once, one writes nothing, one writes
     twice: the first writes of all leave in one Batch API request, the second write in another."""
     sent: list[str] = []
@@ -172,11 +187,11 @@ def test_the_companions_of_a_poll_share_one_batch_request() -> None:
         rows = await client.query("incident_task", "sys_idIN" + ",".join(ids))
         assert sorted(r["short_description"] for r in rows) == ["after a lookup", "at once", "first", "second"]
 
-    run_against_simulator(scenario, sent=sent)
+    run_against_simulator(simulator, scenario, sent=sent)
     assert [s for s in sent if s.startswith("POST")] == ["POST /api/now/v1/batch"] * 2
 
 
-def test_a_record_refused_in_the_poll_batch_fails_only_its_own_writer() -> None:
+def test_a_record_refused_in_the_poll_batch_fails_only_its_own_writer(simulator: Simulator) -> None:
     async def scenario(client: ServiceNowClient) -> None:
         poll = PollBatch(client, 2)
         bad = PlannedRecord("no_such_table_at_all", record_sys_id("p", "x"), {"a": "b"})
@@ -193,4 +208,4 @@ def test_a_record_refused_in_the_poll_batch_fails_only_its_own_writer() -> None:
         outcomes = [r for r in results if not isinstance(r, BaseException)]
         assert len(outcomes) == 2 and outcomes[0].failed == [] and len(outcomes[1].failed) == 1
 
-    run_against_simulator(scenario)
+    run_against_simulator(simulator, scenario)
