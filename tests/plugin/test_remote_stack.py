@@ -21,6 +21,7 @@ import pytest
 from bpsn.harness.remote import VIRTUAL_START, RemoteStack, RemoteStackError
 
 pytestmark = pytest.mark.slow(seconds=35)
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = re.compile(r"simulator on (http://127\.0\.0\.1:\d+)")
@@ -49,10 +50,14 @@ def _pytest_environment() -> dict[str, str]:
     return env
 
 
-def _start(simulator: str, output: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _launch(simulator: str, output: Path) -> subprocess.Popen[bytes]:
     log = output.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bpsn.cli", "sim", simulator, "--host", "127.0.0.1", "--port", "0"],
+    return subprocess.Popen([sys.executable, "-m", "bpsn.cli", "sim", simulator, "--host", "127.0.0.1", "--port", "0"],
                             stdout=log, stderr=subprocess.STDOUT, env=_environment(), cwd=output.parent)
+
+
+def _ready(simulator: str, proc: subprocess.Popen[bytes], output: Path) -> str:
+    """The URL `bpsn sim` printed, once it answers healthy."""
     deadline = time.monotonic() + 60
     while not (found := URL.search(output.read_text(errors="replace"))):
         assert proc.poll() is None, f"bpsn sim {simulator} stopped:\n{output.read_text(errors='replace')}"
@@ -62,7 +67,7 @@ def _start(simulator: str, output: Path) -> tuple[subprocess.Popen[bytes], str]:
     while httpx.get(f"{url}/_sim/health", timeout=5).status_code != 200:
         assert time.monotonic() < deadline, f"bpsn sim {simulator} never became ready"
         time.sleep(0.05)
-    return proc, url
+    return url
 
 
 def _start_up(output: Path) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -92,15 +97,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def remote_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     folder = tmp_path_factory.mktemp("remote")
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        bigpanda, bp_url = _start("bigpanda", folder / "bigpanda.log")
-        procs.append(bigpanda)
-        servicenow, sn_url = _start("servicenow", folder / "servicenow.log")
-        procs.append(servicenow)
+        for simulator in ("bigpanda", "servicenow"):  # both start side by side
+            procs[simulator] = _launch(simulator, folder / f"{simulator}.log")
+        bp_url, sn_url = (_ready(name, proc, folder / f"{name}.log") for name, proc in procs.items())
         yield bp_url, sn_url
     finally:
-        for proc in procs:
+        for proc in procs.values():
             _stop(proc)
 
 
@@ -150,13 +154,15 @@ def test_wrong_admin_credentials_are_named(remote_urls: tuple[str, str], monkeyp
         RemoteStack(*remote_urls)
 
 
-def test_one_url_alone_is_a_usage_error(tmp_path: Path) -> None:
-    (tmp_path / "test_nothing.py").write_text("def test_it(bpsn_bench):\n    pass\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_nothing.py",
-                          "--bpsn-remote-bigpanda", "http://127.0.0.1:1"],
-                         cwd=tmp_path, env=_pytest_environment(), capture_output=True, text=True, timeout=120)
-    assert run.returncode != 0
-    assert "a remote stack needs both URLs; missing --bpsn-remote-servicenow" in run.stdout + run.stderr
+def test_one_url_alone_is_a_usage_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (the usage check runs at configure, before anything is imported for a test)."""
+    for name in [n for n in os.environ if n.startswith("BPSN_")]:  # as the other runs here: no BPSN_* of ours
+        monkeypatch.delenv(name)
+    pytester.makepyfile(test_nothing="def test_it(bpsn_bench):\n    pass\n")
+    run = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", *UNUSED_PLUGINS.split(), "test_nothing.py",
+                                       "--bpsn-remote-bigpanda", "http://127.0.0.1:1")
+    assert run.ret != 0
+    assert "a remote stack needs both URLs; missing --bpsn-remote-servicenow" in run.stdout.str() + run.stderr.str()
 
 
 def test_the_example_project_runs_against_the_service_as_its_ci_recipe_does(up_urls: tuple[str, str]) -> None:
