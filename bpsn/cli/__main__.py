@@ -11,6 +11,9 @@ def main() -> None:
     # sys.modules makes that import fail at once, as if trio were absent. Only processes started as
     # the command do this: importing bpsn.cli (typer's CliRunner, a user's tests) leaves trio alone.
     sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+    # Likewise httpx's own command-line client (httpx._main: click, pygments, rich.progress), which
+    # `import httpx` loads when present and no bpsn command calls: httpx falls back to a stub `main`.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from bpsn.base.serving import quiet_gc_for_startup
 
     quiet_gc_for_startup()  # before the imports below: see serving.py

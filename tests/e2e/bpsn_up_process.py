@@ -1,5 +1,10 @@
 """`bpsn up` as a subprocess on free loopback ports, for the e2e tests: its banner read, its URLs
-parsed, always stopped (by the signal a test chooses, killed if it does not stop in time)."""
+parsed, always stopped (by the signal a test chooses, killed if it does not stop in time).
+
+Requests to the stack go through one httpx.Client per process: `httpx.get()` and friends build a
+client, and with it an SSL context from certifi's bundle, on every call (~30 ms of the test's CPU
+per request, and `eventually` polls ten times a second). The client keeps no cookies, so each
+request carries what the test gave it and nothing from an earlier answer."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,13 @@ class UpProcess:
     def __init__(self, proc: subprocess.Popen[bytes], output: Path) -> None:
         self.proc, self.output = proc, output
         self.bigpanda_url = self.servicenow_url = ""
+        self._http: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
+        return self._http
 
     def text(self) -> str:
         return self.output.read_text(errors="replace")
@@ -45,6 +58,9 @@ class UpProcess:
         return text
 
     def stop(self, how: signal.Signals = signal.SIGINT) -> int:
+        if self._http is not None:  # its idle keep-alive connections closed before the stack stops
+            self._http.close()
+            self._http = None
         if self.proc.poll() is None:
             self.proc.send_signal(how)
             try:
@@ -56,21 +72,22 @@ class UpProcess:
 
     # --- the stack over HTTP ---------------------------------------------------------------------
     def send_alert(self, host: str, status: str = "critical", **extra: str) -> httpx.Response:
-        return httpx.post(f"{self.bigpanda_url}/data/v2/alerts", headers={"Authorization": f"Bearer {BP_ORG_TOKEN}"},
-                          json={"app_key": DEMO_ALERTS_APP_KEY, "status": status, "host": host, "check": "CPU load",
-                                **extra}, timeout=10)
+        return self.http.post(f"{self.bigpanda_url}/data/v2/alerts",
+                              headers={"Authorization": f"Bearer {BP_ORG_TOKEN}"},
+                              json={"app_key": DEMO_ALERTS_APP_KEY, "status": status, "host": host,
+                                    "check": "CPU load", **extra}, timeout=10)
 
     def tickets(self) -> list[dict[str, Any]]:
-        r = httpx.get(f"{self.servicenow_url}/api/now/table/incident", auth=SN_ADMIN, timeout=10,
-                      params={"sysparm_query": "correlation_display=BigPanda"})
+        r = self.http.get(f"{self.servicenow_url}/api/now/table/incident", auth=SN_ADMIN, timeout=10,
+                          params={"sysparm_query": "correlation_display=BigPanda"})
         r.raise_for_status()
         return list(r.json()["result"])
 
     def bp_admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.bigpanda_url}/_sim{path}", headers=BP_ADMIN, timeout=10, **kwargs)
+        return self.http.request(method, f"{self.bigpanda_url}/_sim{path}", headers=BP_ADMIN, timeout=10, **kwargs)
 
     def sn_admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.servicenow_url}/_sim{path}", auth=SN_ADMIN, timeout=10, **kwargs)
+        return self.http.request(method, f"{self.servicenow_url}/_sim{path}", auth=SN_ADMIN, timeout=10, **kwargs)
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:

@@ -4,9 +4,10 @@ environment variable, exit 2; `--port 0` printing the real port; help that shows
 A refusal that comes while click parses the flags or a command reads its BPSN_* settings, before
 anything is bound or started, runs in this process through the root command's `main`
 (`refusal`): the same code path as the console script, without ~1 s of interpreter start and
-imports per case. What depends on a process of its own stays a subprocess (`bpsn`): ports that are
-taken or bound, the host check, a refusal after a socket is bound, the demo (it starts its stack
-before reading the setting), signals and `--port 0`, and help as a terminal prints it.
+imports per case, on a command tree built once (cli_invoke.py). What depends on a process of its
+own stays a subprocess (`bpsn`): ports that are taken or bound, the host check, a refusal after a
+socket is bound, the demo (it starts its stack before reading the setting), signals and
+`--port 0`, and help as a terminal prints it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import IO, Any
 import httpx
 import pytest
 import typer
-from typer.testing import CliRunner
+from cli_invoke import invoke
 
 from bpsn.cli.errors import PROG
 from bpsn.cli.main import app
@@ -76,7 +77,7 @@ def refusal(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
     ends in SystemExit); stdout and stderr apart. An exception that escaped the root command is
     printed into stderr as the console script would print it, so "Traceback" checks still see it."""
     with alarm(timeout):
-        result = CliRunner().invoke(app, list(args), env=env, prog_name=PROG)
+        result = invoke(app, list(args), env=env, prog_name=PROG)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))
@@ -304,7 +305,7 @@ def source_texts(command: Any) -> list[str]:
 
 @pytest.mark.parametrize("path, command", COMMANDS, ids=[" ".join(p) or "bpsn" for p, _ in COMMANDS])
 def test_help_shows_every_word(path: tuple[str, ...], command: Any) -> None:
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"}, terminal_width=200)
+    result = invoke(app, [*path, "--help"], env={"COLUMNS": "200"}, terminal_width=200)
     shown = flat(result.output)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and "<bool>" not in result.output and "…" not in result.output

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from typer.testing import CliRunner
 
 from bpsn.cli.main import app
 from bpsn.load.processes import free_port
@@ -22,6 +21,7 @@ OTHER_SECRET = "e2e-clear-api-key-9d02"
 KEY = Fernet.generate_key().decode()
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_invoke import invoke  # noqa: E402
 from test_cli import wait_healthy  # noqa: E402
 
 from bpsn.load.processes import child_env  # noqa: E402
@@ -57,7 +57,7 @@ def bpsn(url: str, *args: str, stdin: str = "", user: tuple[str, str] | None = N
 
 @pytest.mark.parametrize("command", ["show", "history", "diff", "rollback", "set"])
 def test_config_commands_have_help(command: str) -> None:
-    result = CliRunner().invoke(app, ["config", command, "--help"])
+    result = invoke(app, ["config", command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
 
 
