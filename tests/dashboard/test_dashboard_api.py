@@ -4,17 +4,15 @@ summary (admin credential, strict query, its shape), and the whole stack under `
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pooled_simulators import running_bigpanda_pool, running_servicenow_pool
 
 from bpsn.base.clock import iso
-from bpsn.simulator.bigpanda.app import create_app as bigpanda_app
 from bpsn.simulator.bigpanda.backend import BigPandaBackend
-from bpsn.simulator.servicenow.app import create_app as servicenow_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.stack import run_stack
 
@@ -25,36 +23,20 @@ BigPanda = tuple[TestClient, BigPandaBackend, dict[str, str]]  # a client, the s
 ServiceNow = tuple[ServiceNowBackend, Any]  # the instance and its app
 
 
-# One simulator and app of each for the module (a new app costs ~0.3 s CPU), put back as a new one
-# starts before each test: the clock where it began (running), then reset (data, journal, faults).
-@pytest.fixture(scope="module")
-def bigpanda_pool() -> tuple[BigPandaBackend, Any]:
-    backend = BigPandaBackend()
-    return backend, bigpanda_app(backend)
-
-
-@pytest.fixture(scope="module")
-def servicenow_pool() -> Iterator[ServiceNow]:
-    backend = ServiceNowBackend()
-    yield backend, servicenow_app(backend)
-    backend.store.close()
-
-
+# The process's pooled simulators on a running clock (tests/pooled_simulators.py), put back as a new
+# one starts before each test: the clock where it began (running), then reset (data, journal, faults).
 @pytest.fixture
-def bigpanda(bigpanda_pool: tuple[BigPandaBackend, Any]) -> BigPanda:
-    backend, app = bigpanda_pool
-    backend.clock.restart()  # a test freezes it
-    backend.reset()
-    return (TestClient(app), backend,  # a new client: no cookie of the last test
+def bigpanda() -> BigPanda:
+    pool = running_bigpanda_pool()
+    backend = pool.as_new()
+    return (TestClient(pool.app), backend,  # a new client: no cookie of the last test
             {"Authorization": f"Bearer {backend.settings.admin_token.get_secret_value()}"})
 
 
 @pytest.fixture
-def servicenow(servicenow_pool: ServiceNow) -> ServiceNow:
-    backend, _ = servicenow_pool
-    backend.clock.restart()
-    backend.reset()
-    return servicenow_pool
+def servicenow() -> ServiceNow:
+    pool = running_servicenow_pool()
+    return pool.as_new(), pool.app
 
 
 def _alert(client: TestClient, backend: BigPandaBackend, **alert: Any) -> str:

@@ -3,31 +3,18 @@ opens the record's page on the ServiceNow simulator, behind the instance's crede
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
+from pooled_simulators import running_servicenow_pool
 
-from bpsn.simulator.servicenow.app import create_app
-from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 Instance = tuple[TestClient, tuple[str, str], dict[str, str]]  # a client, the admin's basic auth, one incident
 
 
-@pytest.fixture(scope="module")
-def pooled_instance() -> Iterator[tuple[ServiceNowBackend, Any]]:
-    """One instance and app for the module (a new one costs ~0.3 s CPU), put back before each test."""
-    backend = ServiceNowBackend()
-    yield backend, create_app(backend)
-    backend.store.close()
-
-
 @pytest.fixture
-def instance(pooled_instance: tuple[ServiceNowBackend, Any]) -> Instance:
-    backend, app = pooled_instance
-    backend.clock.restart()  # as a new instance starts: its clock, then its seeded records (as /_sim/reset)
-    backend.reset()
+def instance() -> Instance:
+    pool = running_servicenow_pool()  # the process's pooled instance (tests/pooled_simulators.py), as new
+    backend, app = pool.as_new(), pool.app
     client = TestClient(app)  # a new client each test: no cookie of the last one
     admin = ("admin", backend.settings.admin_password)
     made = client.post("/api/now/table/incident", auth=admin, json={

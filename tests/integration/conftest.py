@@ -4,26 +4,12 @@ ServiceNow alone, the process's pooled instance (tests/pooled_simulators.py) as 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from pooled_simulators import servicenow_pool
+from pooled_simulators import backend, pooled_servicenow  # noqa: F401 - fixtures of this folder
 
-from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import InProcessBench
 
 
 @pytest.fixture
 def bench(bpsn_bench: InProcessBench) -> InProcessBench:
     return bpsn_bench
-
-
-@pytest.fixture(scope="session")
-def pooled_servicenow() -> tuple[ServiceNowBackend, Any]:
-    pool = servicenow_pool()
-    return pool.backend, pool.app
-
-
-@pytest.fixture
-def backend(pooled_servicenow: tuple[ServiceNowBackend, Any]) -> ServiceNowBackend:
-    return servicenow_pool().as_new()

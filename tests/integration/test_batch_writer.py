@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import running_servicenow_pool
 
 from bpsn.integration.clients.batch import BatchWriter
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.servicenow import ServiceNowClient
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 Pooled = tuple[ServiceNowBackend, Any]  # the instance and its app
 
 
-@pytest.fixture(scope="module")
-def pooled_instance() -> Iterator[Pooled]:
-    """One instance and app for the module (a new one costs ~0.3 s CPU), put back before each test."""
-    backend = ServiceNowBackend()
-    yield backend, create_app(backend)
-    backend.store.close()
-
-
 @pytest.fixture
-def instance(pooled_instance: Pooled) -> Pooled:
-    backend, _ = pooled_instance
-    backend.clock.restart()  # as a new instance starts: its clock, then its seeded records (as /_sim/reset)
-    backend.reset()
-    return pooled_instance
+def instance() -> Pooled:
+    """The process's pooled instance (tests/pooled_simulators.py) as a new one starts: its clock, then
+    its seeded records (as /_sim/reset)."""
+    pool = running_servicenow_pool()
+    return pool.as_new(), pool.app
 
 
 def test_writes_go_in_chunks_each_with_its_own_outcome(instance: Pooled) -> None:

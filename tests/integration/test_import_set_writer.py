@@ -4,17 +4,17 @@ of them in one insertMultiple, each ticket learned from its row, refusals kept p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import running_servicenow_pool
 
 from bpsn.integration.clients.batch import BatchError, BatchWrite, BatchWriter
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.import_set import ImportSetWriter, carries, staging_row
 from bpsn.integration.clients.servicenow import ServiceNowClient
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 CORE = ("bigpanda.integration", "bigpanda")
@@ -24,22 +24,12 @@ FIELDS = ["sys_id", "number", "state", "correlation_id", "short_description"]
 Simulator = tuple[ServiceNowBackend, Any]  # the backend and its app
 
 
-@pytest.fixture(scope="module")
-def instance() -> Iterator[Simulator]:
-    """One simulator and its app for the file (an app costs ~0.2 s CPU); `simulator` resets it."""
-    backend = ServiceNowBackend()
-    yield backend, create_app(backend)
-    backend.store.close()
-
-
 @pytest.fixture
-def simulator(instance: Simulator) -> Simulator:
-    """The file's simulator in the state a new one has (its clock runs: reset seeds it anew;
-    reset also clears the fault rules a test adds)."""
-    backend, _ = instance
-    backend.clock.restart()
-    backend.reset()
-    return instance
+def simulator() -> Simulator:
+    """The process's pooled simulator (tests/pooled_simulators.py) in the state a new one has (its
+    clock runs: reset seeds it anew; it also clears the fault rules a test adds)."""
+    pool = running_servicenow_pool()
+    return pool.as_new(), pool.app
 
 
 def run(simulator: Simulator,

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pooled_simulators import servicenow_pool
+from pooled_simulators import backend, pooled_servicenow  # noqa: F401 - fixtures of this folder
 
 from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
@@ -26,17 +26,6 @@ ADMIN = ("admin", "admin")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def pooled_servicenow() -> tuple[ServiceNowBackend, Any]:
-    pool = servicenow_pool()
-    return pool.backend, pool.app
-
-
-@pytest.fixture
-def backend(pooled_servicenow: tuple[ServiceNowBackend, Any]) -> ServiceNowBackend:
-    return servicenow_pool().as_new()
 
 
 @pytest.fixture

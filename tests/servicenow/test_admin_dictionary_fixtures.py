@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from bpsn.simulator.common.fixtures import example_fixtures, read_fixture_file
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.testing import call_asgi
 
@@ -17,9 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN = ("admin", "admin")
 
 
-@pytest.fixture(scope="module")
-def app() -> Any:
-    return create_app(ServiceNowBackend())
+@pytest.fixture
+def app(backend: ServiceNowBackend, pooled_servicenow: tuple[ServiceNowBackend, Any]) -> Any:
+    """The pooled instance's app, the instance as new (conftest's `backend`): no test sees another's columns."""
+    return pooled_servicenow[1]
 
 
 def call(app: Any, method: str, url: str, **kw: Any) -> httpx.Response:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import Match
+from pooled_simulators import ServiceNowPool
 
 import bpsn.simulator.servicenow.table.routes as table_routes
-from bpsn.base.clock import SimClock
 from bpsn.simulator.common.fast_lane import FastLane, add_fast_lane
 from bpsn.simulator.common.fast_route import FastPathRoute
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.security.auth import caller
 
@@ -35,29 +33,18 @@ class FastAPIOnly(FastPathRoute):
 
 
 @pytest.fixture(scope="module")
-def plain_instance() -> tuple[ServiceNowBackend, Any]:
+def plain_pool() -> ServiceNowPool:
     """The instance whose Table API routes have FastAPI's own handler, built once for the file."""
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(table_routes, "FastPathRoute", FastAPIOnly)
-        backend = ServiceNowBackend(clock=SimClock.virtual())
-        return backend, create_app(backend)
+    return ServiceNowPool.built_with(table_routes, "FastPathRoute", FastAPIOnly)
 
 
 @pytest.fixture
 def apps(backend: ServiceNowBackend, pooled_servicenow: tuple[ServiceNowBackend, Any],
-         plain_instance: tuple[ServiceNowBackend, Any]) -> Iterator[tuple[Any, Any]]:
-    """(the pooled app, the FastAPI-only app), both instances as new (conftest's `backend` fixture
-    puts the pooled one back); a test's dependency overrides are taken off both afterwards."""
-    fast = pooled_servicenow[1]
-    plain_backend, plain = plain_instance
-    outbound_client = plain_backend.outbound.client
-    plain_backend.clock.restart()
-    plain_backend.reset()
-    overrides = [(app, dict(app.dependency_overrides)) for app in (fast, plain)]
-    yield fast, plain
-    for app, kept in overrides:
-        app.dependency_overrides.clear()
-        app.dependency_overrides.update(kept)
+         plain_pool: ServiceNowPool) -> tuple[Any, Any]:
+    """(the pooled app, the FastAPI-only app), both instances as new: conftest's `backend` puts the
+    pooled one back, dependency overrides included, and `as_new` the other."""
+    plain_pool.as_new()
+    return pooled_servicenow[1], plain_pool.app
     plain_backend.outbound.client = outbound_client
 
 

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from pooled_simulators import ServiceNowPool
 
 import bpsn.simulator.servicenow.table.routes as table_routes
-from bpsn.base.clock import SimClock
 from bpsn.simulator.common.fast_route import FastPathRoute
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 ADMIN = "Basic " + base64.b64encode(b"admin:admin").decode()
@@ -35,12 +33,9 @@ class FastAPIOnly(FastPathRoute):
 
 
 @pytest.fixture(scope="module")
-def plain_instance() -> tuple[ServiceNowBackend, Any]:
+def plain_pool() -> ServiceNowPool:
     """The reference instance (FastAPI's own handler on the same routes), built once for the file."""
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(table_routes, "FastPathRoute", FastAPIOnly)
-        backend = ServiceNowBackend(clock=SimClock.virtual())
-        return backend, create_app(backend)
+    return ServiceNowPool.built_with(table_routes, "FastPathRoute", FastAPIOnly)
 
 
 @pytest.fixture
@@ -62,16 +57,12 @@ def _table_route_classes(routes: list[Any]) -> set[type]:
 
 
 @pytest.fixture
-def apps(fast_app: Any, plain_instance: tuple[ServiceNowBackend, Any]) -> Iterator[tuple[Any, Any]]:
-    plain_backend, plain = plain_instance
-    outbound_client = plain_backend.outbound.client
-    plain_backend.clock.restart()  # as conftest's `backend` does: the same state as the pooled instance
-    plain_backend.reset()
-    fast = fast_app
+def apps(fast_app: Any, plain_pool: ServiceNowPool) -> tuple[Any, Any]:
+    plain_pool.as_new()  # as conftest's `backend` does for the pooled instance: the same state
+    fast, plain = fast_app, plain_pool.app
     assert _table_route_classes(fast.router.routes) == {FastPathRoute}
     assert _table_route_classes(plain.router.routes) == {FastAPIOnly}
-    yield fast, plain
-    plain_backend.outbound.client = outbound_client
+    return fast, plain
 
 
 def _answer(app: Any, method: str, path: str, params: Any = None, headers: dict[str, str] | None = None,

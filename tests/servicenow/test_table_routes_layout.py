@@ -7,16 +7,15 @@ the layout they had before."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 from fastapi import APIRouter
+from pooled_simulators import ServiceNowPool
 
 import bpsn.simulator.servicenow.app as app_module
-from bpsn.base.clock import SimClock
 from bpsn.simulator.common.fast_route import FastPathRoute
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 from bpsn.simulator.servicenow.table.routes import add_table_routes
@@ -34,12 +33,9 @@ def _included(router: APIRouter) -> None:
 
 
 @pytest.fixture(scope="module")
-def included_instance() -> tuple[ServiceNowBackend, Any]:
-    """An instance with the layout before, built once for the file; `apps` resets it."""
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(app_module, "add_table_routes", _included)
-        backend = ServiceNowBackend(clock=SimClock.virtual())
-        return backend, app_module.create_app(backend)
+def included_pool() -> ServiceNowPool:
+    """An instance with the layout before, built once for the file; `apps` puts it back as new."""
+    return ServiceNowPool.built_with(app_module, "add_table_routes", _included)
 
 
 @pytest.fixture
@@ -49,13 +45,9 @@ def direct(backend: ServiceNowBackend, pooled_servicenow: tuple[ServiceNowBacken
 
 
 @pytest.fixture
-def apps(direct: Any, included_instance: tuple[ServiceNowBackend, Any]) -> Iterator[tuple[Any, Any]]:
-    included_backend, included = included_instance
-    outbound_client = included_backend.outbound.client
-    included_backend.clock.restart()  # as conftest's `backend` does: the same state as the pooled instance
-    included_backend.reset()
-    yield direct, included
-    included_backend.outbound.client = outbound_client
+def apps(direct: Any, included_pool: ServiceNowPool) -> tuple[Any, Any]:
+    included_pool.as_new()  # as conftest's `backend` does for the pooled instance: the same state
+    return direct, included_pool.app
 
 
 def _answer(app: Any, method: str, path: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:

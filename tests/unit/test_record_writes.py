@@ -4,38 +4,29 @@ nothing when unchanged, and one extra batch only when its memory is gone (a rest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from pooled_simulators import running_servicenow_pool
 
 from bpsn.integration.clients.http import ApiClient
 from bpsn.integration.clients.servicenow import ServiceNowClient
 from bpsn.integration.modules.poll_batch import PollBatch
 from bpsn.integration.modules.record_writes import PlannedRecord, RecordWriter, record_sys_id
-from bpsn.simulator.servicenow.app import create_app
 from bpsn.simulator.servicenow.backend import ServiceNowBackend
 
 Scenario = Callable[[ServiceNowClient], Awaitable[None]]
 Simulator = tuple[ServiceNowBackend, Any]  # the backend and its app
 
 
-@pytest.fixture(scope="module")
-def instance() -> Iterator[Simulator]:
-    """One simulator and its app for the file (an app costs ~0.2 s CPU); `simulator` resets it."""
-    backend = ServiceNowBackend()
-    yield backend, create_app(backend)
-    backend.store.close()
-
-
 @pytest.fixture
-def simulator(instance: Simulator) -> Simulator:
-    """The file's simulator in the state a new one has (its clock runs: reset seeds it anew)."""
-    backend, _ = instance
-    backend.clock.restart()
-    backend.reset()
-    return instance
+def simulator() -> Simulator:
+    """The process's pooled simulator (tests/pooled_simulators.py) in the state a new one has (its
+    clock runs: reset seeds it anew)."""
+    pool = running_servicenow_pool()
+    return pool.as_new(), pool.app
 
 
 def run_against_simulator(simulator: Simulator, scenario: Scenario, *, as_admin: bool = False,
