@@ -3,6 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bpsn-installed
+# test-main's pytest workers: one more than the cores, so a core stays busy while a worker waits on a
+# subprocess, a server or Locust's fixed run (2 cores, whole `make test`, same CPU: 0.86-0.90x the wall
+# of one worker per core in three interleaved pairs; BENCHMARKS.md, issue #19).
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
 .PHONY: demo test test-main test-features bench up clean venv browser
 
@@ -34,7 +38,7 @@ browser:
 
 # Two parts side by side, each printed whole when it ends (make's --output-sync), failing `make test`
 # if either fails:
-# - test-main: everything but the features and the contract tests, one pytest worker per core (a test
+# - test-main: everything but the features and the contract tests, WORKERS pytest workers (a test
 #   file stays whole on one worker; files marked `slow` start first, tests/conftest.py);
 # - test-features: the Gherkin features (pytest-bdd's cucumber report is empty under xdist; on the
 #   pooled bench they take seconds), then the schemathesis contract tests (their per-operation tests
@@ -50,10 +54,10 @@ test: $(STAMP) browser
 # plugin), about 1.8 s of CPU per pytest process. __pycache__ is in .gitignore.
 test test-main test-features bench: export PYTHONDONTWRITEBYTECODE :=
 
-# `-n auto` (one worker per core) beat `-n 3` on 2 cores; faker's and schemathesis's pytest plugins
-# (the main part uses schemathesis only as a library) would cost every worker ~1 s of imports.
+# faker's and schemathesis's pytest plugins (the main part uses schemathesis only as a library) would
+# cost every worker ~1 s of imports.
 test-main: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder -p no:faker -p no:schemathesis \
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder -p no:faker -p no:schemathesis \
 		-m 'not bench_check' --ignore=tests/contract --ignore-glob='features/*' --junitxml=results/junit.xml
 
 test-features: $(STAMP)
