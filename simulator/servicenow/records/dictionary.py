@@ -183,10 +183,10 @@ class Dictionary:
     def remove_runtime_tables(self) -> list[str]:
         """Forget the tables added (or replaced) at run time through `add_table`, as a reset does;
         returns their names. Call after `remove_runtime_fields`."""
-        if not self._started:
+        if not self._started:  # built table by table, not from a dictionary file: nothing to go back to
             return []
         changed = [n for n, t in self.tables.items() if self._started.get(n) is not t]
-        if changed or len(self.tables) != len(self._started):
+        if changed:  # add_table only adds or replaces, so the started tables are all still named
             self.tables.clear()
             self.tables.update(self._started)
             self._fields_cache.clear()
