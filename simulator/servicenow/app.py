@@ -71,7 +71,8 @@ def create_app(backend: ServiceNowBackend | None = None) -> FastAPI:
                                                        "description": "A token from POST /oauth_token.do"}},
                    public=r"^/(_sim/health|oauth_token\.do)$",  # a token request carries no token
                    finish=lambda document: complete(document, backend.dictionary),
-                   depends_on=lambda: tuple(backend.dictionary.tables))
+                   # the tables' names and parents: the parent is what makes a staging table
+                   depends_on=lambda: tuple((n, t.parent) for n, t in backend.dictionary.tables.items()))
 
     @app.exception_handler(SnError)
     async def sn_error(request: Request, exc: SnError) -> JSONResponse:

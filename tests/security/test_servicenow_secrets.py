@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -46,20 +46,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-# The module's pooled instance's app, by the instance's id: instances a test makes get their own.
-_APPS: dict[int, Any] = {}
-
-
-@pytest.fixture(scope="module")
-def pooled_backend() -> Iterator[ServiceNowBackend]:
-    pool = servicenow_pool()  # the process's pooled instance (pooled_simulators.py)
-    _APPS[id(pool.backend)] = pool.app
-    yield pool.backend
-    del _APPS[id(pool.backend)]
-
-
 @pytest.fixture
-def backend(pooled_backend: ServiceNowBackend) -> ServiceNowBackend:
+def backend() -> ServiceNowBackend:
     """The pooled instance as a new one starts (its clock at the start, then reset, as
     `/_sim/reset` does): its instance key stays, every record, login count and token goes."""
     return servicenow_pool().as_new()
@@ -67,8 +55,9 @@ def backend(pooled_backend: ServiceNowBackend) -> ServiceNowBackend:
 
 def _client(backend: ServiceNowBackend, auth: tuple[str, str] | None = ADMIN, app: Any = None) -> httpx.AsyncClient:
     """A client of `backend` through `app`, else the pooled app, else a new app for it."""
-    if app is None:
-        app = _APPS.get(id(backend))
+    pool = servicenow_pool()
+    if app is None and backend is pool.backend:
+        app = pool.app
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app if app is not None else create_app(backend)),
                              base_url="http://sn", auth=auth)
 
