@@ -112,11 +112,13 @@ def up(ctx: typer.Context,
     """Both simulators and the integration core, wired together, until Ctrl-C or SIGTERM."""
     from bpsn.simulator.bigpanda.settings import BigPandaSettings
     from bpsn.simulator.servicenow.settings import ServiceNowSettings
+
+    # what can be refused without the simulators is refused before they are imported and built
+    bp_settings, sn_settings = BigPandaSettings(), ServiceNowSettings()  # a bad BPSN_BP_* / BPSN_SN_*: one line
+    fixture_data = _read_fixtures(ctx, fixtures) if fixtures else None
     from bpsn.stack import ListenError, Stack, run_stack
 
-    bp_settings, sn_settings = BigPandaSettings(), ServiceNowSettings()  # a bad BPSN_BP_* / BPSN_SN_*: one line
     _start_logging(log_level, bp_settings, sn_settings)
-    fixture_data = _read_fixtures(ctx, fixtures) if fixtures else None
     restored: list[str] = []
 
     def prepare(stack: Stack) -> None:
