@@ -10,13 +10,17 @@ invoked again; typer's CliRunner is click's CliRunner given that tree, so this i
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import subprocess
+import traceback
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 import click.testing
 import typer
 import typer.main
+
+from bpsn.cli.errors import PROG
 
 
 @functools.cache
@@ -27,3 +31,17 @@ def _command(app: typer.Typer) -> click.Command:
 def invoke(app: typer.Typer, args: Sequence[str], **kwargs: Any) -> click.testing.Result:
     """`typer.testing.CliRunner().invoke(app, args, **kwargs)`, on the command built once for `app`."""
     return click.testing.CliRunner().invoke(_command(app), list(args), **kwargs)
+
+
+def as_console_script(app: typer.Typer, args: Sequence[str], *, env: Mapping[str, str | None] | None = None,
+                      input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`bpsn ARGS` in this process, as the console script runs it (the root command's main, which
+    ends in SystemExit): exit status, stdout and stderr apart, as subprocess.run gives them. An
+    exception that escaped the root command is printed into stderr as the console script would
+    print it (exit 1), so "Traceback" checks still see it."""
+    result = invoke(app, list(args), env=env, input=input, prog_name=PROG)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+        return subprocess.CompletedProcess(["bpsn", *args], 1, result.stdout, stderr)
+    return subprocess.CompletedProcess(["bpsn", *args], result.exit_code, result.stdout, stderr)

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -29,9 +28,8 @@ from typing import IO, Any
 import httpx
 import pytest
 import typer
-from cli_invoke import invoke
+from cli_invoke import as_console_script, invoke
 
-from bpsn.cli.errors import PROG
 from bpsn.cli.main import app
 from bpsn.load.processes import child_env
 
@@ -73,16 +71,9 @@ def alarm(seconds: float) -> Iterator[None]:
 
 
 def refusal(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`bpsn ARGS` in this process, as the console script runs it (the root command's main, which
-    ends in SystemExit); stdout and stderr apart. An exception that escaped the root command is
-    printed into stderr as the console script would print it, so "Traceback" checks still see it."""
+    """`bpsn ARGS` in this process (cli_invoke.as_console_script), given up after `timeout`."""
     with alarm(timeout):
-        result = invoke(app, list(args), env=env, prog_name=PROG)
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(result.exception))
-        return subprocess.CompletedProcess(["bpsn", *args], 1, result.stdout, stderr)
-    return subprocess.CompletedProcess(["bpsn", *args], result.exit_code, result.stdout, stderr)
+        return as_console_script(app, args, env=env)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *words: str) -> str:

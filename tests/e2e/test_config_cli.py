@@ -1,7 +1,13 @@
-"""`bpsn config` as a user runs it: subprocesses against a ServiceNow simulator on a free port."""
+"""`bpsn config` as a user runs it, against a ServiceNow simulator in its own process on a free port.
+
+The commands run in this process as the console script runs them (cli_invoke.as_console_script: the
+root command's main, its exit status, stdout and stderr, the value on stdin, the environment),
+without a second of interpreter start-up each; one set (a credential piped on stdin) and the wrong-key
+show run as `bpsn` subprocesses, the way a user's shell runs them."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +27,7 @@ OTHER_SECRET = "e2e-clear-api-key-9d02"
 KEY = Fernet.generate_key().decode()
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cli_invoke import invoke  # noqa: E402
+from cli_invoke import as_console_script, invoke  # noqa: E402
 from test_cli import wait_healthy  # noqa: E402
 
 from bpsn.load.processes import child_env  # noqa: E402
@@ -44,15 +50,32 @@ def servicenow() -> Iterator[str]:
             proc.wait()
 
 
-def bpsn(url: str, *args: str, stdin: str = "", user: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = child_env() | {"BPSN_SERVICENOW_URL": url, "BPSN_CONFIG_KEY": KEY, "COLUMNS": "200"}
+def _settings(url: str, user: tuple[str, str] | None) -> dict[str, str]:
+    env = {"BPSN_SERVICENOW_URL": url, "BPSN_CONFIG_KEY": KEY, "COLUMNS": "200"}
     if user:
         env |= {"BPSN_CONFIG_USER": user[0], "BPSN_CONFIG_PASSWORD": user[1]}
-    proc = subprocess.run([sys.executable, "-m", "bpsn.cli", "config", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return env
+
+
+def _no_clear_credential(proc: subprocess.CompletedProcess[str], args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     for clear in (SECRET, OTHER_SECRET):
         assert clear not in proc.stdout + proc.stderr, f"clear credential printed by config {args}"
     return proc
+
+
+def bpsn(url: str, *args: str, stdin: str = "", user: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`bpsn config ARGS` in this process, with only the settings given (no other BPSN_* of the
+    environment, as child_env leaves none to a subprocess)."""
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("BPSN_")}
+    env |= _settings(url, user)
+    return _no_clear_credential(as_console_script(app, ["config", *args], env=env, input=stdin), args)
+
+
+def bpsn_process(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "bpsn.cli", "config", *args], cwd=ROOT,
+                          env=child_env() | _settings(url, None), input=stdin, capture_output=True, text=True,
+                          timeout=60)
+    return _no_clear_credential(proc, args)
 
 
 @pytest.mark.parametrize("command", ["show", "history", "diff", "rollback", "set"])
@@ -65,7 +88,8 @@ def test_config_commands_have_help(command: str) -> None:
 def test_set_show_history_diff_rollback(servicenow: str) -> None:
     org = "e2e-main"
     assert bpsn(servicenow, "show", "--org", org).returncode == 1  # nothing yet
-    first = bpsn(servicenow, "set", "bearer_token", "--org", org, "--note", "initial token", stdin=SECRET + "\n")
+    first = bpsn_process(servicenow, "set", "bearer_token", "--org", org, "--note", "initial token",
+                         stdin=SECRET + "\n")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "version 1 (current), by bigpanda.admin" in first.stdout
     assert bpsn(servicenow, "set", "api_key", "--org", org, stdin=OTHER_SECRET + "\n").returncode == 0
