@@ -9,10 +9,13 @@ invoked again; typer's CliRunner is click's CliRunner given that tree, so this i
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import subprocess
+import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import click
@@ -21,6 +24,7 @@ import typer
 import typer.main
 
 from bpsn.cli.errors import PROG
+from bpsn.cli.main import app as bpsn_app
 
 
 @functools.cache
@@ -45,3 +49,33 @@ def as_console_script(app: typer.Typer, args: Sequence[str], *, env: Mapping[str
         stderr += "".join(traceback.format_exception(result.exception))
         return subprocess.CompletedProcess(["bpsn", *args], 1, result.stdout, stderr)
     return subprocess.CompletedProcess(["bpsn", *args], result.exit_code, result.stdout, stderr)
+
+
+class RefusalTimeout(Exception):
+    """A command that was to refuse ran on instead."""
+
+
+@contextlib.contextmanager
+def alarm(seconds: float) -> Iterator[None]:
+    """In the main thread, SIGALRM ends a command that never refuses (it would serve forever), as
+    subprocess.run's timeout does for `bpsn`. Elsewhere (no signals there) the test simply waits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(_signum: int, _frame: Any) -> None:
+        raise RefusalTimeout(f"no refusal within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def refusal(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`bpsn ARGS` that is to refuse, in this process (as_console_script), given up after `timeout`."""
+    with alarm(timeout):
+        return as_console_script(bpsn_app, args, env=env)

@@ -12,7 +12,6 @@ socket is bound, the demo (it starts its stack before reading the setting), sign
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import re
 import signal
@@ -28,7 +27,7 @@ from typing import IO, Any
 import httpx
 import pytest
 import typer
-from cli_invoke import as_console_script, invoke
+from cli_invoke import invoke, refusal
 
 from bpsn.cli.main import app
 from bpsn.load.processes import child_env
@@ -44,36 +43,6 @@ def bpsn(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> 
     return subprocess.run([sys.executable, "-m", "bpsn.cli", *args], check=False, cwd=ROOT,
                           env=child_env(**(env or {})),
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-class RefusalTimeout(Exception):
-    """A command that was to refuse ran on instead."""
-
-
-@contextlib.contextmanager
-def alarm(seconds: float) -> Iterator[None]:
-    """In the main thread, SIGALRM ends a command that never refuses (it would serve forever), as
-    subprocess.run's timeout does for `bpsn`. Elsewhere (no signals there) the test simply waits."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def ring(_signum: int, _frame: Any) -> None:
-        raise RefusalTimeout(f"no refusal within {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def refusal(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`bpsn ARGS` in this process (cli_invoke.as_console_script), given up after `timeout`."""
-    with alarm(timeout):
-        return as_console_script(app, args, env=env)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *words: str) -> str:

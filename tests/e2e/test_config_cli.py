@@ -7,7 +7,6 @@ show run as `bpsn` subprocesses, the way a user's shell runs them."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -64,11 +63,10 @@ def _no_clear_credential(proc: subprocess.CompletedProcess[str], args: tuple[str
 
 
 def bpsn(url: str, *args: str, stdin: str = "", user: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`bpsn config ARGS` in this process, with only the settings given (no other BPSN_* of the
-    environment, as child_env leaves none to a subprocess)."""
-    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("BPSN_")}
-    env |= _settings(url, user)
-    return _no_clear_credential(as_console_script(app, ["config", *args], env=env, input=stdin), args)
+    """`bpsn config ARGS` in this process, in this environment plus the settings given (as
+    child_env gives a subprocess)."""
+    return _no_clear_credential(as_console_script(app, ["config", *args], env=_settings(url, user), input=stdin),
+                                args)
 
 
 def bpsn_process(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
