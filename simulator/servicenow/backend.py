@@ -114,27 +114,25 @@ class ServiceNowBackend:
 
     # --- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
-        """The seeded instance again. The first reset seeds it record by record and keeps a
-        template (the store, the random source, the number counters); a later reset at the same
-        instant of the clock restores the template instead: the same state in a few milliseconds
-        (a test suite resets for every test)."""
+        """The seeded instance again. The first reset seeds it record by record and keeps a template
+        (store, random source, counters, ACL rules) that a later reset at the same instant of the
+        clock restores: the same state in a millisecond (a test suite resets for every test)."""
         self.ready = False
         for root, column in self.dictionary.remove_runtime_fields():
             self.store.drop_column(root, column)
         self.dictionary.remove_runtime_tables()
         template = self._template
         if template is not None and template.at != self.clock.now() or self.store.path != ":memory:":
-            template = None  # seeded again: its records would carry another time, or the store is a file
+            template = None  # seeded again: records of another time, or a store in a file
+        self.numbers = NumberCounters()
         if template is not None:
             self.store.restore(template.store)
             self.rng = SeededRandom()
             self.rng.setstate(template.rng)
-            self.numbers = NumberCounters()
             self.numbers.next = dict(template.numbers)
         else:
             self.store.clear()
             self.rng = SeededRandom(self.settings.seed)
-            self.numbers = NumberCounters()
         self.rules = BusinessRules(self.dictionary, self.numbers)
         self.identities.forget()
         self.journal.clear()
@@ -170,8 +168,7 @@ class ServiceNowBackend:
         return self.insert_system(table, body)
 
     def _load_acls(self) -> None:
-        """The ACLs are the sys_security_acl records (security/acl_records.py); a store without
-        any (a state file older than them) keeps the shipped rules."""
+        """The sys_security_acl records (security/acl_records.py); without any, the shipped rules."""
         rows = self.store.select(ACL_TABLE)
         self.acls = acls_from_records(self.dictionary, rows) if rows else Acls.default(self.dictionary)
 
@@ -179,11 +176,10 @@ class ServiceNowBackend:
         """Nothing on the instance is timer-driven yet; kept for the admin clock route."""
 
     def _reseed_after_restore(self) -> None:
-        """A store from a snapshot or a state file holds records whose sys_ids came from this seed's
-        stream; drawing that stream again would make the same sys_ids (an insert refused with
-        "already exists", a ticket lost). The new stream is derived from the seed and every sys_id
-        in the store: the same file loaded again gives the same run, and a new sys_id meets an old
-        one with odds of 2^-128."""
+        """A store from a snapshot or a state file holds sys_ids from this seed's stream; drawing it
+        again would make the same sys_ids ("already exists", a ticket lost). The new stream comes
+        from the seed and every sys_id in the store: the same file loaded again gives the same run,
+        and a new sys_id meets an old one with odds of 2^-128."""
         digest = hashlib.sha256(f"{self.settings.seed}:restored".encode())
         for root in sorted({self.dictionary.root(t) for t in self.dictionary.tables}):
             for row in self.store.execute(f'SELECT sys_id FROM "{root}" ORDER BY sys_id'):

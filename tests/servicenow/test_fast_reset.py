@@ -55,3 +55,16 @@ def test_a_reset_at_another_time_seeds_again_at_that_time() -> None:
     assert {r["sys_created_on"] for r in groups} == {"2026-01-01 01:00:00"}
     later = ServiceNowBackend(clock=SimClock.virtual(1_767_225_600.0 + 3600))
     assert everything(backend) == everything(later)
+
+
+def test_a_reset_brings_back_a_column_dropped_since_the_template() -> None:
+    """The store's own column map comes back with the tables: a column dropped from the store
+    (as a test may, to check what goes with it) is written again after the reset."""
+    backend = ServiceNowBackend(clock=SimClock.virtual())
+    backend.store.drop_column("x_bip_panda_incident_metadata", "u_organization")
+    backend.reset()
+    assert "u_organization" in backend.store.columns("x_bip_panda_incident_metadata")
+    backend.insert("x_bip_panda_incident_metadata", {"u_bp_incident_id": "bp-1", "u_organization": "acme"}, SYSTEM)
+    [row] = backend.store.execute('SELECT u_organization FROM "x_bip_panda_incident_metadata" '
+                                  "WHERE u_bp_incident_id = 'bp-1'")
+    assert row["u_organization"] == "acme"

@@ -374,7 +374,7 @@ class Store:
         with self.lock:
             copy = sqlite3.connect(":memory:", check_same_thread=False)
             self.conn.backup(copy)
-            return StoreTemplate(copy, set(self._indexes))
+            return StoreTemplate(copy, set(self._indexes), dict(self._columns))
 
     def restore(self, template: StoreTemplate) -> None:
         """Every table back as it was when the template was taken: page by page, so a few
@@ -384,6 +384,7 @@ class Store:
             self.results.invalidate()
             self.statements.forget_layout()  # the template's columns may stand in another order
             self._indexes = set(template.indexes)
+            self._columns = dict(template.columns)  # a column dropped since is back in the tables too
 
     def close(self) -> None:
         self.conn.close()
@@ -393,3 +394,4 @@ class Store:
 class StoreTemplate:
     conn: sqlite3.Connection
     indexes: set[tuple[str, tuple[str, ...]]]
+    columns: dict[str, frozenset[str]]
