@@ -5,6 +5,9 @@ typer's CliRunner builds the whole click command tree of the app it is given on 
 refusal's cost), and the e2e tests invoke the same app dozens of times. The tree is what the
 console script builds (`app()` -> `typer.main.get_command`), and click commands are made to be
 invoked again; typer's CliRunner is click's CliRunner given that tree, so this is the same invoke.
+
+On it: `as_console_script` runs `bpsn ARGS` as the console script does and answers as
+subprocess.run would; `refusal` does so for a command that is to refuse, given up after a timeout.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ def invoke(app: typer.Typer, args: Sequence[str], **kwargs: Any) -> click.testin
     return click.testing.CliRunner().invoke(_command(app), list(args), **kwargs)
 
 
-def as_console_script(app: typer.Typer, args: Sequence[str], *, env: Mapping[str, str | None] | None = None,
+def as_console_script(args: Sequence[str], *, env: Mapping[str, str | None] | None = None,
                       input: str | None = None) -> subprocess.CompletedProcess[str]:
     """`bpsn ARGS` in this process, as the console script runs it (the root command's main, which
     ends in SystemExit): exit status, stdout and stderr apart, as subprocess.run gives them. An
     exception that escaped the root command is printed into stderr as the console script would
     print it (exit 1), so "Traceback" checks still see it."""
-    result = invoke(app, list(args), env=env, input=input, prog_name=PROG)
+    result = invoke(bpsn_app, list(args), env=env, input=input, prog_name=PROG)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))
@@ -78,4 +81,4 @@ def alarm(seconds: float) -> Iterator[None]:
 def refusal(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """`bpsn ARGS` that is to refuse, in this process (as_console_script), given up after `timeout`."""
     with alarm(timeout):
-        return as_console_script(bpsn_app, args, env=env)
+        return as_console_script(args, env=env)

@@ -65,8 +65,7 @@ def _no_clear_credential(proc: subprocess.CompletedProcess[str], args: tuple[str
 def bpsn(url: str, *args: str, stdin: str = "", user: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`bpsn config ARGS` in this process, in this environment plus the settings given (as
     child_env gives a subprocess)."""
-    return _no_clear_credential(as_console_script(app, ["config", *args], env=_settings(url, user), input=stdin),
-                                args)
+    return _no_clear_credential(as_console_script(["config", *args], env=_settings(url, user), input=stdin), args)
 
 
 def bpsn_process(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
